@@ -1,0 +1,153 @@
+// Package commands is foldb's one command table: every command's name, arity,
+// flags, docs, parse step and run step. Dispatch (in package server),
+// COMMAND, COMMAND DOCS, INFO's command stats and LOADING/NOAUTH checks all
+// read this table; there is no second list of commands anywhere.
+//
+// Each command family has its own file (event.go, entity.go, connection.go,
+// server.go, ...). A command's arguments are parsed into a typed request by a
+// parse function that table tests cover; the run step never looks at raw
+// arguments again.
+package commands
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/foldb/foldb/eventlog"
+)
+
+// Flags describe a command to dispatch and to COMMAND.
+type Flags uint32
+
+const (
+	// FlagRead: reads state or the log.
+	FlagRead Flags = 1 << iota
+	// FlagWrite: appends to the log.
+	FlagWrite
+	// FlagAdmin: changes the server (SHUTDOWN, CONFIG SET, SCHEMA.LOAD, ...).
+	FlagAdmin
+	// FlagLoading: answers while the state is loading (otherwise -LOADING).
+	FlagLoading
+	// FlagNoAuth: answers before AUTH where a password is set (otherwise -NOAUTH).
+	FlagNoAuth
+	// FlagFast: constant time, no I/O.
+	FlagFast
+	// FlagStale is accepted for COMMAND's flag list only.
+	FlagStale
+)
+
+var flagNames = []struct {
+	f    Flags
+	name string
+}{
+	{FlagWrite, "write"}, {FlagRead, "readonly"}, {FlagAdmin, "admin"},
+	{FlagLoading, "loading"}, {FlagNoAuth, "no_auth"}, {FlagFast, "fast"}, {FlagStale, "stale"},
+}
+
+// Names are the flag names COMMAND shows.
+func (f Flags) Names() []string {
+	var out []string
+	for _, n := range flagNames {
+		if f&n.f != 0 {
+			out = append(out, n.name)
+		}
+	}
+	return out
+}
+
+// Command is one entry of the table.
+type Command struct {
+	Name  string // upper case, as users write it: "EVENT.APPEND"
+	Arity int    // Redis convention: n means exactly n arguments with the name, -n at least n
+	Flags Flags
+	Group string // for COMMAND DOCS: "event", "entity", "connection", "server", ...
+	// Syntax and Summary are the docs COMMAND DOCS and the README show.
+	Syntax  string
+	Summary string
+	Since   string
+	// FirstKey, LastKey and Step locate stream or entity arguments for COMMAND (0: none).
+	FirstKey, LastKey, Step int
+
+	// Run parses the arguments (args[0] is the command name) and runs the command,
+	// writing exactly one reply.
+	Run func(c *Ctx, args [][]byte)
+	// Prepare is set for commands whose work can join other pipelined
+	// commands of the same connection into one round (EVENT.APPEND). It
+	// parses and returns the deferred work; the server collects the pending
+	// work of consecutive commands, runs it together and then writes each
+	// reply in order. A command with Prepare has no Run.
+	Prepare func(c *Ctx, args [][]byte) Pending
+
+	// Subcommands, for container commands such as CLIENT and CONFIG.
+	Subcommands []*Command
+}
+
+// Pending is the deferred part of a command that has Prepare.
+type Pending interface {
+	// Appends are the appends to run; nil when the command failed to parse.
+	Appends() []*eventlog.Append
+	// Reply writes the command's reply once its appends have results.
+	Reply(c *Ctx)
+}
+
+// Table finds commands by name, case-insensitively.
+type Table struct {
+	byName map[string]*Command
+	list   []*Command
+}
+
+// NewTable builds a table from commands.
+func NewTable(cmds ...*Command) *Table {
+	t := &Table{byName: make(map[string]*Command, len(cmds))}
+	for _, c := range cmds {
+		t.byName[strings.ToLower(c.Name)] = c
+		t.list = append(t.list, c)
+	}
+	sort.Slice(t.list, func(i, j int) bool { return t.list[i].Name < t.list[j].Name })
+	return t
+}
+
+// Lookup finds a command by the name a client sent, without allocating for
+// names of ordinary length.
+func (t *Table) Lookup(name []byte) *Command {
+	var buf [32]byte
+	if len(name) > len(buf) {
+		return t.byName[strings.ToLower(string(name))]
+	}
+	for i, c := range name {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	return t.byName[string(buf[:len(name)])]
+}
+
+// All returns every command, sorted by name.
+func (t *Table) All() []*Command { return t.list }
+
+// Sub finds a subcommand by name, case-insensitively.
+func (c *Command) Sub(name []byte) *Command {
+	for _, s := range c.Subcommands {
+		if strings.EqualFold(s.subName(), string(name)) {
+			return s
+		}
+	}
+	return nil
+}
+
+// subName is "SETNAME" for "CLIENT SETNAME".
+func (c *Command) subName() string {
+	if i := strings.IndexByte(c.Name, ' '); i >= 0 {
+		return c.Name[i+1:]
+	}
+	return c.Name
+}
+
+// ArityOK reports whether n arguments (with the name) fit the arity.
+func (c *Command) ArityOK(n int) bool {
+	if c.Arity >= 0 {
+		return n == c.Arity
+	}
+	return n >= -c.Arity
+}

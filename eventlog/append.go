@@ -1,0 +1,391 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/tidwall/gjson"
+)
+
+// Applier folds appends into state inside the writer. The log calls it from
+// its writer goroutine only, in position order.
+//
+// Stage sees the events of one append (positions, versions and time
+// assigned) before anything is committed. It checks guards against current
+// state plus what earlier appends of the same round staged, and either stages
+// the append's effect or returns an error that rejects the append; a rejected
+// append must leave nothing staged. Stage must be deterministic and do no I/O.
+// The events' Data and Meta are only valid during the call.
+//
+// Publish makes everything staged visible to readers; it is called after the
+// round is durable and before any append of the round is answered, so a reply
+// implies visibility (read-your-writes). last is the newest position.
+//
+// Discard drops everything staged; it is called when the commit failed.
+type Applier interface {
+	Stage(events []Event) error
+	Publish(last uint64)
+	Discard()
+}
+
+type submission struct {
+	appends []*Append
+	fn      func(last uint64) error
+	err     error
+	done    chan struct{}
+}
+
+var submissionPool = sync.Pool{New: func() any { return &submission{done: make(chan struct{}, 1)} }}
+
+type idemKeyT struct{ stream, id string }
+
+// writerState is owned by the writer goroutine.
+type writerState struct {
+	versions map[string]uint64   // stream versions changed in this round
+	ids      map[idemKeyT]Result // idempotency IDs seen in this round
+	events   []Event
+	key      []byte
+	val      []byte
+	subs     []*submission
+
+	rounds  atomic.Uint64
+	appends atomic.Uint64
+}
+
+func (w *writerState) init() {
+	w.versions = make(map[string]uint64)
+	w.ids = make(map[idemKeyT]Result)
+}
+
+// SetApplier installs the applier. Call it before the first append, or from
+// inside Exclusive.
+func (l *Log) SetApplier(a Applier) { l.applier = a }
+
+// Append appends each request atomically and fills in its Result. Requests
+// given together are committed in the given order, typically in one round; a
+// failed request does not affect the others. It returns after every request
+// is answered: under DurabilityAlways, after their fsync.
+func (l *Log) Append(appends ...*Append) {
+	valid := 0
+	for _, a := range appends {
+		a.Result = Result{}
+		if err := l.validate(a); err != nil {
+			a.Result.Err = err
+			continue
+		}
+		valid++
+	}
+	if valid == 0 {
+		return
+	}
+	s := submissionPool.Get().(*submission)
+	s.appends = appends
+	if err := l.submit(s); err != nil {
+		for _, a := range appends {
+			if a.Result.Err == nil {
+				a.Result.Err = err
+			}
+		}
+	}
+	s.appends = nil
+	submissionPool.Put(s)
+}
+
+// Exclusive runs fn on the writer goroutine between rounds, with the newest
+// committed position: no append is staged or committed while it runs.
+func (l *Log) Exclusive(fn func(last uint64) error) error {
+	s := submissionPool.Get().(*submission)
+	s.fn = fn
+	err := l.submit(s)
+	if err == nil {
+		err = s.err
+	}
+	s.fn, s.err = nil, nil
+	submissionPool.Put(s)
+	return err
+}
+
+func (l *Log) submit(s *submission) error {
+	l.closeMu.RLock()
+	if l.closed {
+		l.closeMu.RUnlock()
+		return ErrClosed
+	}
+	l.subs <- s
+	l.closeMu.RUnlock()
+	<-s.done
+	return nil
+}
+
+func (l *Log) validate(a *Append) error {
+	if err := ValidateStream(a.Stream); err != nil {
+		return err
+	}
+	if len(a.Events) == 0 {
+		return invalid("an append needs at least one event")
+	}
+	if len(a.Events) > l.opts.MaxEventsPerAppend {
+		return invalid("too many events in one append: %d (max-events-per-append is %d)", len(a.Events), l.opts.MaxEventsPerAppend)
+	}
+	if len(a.ID) > maxIDLen {
+		return invalid("event ID too long: %d bytes (at most %d)", len(a.ID), maxIDLen)
+	}
+	if a.Meta != nil {
+		if err := validObject(a.Meta, "meta"); err != nil {
+			return err
+		}
+	}
+	for i := range a.Events {
+		e := &a.Events[i]
+		if e.Type == "" {
+			return invalid("empty event type")
+		}
+		if len(e.Type) > maxTypeLen {
+			return invalid("event type too long: %d bytes (at most %d)", len(e.Type), maxTypeLen)
+		}
+		if size := len(e.Type) + len(e.Data) + len(a.Meta); size > l.opts.MaxEventSize {
+			return invalid("event too large: %d bytes (max-event-size is %d)", size, l.opts.MaxEventSize)
+		}
+		if err := validObject(e.Data, "event data"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+const (
+	maxStreamLen = 1024
+	maxTypeLen   = 256
+	maxIDLen     = 256
+)
+
+// ValidateStream checks a stream name: "<category>:<id>", both parts non-empty.
+func ValidateStream(stream string) error {
+	if len(stream) > maxStreamLen {
+		return invalid("stream name too long: %d bytes (at most %d)", len(stream), maxStreamLen)
+	}
+	cat, id := SplitStream(stream)
+	if cat == "" || id == "" {
+		return invalid("invalid stream name '%s': expected <category>:<id>", stream)
+	}
+	return nil
+}
+
+// validObject checks that b is one JSON object.
+func validObject(b []byte, what string) error {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	if gjson.ValidBytes(b) {
+		if i < len(b) && b[i] == '{' {
+			return nil
+		}
+		return invalid("%s must be a JSON object", what)
+	}
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		return invalid("invalid JSON in %s: %v", what, err)
+	}
+	return invalid("invalid JSON in %s", what)
+}
+
+// writer is the log's one writer goroutine.
+func (l *Log) writer() {
+	defer l.writerWG.Done()
+	w := &l.w
+	var pending *submission // an Exclusive that ended the previous gather
+	for {
+		var first *submission
+		if pending != nil {
+			first, pending = pending, nil
+		} else {
+			s, ok := <-l.subs
+			if !ok {
+				return
+			}
+			first = s
+		}
+		if first.fn != nil {
+			first.err = first.fn(l.last.Load())
+			first.done <- struct{}{}
+			continue
+		}
+		w.subs = append(w.subs[:0], first)
+		n := len(first.appends)
+	gather:
+		for n < l.opts.MaxRoundEvents {
+			select {
+			case s, ok := <-l.subs:
+				if !ok {
+					break gather
+				}
+				if s.fn != nil {
+					pending = s
+					break gather
+				}
+				w.subs = append(w.subs, s)
+				n += len(s.appends)
+			default:
+				break gather
+			}
+		}
+		l.round(w.subs)
+		for i, s := range w.subs {
+			s.done <- struct{}{}
+			w.subs[i] = nil
+		}
+	}
+}
+
+// round stages, commits and publishes one group of submissions.
+func (l *Log) round(subs []*submission) {
+	w := &l.w
+	clear(w.versions)
+	clear(w.ids)
+	failed := l.Err()
+	batch := l.db.NewBatch()
+	defer batch.Close()
+	pos := l.last.Load()
+	now := time.Now().UnixMilli()
+	staged := 0
+	for _, s := range subs {
+		for _, a := range s.appends {
+			if a.Result.Err != nil {
+				continue // refused by validate
+			}
+			if failed != nil {
+				a.Result.Err = failed
+				continue
+			}
+			if l.stage(batch, a, &pos, now) {
+				staged++
+			}
+		}
+	}
+	if staged == 0 {
+		return
+	}
+	opts := pebble.NoSync
+	if l.opts.Durability == DurabilityAlways {
+		opts = pebble.Sync
+	}
+	if err := batch.Commit(opts); err != nil {
+		err = l.fail(err)
+		if l.applier != nil {
+			l.applier.Discard()
+		}
+		for _, s := range subs {
+			for _, a := range s.appends {
+				if a.Result.Err == nil && (!a.Result.Duplicate || a.Result.Position > l.last.Load()) {
+					a.Result = Result{Err: err}
+				}
+			}
+		}
+		return
+	}
+	l.last.Store(pos)
+	if l.applier != nil {
+		l.applier.Publish(pos)
+	}
+	w.rounds.Add(1)
+	w.appends.Add(uint64(staged))
+}
+
+// stage checks one append and adds it to the batch. It reports whether
+// anything was added.
+func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool {
+	w := &l.w
+	if a.ID != "" {
+		if r, ok, err := l.idempotent(a.Stream, a.ID); err != nil {
+			a.Result.Err = err
+			return false
+		} else if ok {
+			r.Duplicate = true
+			a.Result = r
+			return false
+		}
+	}
+	cur, ok := w.versions[a.Stream]
+	if !ok {
+		v, err := l.Version(a.Stream)
+		if err != nil {
+			a.Result.Err = err
+			return false
+		}
+		cur = v
+	}
+	if !a.Expect.allows(cur) {
+		a.Result.Err = &WrongVersionError{Stream: a.Stream, Expected: a.Expect, Actual: cur}
+		return false
+	}
+	w.events = w.events[:0]
+	for i, p := range a.Events {
+		w.events = append(w.events, Event{
+			Position: *pos + uint64(i) + 1,
+			Stream:   a.Stream,
+			Version:  cur + uint64(i) + 1,
+			Type:     p.Type,
+			Data:     p.Data,
+			Meta:     a.Meta,
+			ID:       a.ID,
+			Time:     now,
+		})
+	}
+	if l.applier != nil {
+		if err := l.applier.Stage(w.events); err != nil {
+			a.Result.Err = err
+			return false
+		}
+	}
+	for i := range w.events {
+		e := &w.events[i]
+		w.key = eventKey(w.key[:0], e.Position)
+		w.val = AppendRecord(w.val[:0], e)
+		batch.Set(w.key, w.val, nil)
+		w.key = indexKey(w.key[:0], e.Stream, e.Version)
+		w.val = binary.BigEndian.AppendUint64(w.val[:0], e.Position)
+		batch.Set(w.key, w.val, nil)
+	}
+	last := &w.events[len(w.events)-1]
+	w.key = versionKey(w.key[:0], a.Stream)
+	w.val = binary.BigEndian.AppendUint64(w.val[:0], last.Version)
+	batch.Set(w.key, w.val, nil)
+	a.Result = Result{Version: last.Version, Position: last.Position}
+	if a.ID != "" {
+		w.key = idemKey(w.key[:0], a.Stream, a.ID)
+		w.val = binary.BigEndian.AppendUint64(w.val[:0], last.Version)
+		w.val = binary.BigEndian.AppendUint64(w.val, last.Position)
+		batch.Set(w.key, w.val, nil)
+		w.ids[idemKeyT{a.Stream, a.ID}] = a.Result
+	}
+	w.versions[a.Stream] = last.Version
+	*pos = last.Position
+	return true
+}
+
+// idempotent looks up an earlier append with the same stream and ID, first in
+// this round, then in the log.
+func (l *Log) idempotent(stream, id string) (Result, bool, error) {
+	if r, ok := l.w.ids[idemKeyT{stream, id}]; ok {
+		return r, true, nil
+	}
+	v, closer, err := l.db.Get(idemKey(nil, stream, id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return Result{}, false, nil
+	}
+	if err != nil {
+		return Result{}, false, err
+	}
+	defer closer.Close()
+	if len(v) != 16 {
+		return Result{}, false, fmt.Errorf("%w: idempotency value of %d bytes", ErrCorruptRecord, len(v))
+	}
+	return Result{Version: binary.BigEndian.Uint64(v), Position: binary.BigEndian.Uint64(v[8:])}, true, nil
+}

@@ -1,0 +1,255 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+)
+
+// Log is the event log. Reads may run from any goroutine; appends are
+// serialised by the log's one writer goroutine.
+type Log struct {
+	opts Options
+	db   *pebble.DB
+	log  *slog.Logger
+
+	last    atomic.Uint64 // position of the newest committed event
+	applier Applier
+
+	subs     chan *submission
+	closeMu  sync.RWMutex // held for reading while submitting; Close takes it for writing
+	closed   bool
+	writerWG sync.WaitGroup
+	stopSync chan struct{}
+
+	failMu sync.Mutex
+	failed error
+
+	w writerState // touched by the writer goroutine only
+}
+
+// Open opens or creates the log in dir.
+func Open(dir string, opts Options) (*Log, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	l := &Log{
+		opts:     opts,
+		log:      opts.logger(),
+		subs:     make(chan *submission, 1024),
+		stopSync: make(chan struct{}),
+	}
+	popts := &pebble.Options{
+		Cache:        pebble.NewCache(opts.CacheSize),
+		MemTableSize: opts.MemTableSize,
+		Logger:       pebbleLogger{l.log},
+	}
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	defer popts.Cache.Unref()
+	db, err := pebble.Open(dir, popts)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
+	}
+	l.db = db
+	if err := l.checkFormat(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	last, err := l.findLast()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	l.last.Store(last)
+	l.w.init()
+	l.writerWG.Add(1)
+	go l.writer()
+	if opts.Durability == DurabilityEverySec {
+		l.writerWG.Add(1)
+		go l.syncEverySecond()
+	}
+	return l, nil
+}
+
+func (l *Log) checkFormat() error {
+	v, err := l.Meta("format")
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		return l.SetMeta("format", []byte(strconv.Itoa(formatVersion)))
+	}
+	n, err := strconv.Atoi(string(v))
+	if err != nil {
+		return fmt.Errorf("eventlog: unreadable format marker %q", v)
+	}
+	if n > formatVersion {
+		return fmt.Errorf("%w: format %d, this foldb reads up to %d", ErrNewerFormat, n, formatVersion)
+	}
+	return nil
+}
+
+func (l *Log) findLast() (uint64, error) {
+	it, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: []byte{prefixEvent},
+		UpperBound: []byte{prefixEvent + 1},
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	k := it.Key()
+	if len(k) != 9 {
+		return 0, fmt.Errorf("%w: malformed event key %x", ErrCorruptRecord, k)
+	}
+	return binary.BigEndian.Uint64(k[1:]), nil
+}
+
+// Close stops the writer after the appends already submitted, syncs and
+// closes Pebble. It is safe to call more than once.
+func (l *Log) Close() error {
+	l.closeMu.Lock()
+	if l.closed {
+		l.closeMu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.subs)
+	close(l.stopSync)
+	l.closeMu.Unlock()
+	l.writerWG.Wait()
+	var err error
+	if l.opts.Durability != DurabilityAlways && l.Err() == nil {
+		err = l.db.LogData(nil, pebble.Sync)
+	}
+	return errors.Join(err, l.db.Close())
+}
+
+// LastPosition is the position of the newest committed event (0 when empty).
+func (l *Log) LastPosition() uint64 { return l.last.Load() }
+
+// Durability is the log's durability setting.
+func (l *Log) Durability() Durability { return l.opts.Durability }
+
+// Options returns the options the log was opened with.
+func (l *Log) Options() Options { return l.opts }
+
+// Err is the error that stopped writes, or nil.
+func (l *Log) Err() error {
+	l.failMu.Lock()
+	defer l.failMu.Unlock()
+	return l.failed
+}
+
+func (l *Log) fail(err error) error {
+	l.failMu.Lock()
+	defer l.failMu.Unlock()
+	if l.failed == nil {
+		l.failed = fmt.Errorf("%w: %v", ErrFailed, err)
+		l.log.Error("log write failed; refusing writes until restart", "err", err)
+	}
+	return l.failed
+}
+
+// Version is the stream's current version, 0 when it does not exist.
+func (l *Log) Version(stream string) (uint64, error) {
+	return l.getUint64(versionKey(nil, stream))
+}
+
+func (l *Log) getUint64(key []byte) (uint64, error) {
+	v, closer, err := l.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	if len(v) < 8 {
+		return 0, fmt.Errorf("%w: short value under %q", ErrCorruptRecord, key)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// Meta returns a metadata value, or nil when it is not set.
+func (l *Log) Meta(name string) ([]byte, error) {
+	v, closer, err := l.db.Get(metaKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer closer.Close()
+	return append([]byte{}, v...), nil
+}
+
+// SetMeta stores a metadata value durably (fsynced whatever the durability).
+func (l *Log) SetMeta(name string, value []byte) error {
+	return l.db.Set(metaKey(name), value, pebble.Sync)
+}
+
+// syncEverySecond is the everysec durability: one WAL fsync a second.
+func (l *Log) syncEverySecond() {
+	defer l.writerWG.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stopSync:
+			return
+		case <-t.C:
+			if l.Err() != nil {
+				continue
+			}
+			if err := l.db.LogData(nil, pebble.Sync); err != nil {
+				l.fail(err)
+			}
+		}
+	}
+}
+
+// Stats are figures for INFO.
+type Stats struct {
+	LastPosition uint64
+	DiskBytes    uint64
+	Rounds       uint64 // commit rounds (fsyncs under durability always)
+	Appends      uint64 // appends committed
+}
+
+// Stats returns the log's figures.
+func (l *Log) Stats() Stats {
+	m := l.db.Metrics()
+	return Stats{
+		LastPosition: l.LastPosition(),
+		DiskBytes:    m.DiskSpaceUsage(),
+		Rounds:       l.w.rounds.Load(),
+		Appends:      l.w.appends.Load(),
+	}
+}
+
+type pebbleLogger struct{ l *slog.Logger }
+
+func (p pebbleLogger) Infof(format string, args ...any) {
+	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Errorf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+}
+func (p pebbleLogger) Fatalf(format string, args ...any) {
+	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	panic(fmt.Sprintf(format, args...))
+}

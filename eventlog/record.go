@@ -1,0 +1,139 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Key prefixes; see doc.go. They only grow.
+const (
+	prefixEvent   = 'e'
+	prefixIndex   = 's'
+	prefixVersion = 'v'
+	prefixIDem    = 'i'
+	prefixMeta    = 'm'
+)
+
+// recordFormat1 is the only record layout so far.
+const recordFormat1 = 1
+
+// formatVersion is the data directory's format, stored under meta "format".
+const formatVersion = 1
+
+// ErrCorruptRecord is wrapped by decode errors.
+var ErrCorruptRecord = errors.New("eventlog: corrupt record")
+
+func eventKey(dst []byte, pos uint64) []byte {
+	dst = append(dst, prefixEvent)
+	return binary.BigEndian.AppendUint64(dst, pos)
+}
+
+func indexPrefix(dst []byte, stream string) []byte {
+	dst = append(dst, prefixIndex)
+	dst = binary.AppendUvarint(dst, uint64(len(stream)))
+	return append(dst, stream...)
+}
+
+func indexKey(dst []byte, stream string, version uint64) []byte {
+	return binary.BigEndian.AppendUint64(indexPrefix(dst, stream), version)
+}
+
+func versionKey(dst []byte, stream string) []byte {
+	return append(append(dst, prefixVersion), stream...)
+}
+
+func idemKey(dst []byte, stream, id string) []byte {
+	dst = append(dst, prefixIDem)
+	dst = binary.AppendUvarint(dst, uint64(len(stream)))
+	dst = append(dst, stream...)
+	return append(dst, id...)
+}
+
+func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
+
+// AppendRecord appends e's record (format 1) to dst. Position is not part of
+// the record: it is the key.
+func AppendRecord(dst []byte, e *Event) []byte {
+	dst = append(dst, recordFormat1)
+	dst = appendString(dst, e.Stream)
+	dst = binary.AppendUvarint(dst, e.Version)
+	dst = binary.AppendUvarint(dst, uint64(e.Time))
+	dst = appendString(dst, e.Type)
+	dst = appendBytes(dst, e.Data)
+	dst = appendBytes(dst, e.Meta)
+	return appendString(dst, e.ID)
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+func appendBytes(dst []byte, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// DecodeRecord decodes a record into e, which gets position pos. Data and
+// Meta alias rec; Stream, Type and ID are copied.
+func DecodeRecord(rec []byte, pos uint64, e *Event) error {
+	d := decoder{b: rec}
+	if len(rec) == 0 {
+		return fmt.Errorf("%w at position %d: empty", ErrCorruptRecord, pos)
+	}
+	if rec[0] != recordFormat1 {
+		return fmt.Errorf("%w at position %d: unknown record format %d", ErrCorruptRecord, pos, rec[0])
+	}
+	d.b = d.b[1:]
+	e.Position = pos
+	e.Stream = string(d.bytes())
+	e.Version = d.uvarint()
+	e.Time = int64(d.uvarint())
+	e.Type = string(d.bytes())
+	e.Data = d.bytes()
+	e.Meta = d.bytes()
+	e.ID = string(d.bytes())
+	if d.err != nil {
+		return fmt.Errorf("%w at position %d: %v", ErrCorruptRecord, pos, d.err)
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("%w at position %d: %d trailing bytes", ErrCorruptRecord, pos, len(d.b))
+	}
+	if len(e.Meta) == 0 {
+		e.Meta = nil
+	}
+	return nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.err = errors.New("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = fmt.Errorf("length %d past the end (%d left)", n, len(d.b))
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}

@@ -1,0 +1,170 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/foldb/foldb/commands"
+	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/resp"
+)
+
+// maxPending bounds how many pipelined appends one connection gathers into
+// one submission.
+const maxPending = 1024
+
+// conn is one client connection, served by one goroutine.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	rd     *resp.Reader
+	w      *resp.Writer
+	ctx    commands.Ctx
+	client *commands.Client
+
+	pending []commands.Pending
+	appends []*eventlog.Append
+
+	interrupted atomic.Bool
+	counted     countingReader
+}
+
+type countingReader struct {
+	r io.Reader
+	n *atomic.Uint64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(uint64(n))
+	return n, err
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	c := &conn{s: s, nc: nc}
+	c.client = commands.NewClient(s.nextID.Add(1), nc.RemoteAddr().String(), nc.LocalAddr().String(), func() { nc.Close() })
+	c.client.Authed = !s.AuthRequired()
+	c.counted = countingReader{r: nc, n: &s.netInput}
+	c.rd = resp.NewReader(&c.counted, s.limits(c.client.Authed))
+	c.w = resp.NewWriter(nc)
+	c.ctx = commands.Ctx{W: c.w, Client: c.client, Env: s.env}
+	return c
+}
+
+// interrupt makes a connection stop at its next blocking read: it finishes
+// the commands it has read, writes their replies and closes.
+func (c *conn) interrupt() {
+	c.interrupted.Store(true)
+	c.nc.SetReadDeadline(time.Now())
+}
+
+func (c *conn) serve() {
+	defer c.s.forget(c)
+	defer c.nc.Close()
+	for {
+		args, err := c.rd.Next(false)
+		if args == nil && err == nil {
+			c.runPending()
+			if c.w.Flush() != nil || c.client.CloseAfter || c.interrupted.Load() {
+				return
+			}
+			if t := c.s.options().Timeout; t > 0 {
+				c.nc.SetReadDeadline(time.Now().Add(t))
+			}
+			args, err = c.rd.Next(true)
+		}
+		if err != nil {
+			c.runPending()
+			var pe *resp.ProtocolError
+			if errors.As(err, &pe) {
+				c.s.protocolErrors.Add(1)
+				c.w.Error("ERR " + pe.Error())
+			}
+			c.w.Flush()
+			return
+		}
+		c.dispatch(args)
+		if c.client.CloseAfter {
+			c.runPending()
+			c.w.Flush()
+			return
+		}
+	}
+}
+
+// dispatch checks a command against the table, auth and loading, and runs
+// it; appends are gathered (see runPending).
+func (c *conn) dispatch(args [][]byte) {
+	cmd := c.s.table.Lookup(args[0])
+	if cmd == nil || !cmd.ArityOK(len(args)) || cmd.Prepare == nil {
+		c.runPending()
+	}
+	if cmd == nil {
+		c.w.Error(unknownCommand(args))
+		return
+	}
+	if !cmd.ArityOK(len(args)) {
+		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", strings.ToLower(cmd.Name)))
+		return
+	}
+	if !c.client.Authed && cmd.Flags&commands.FlagNoAuth == 0 {
+		c.runPending()
+		c.w.Error(commands.ErrNoAuth())
+		return
+	}
+	if cmd.Flags&commands.FlagLoading == 0 && c.s.loading.Load() {
+		c.runPending()
+		c.w.Error(commands.ErrLoading())
+		return
+	}
+	c.client.Touch(cmd.Name)
+	if cmd.Prepare != nil {
+		c.pending = append(c.pending, cmd.Prepare(&c.ctx, args))
+		if len(c.pending) >= maxPending {
+			c.runPending()
+		}
+		return
+	}
+	wasAuthed := c.client.Authed
+	cmd.Run(&c.ctx, args)
+	if c.client.Authed != wasAuthed {
+		c.rd.SetLimits(c.s.limits(c.client.Authed))
+	}
+}
+
+// runPending runs the gathered appends of consecutive pipelined commands
+// as one submission to the log, then writes their replies in order.
+func (c *conn) runPending() {
+	if len(c.pending) == 0 {
+		return
+	}
+	for _, p := range c.pending {
+		c.appends = append(c.appends, p.Appends()...)
+	}
+	if len(c.appends) > 0 {
+		c.s.elog.Append(c.appends...)
+	}
+	for i, p := range c.pending {
+		p.Reply(&c.ctx)
+		c.pending[i] = nil
+	}
+	clear(c.appends)
+	c.pending, c.appends = c.pending[:0], c.appends[:0]
+}
+
+// unknownCommand is Redis's reply to a command it does not know.
+func unknownCommand(args [][]byte) string {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		fmt.Fprintf(&b, "'%.*s' ", 128-b.Len(), a)
+	}
+	return fmt.Sprintf("ERR unknown command '%.128s', with args beginning with: %s", args[0], b.String())
+}

@@ -17,9 +17,9 @@ func (e ReplyError) Error() string { return string(e) }
 func errorf(format string, args ...any) error { return ReplyError(fmt.Sprintf(format, args...)) }
 
 var (
-	errSyntax    = ReplyError("ERR syntax error")
-	errNotInt    = ReplyError("ERR value is not an integer or out of range")
-	errShutdown  = ReplyError("ERR server is shutting down")
+	errSyntax   = ReplyError("ERR syntax error")
+	errNotInt   = ReplyError("ERR value is not an integer or out of range")
+	errShutdown = ReplyError("ERR server is shutting down")
 )
 
 func errArity(name string) error {

@@ -1,0 +1,275 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/foldb/foldb/eventlog"
+)
+
+// MetaSchema is the log metadata key that holds the schema in force.
+const MetaSchema = "schema"
+
+// Engine owns the state: the store readers see, the schema it folds by, and
+// how it is loaded and rebuilt. It is the log's Applier, forwarding to the
+// current store.
+type Engine struct {
+	log    *eventlog.Log
+	logger *slog.Logger
+
+	cur      atomic.Pointer[Store]
+	schemaMu sync.Mutex // one schema change at a time
+
+	progress atomic.Pointer[Progress]
+	stopped  atomic.Bool
+}
+
+// ErrStopped is returned by a load or rebuild that Stop cut short.
+var ErrStopped = errors.New("state: stopped")
+
+// Stop makes a load or rebuild under way, and any later one, return
+// ErrStopped soon; for a shutdown.
+func (e *Engine) Stop() { e.stopped.Store(true) }
+
+// Progress is how far a load or rebuild has come.
+type Progress struct {
+	What    string // "loading" or "rebuilding"
+	Started time.Time
+	Done    uint64 // events folded in
+	Total   uint64 // events to fold
+}
+
+// PerSec is the load's speed so far.
+func (p *Progress) PerSec() float64 {
+	if d := time.Since(p.Started).Seconds(); d > 0 {
+		return float64(p.Done) / d
+	}
+	return 0
+}
+
+// NewEngine returns an engine with empty state over a log. Load fills it.
+func NewEngine(log *eventlog.Log, logger *slog.Logger) *Engine {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	e := &Engine{log: log, logger: logger}
+	s := NewStore(EmptySchema())
+	s.Live()
+	e.cur.Store(s)
+	return e
+}
+
+// Store is the store readers use now.
+func (e *Engine) Store() *Store { return e.cur.Load() }
+
+// Progress returns the load or rebuild under way, or nil.
+func (e *Engine) Progress() *Progress { return e.progress.Load() }
+
+// Stage implements eventlog.Applier.
+func (e *Engine) Stage(events []eventlog.Event) error { return e.cur.Load().Stage(events) }
+
+// Publish implements eventlog.Applier.
+func (e *Engine) Publish(last uint64) { e.cur.Load().Publish(last) }
+
+// Discard implements eventlog.Applier.
+func (e *Engine) Discard() { e.cur.Load().Discard() }
+
+// Starter offers a store to start from instead of folding the whole log:
+// the newest valid snapshot for the schema, holding no position past last.
+// It returns nil when there is none.
+type Starter func(schema *Schema, last uint64) *Store
+
+// Load builds the state from the log at start, before any append: with the
+// schema stored in the log, or with override when it is not nil (the
+// --schema file), which is then stored. With start, it begins from the
+// store start offers and folds only the events after it. It installs the
+// engine as the log's applier.
+func (e *Engine) Load(override *string, start Starter) error {
+	e.schemaMu.Lock()
+	defer e.schemaMu.Unlock()
+	stored, err := e.log.Meta(MetaSchema)
+	if err != nil {
+		return err
+	}
+	text := string(stored)
+	if override != nil {
+		text = *override
+	}
+	schema, err := ParseSchema(text)
+	if err != nil {
+		if override == nil {
+			return fmt.Errorf("state: the schema stored in the log does not compile: %w", err)
+		}
+		return err
+	}
+	last := e.log.LastPosition()
+	var s *Store
+	if start != nil {
+		s = start(schema, last)
+	}
+	if s != nil {
+		p := &Progress{What: "loading", Started: time.Now(), Total: last - s.pos}
+		e.progress.Store(p)
+		err = e.replay(s, s.pos+1, last, p)
+		e.progress.Store(nil)
+		if err != nil {
+			return err
+		}
+		e.logger.Info("loading done", "from_snapshot_position", last-p.Done, "events_replayed", p.Done, "seconds", fmt.Sprintf("%.2f", time.Since(p.Started).Seconds()))
+	} else if s, err = e.build(schema, "loading", last); err != nil {
+		return err
+	}
+	if override != nil && text != string(stored) {
+		if err := e.log.SetMeta(MetaSchema, []byte(text)); err != nil {
+			return err
+		}
+		e.logger.Info("schema stored", "hash", schema.Hash[:12], "types", len(schema.Types))
+	}
+	s.Live()
+	e.cur.Store(s)
+	e.log.SetApplier(e)
+	return nil
+}
+
+// build folds the log up to last into a new store, reporting progress.
+func (e *Engine) build(schema *Schema, what string, last uint64) (*Store, error) {
+	s := NewStore(schema)
+	p := &Progress{What: what, Started: time.Now(), Total: last}
+	e.progress.Store(p)
+	defer e.progress.Store(nil)
+	if err := e.replay(s, 1, last, p); err != nil {
+		return nil, err
+	}
+	el := time.Since(p.Started)
+	rate := 0.0
+	if el > 0 {
+		rate = float64(last) / el.Seconds()
+	}
+	e.logger.Info(what+" done", "events", last, "seconds", fmt.Sprintf("%.2f", el.Seconds()), "events_per_sec", int64(rate), "entity_types", len(s.tables))
+	if n, first := s.ProjectionErrors(); n > 0 {
+		e.logger.Warn("projections failed on some events; those events were skipped for their entities", "count", n, "first", first)
+	}
+	return s, nil
+}
+
+// replay folds events from..to into s (direct mode), updating p and logging
+// progress every couple of seconds.
+func (e *Engine) replay(s *Store, from, to uint64, p *Progress) error {
+	if to < from {
+		return nil
+	}
+	if e.stopped.Load() {
+		return ErrStopped
+	}
+	lastLog := time.Now()
+	n := uint64(0)
+	err := e.log.Scan(from, to, func(ev *eventlog.Event) error {
+		s.Apply(ev)
+		n++
+		if n&0xfff == 0 {
+			if e.stopped.Load() {
+				return ErrStopped
+			}
+			np := *p
+			np.Done = p.Done + n
+			e.progress.Store(&np)
+			if time.Since(lastLog) >= 2*time.Second {
+				lastLog = time.Now()
+				pct := 100 * float64(np.Done) / float64(max(np.Total, 1))
+				e.logger.Info(p.What, "events", np.Done, "of", np.Total, "percent", fmt.Sprintf("%.1f", pct), "events_per_sec", int64(np.PerSec()))
+			}
+		}
+		return nil
+	})
+	p.Done += n
+	return err
+}
+
+// ErrSameSchema is returned by SetSchema when the schema is already in force.
+var ErrSameSchema = errors.New("state: schema unchanged")
+
+// SetSchema validates a new schema, rebuilds the state from the whole log
+// with it while reads go on being served from the old state, then, between
+// two commit rounds, catches up with the appends made meanwhile, stores the
+// schema in the log and swaps the new state in. A schema that does not
+// compile changes nothing.
+func (e *Engine) SetSchema(text string) error {
+	schema, err := ParseSchema(text)
+	if err != nil {
+		return err
+	}
+	e.schemaMu.Lock()
+	defer e.schemaMu.Unlock()
+	if schema.Hash == e.cur.Load().schema.Hash {
+		return nil
+	}
+	last := e.log.LastPosition()
+	s, err := e.build(schema, "rebuilding", last)
+	if err != nil {
+		return err
+	}
+	return e.log.Exclusive(func(now uint64) error {
+		p := &Progress{What: "catching up", Started: time.Now(), Total: now - last}
+		if err := e.replay(s, last+1, now, p); err != nil {
+			return err
+		}
+		if err := e.log.SetMeta(MetaSchema, []byte(text)); err != nil {
+			return err
+		}
+		s.Live()
+		e.cur.Store(s)
+		e.logger.Info("schema changed", "hash", schema.Hash[:12], "types", len(schema.Types), "position", now)
+		return nil
+	})
+}
+
+// Build folds the log's events 1..to into a new store, for tools (foldb
+// verify) that need the state as of a position.
+func Build(l *eventlog.Log, schema *Schema, to uint64, logger *slog.Logger) (*Store, error) {
+	e := &Engine{log: l, logger: logger}
+	return e.build(schema, "replaying", to)
+}
+
+// Diff describes the first difference between two stores' entities, or
+// returns "" when they hold the same entities, versions and JSON.
+func Diff(a, b *Store) string {
+	names := func(ts []TypeCount) map[string]int {
+		m := map[string]int{}
+		for _, t := range ts {
+			if t.Count > 0 {
+				m[t.Name] = t.Count
+			}
+		}
+		return m
+	}
+	ma, mb := names(a.Types()), names(b.Types())
+	for name, n := range ma {
+		if mb[name] != n {
+			return fmt.Sprintf("entity type %s has %d entities on one side and %d on the other", name, n, mb[name])
+		}
+	}
+	for name, n := range mb {
+		if ma[name] != n {
+			return fmt.Sprintf("entity type %s has %d entities on one side and %d on the other", name, ma[name], n)
+		}
+	}
+	for name := range ma {
+		va, vb := a.view(name), b.view(name)
+		ia, ib := va.Iter(), vb.Iter()
+		for oka, okb := ia.First(), ib.First(); oka && okb; oka, okb = ia.Next(), ib.Next() {
+			if ia.Item() != ib.Item() {
+				x, y := ia.Item(), ib.Item()
+				ia.Release()
+				ib.Release()
+				return fmt.Sprintf("%s %s: version %d %s, against %s version %d %s", name, x.ID(), x.Version(), x.JSON(), y.ID(), y.Version(), y.JSON())
+			}
+		}
+		ia.Release()
+		ib.Release()
+	}
+	return ""
+}

@@ -1,0 +1,166 @@
+package state
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/tidwall/gjson"
+)
+
+// A small scanner over the top-level members of a JSON object that the
+// server already validated. Unlike gjson it never parses values it only
+// skips (gjson turns every number into a float64 on the way), which makes
+// folding an event several times cheaper.
+
+// eachMember calls fn for each top-level member of obj with the key as
+// written (quotes included) and the raw value. It stops when fn returns
+// false. obj must be valid JSON; anything else yields no members.
+func eachMember(obj []byte, fn func(rawKey, val []byte) bool) {
+	i := skipSpace(obj, 0)
+	if i >= len(obj) || obj[i] != '{' {
+		return
+	}
+	i++
+	for {
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] == '}' || obj[i] != '"' {
+			return
+		}
+		ks := i
+		i = skipString(obj, i)
+		key := obj[ks:i]
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != ':' {
+			return
+		}
+		i = skipSpace(obj, i+1)
+		vs := i
+		i = skipValue(obj, i)
+		if i > len(obj) || vs == i {
+			return
+		}
+		if !fn(key, obj[vs:i]) {
+			return
+		}
+		i = skipSpace(obj, i)
+		if i >= len(obj) || obj[i] != ',' {
+			return
+		}
+		i++
+	}
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipString returns the index after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	i++
+	for i < len(b) {
+		switch b[i] {
+		case '\\':
+			i += 2
+		case '"':
+			return i + 1
+		default:
+			i++
+		}
+	}
+	return len(b)
+}
+
+// skipValue returns the index after the value starting at b[i].
+func skipValue(b []byte, i int) int {
+	if i >= len(b) {
+		return i
+	}
+	switch b[i] {
+	case '"':
+		return skipString(b, i)
+	case '{', '[':
+		depth := 0
+		for i < len(b) {
+			switch b[i] {
+			case '"':
+				i = skipString(b, i)
+				continue
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+			i++
+		}
+		return len(b)
+	}
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// keyIs reports whether a raw key (with quotes) names name.
+func keyIs(rawKey []byte, name string) bool {
+	if len(rawKey) == len(name)+2 && string(rawKey[1:len(rawKey)-1]) == name {
+		return true
+	}
+	if bytes.IndexByte(rawKey, '\\') < 0 {
+		return false
+	}
+	return gjson.ParseBytes(rawKey).Str == name
+}
+
+// member returns the raw value of a top-level member, or nil.
+func member(obj []byte, name string) []byte {
+	var out []byte
+	eachMember(obj, func(k, v []byte) bool {
+		if keyIs(k, name) {
+			out = v
+			return false
+		}
+		return true
+	})
+	return out
+}
+
+// rawValue turns a raw JSON value into what expressions work with (see
+// toValue), without gjson for the common scalars.
+func rawValue(v []byte) any {
+	if len(v) == 0 {
+		return nil
+	}
+	switch c := v[0]; {
+	case c == '"':
+		if bytes.IndexByte(v, '\\') < 0 {
+			return string(v[1 : len(v)-1])
+		}
+	case c == 't':
+		return true
+	case c == 'f':
+		return false
+	case c == 'n':
+		return nil
+	case c == '-' || (c >= '0' && c <= '9'):
+		if isIntLiteral(string(v)) {
+			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
+				return int(n)
+			}
+		}
+		f, err := strconv.ParseFloat(string(v), 64)
+		if err == nil {
+			return f
+		}
+	}
+	return toValue(gjson.ParseBytes(v))
+}

@@ -1,0 +1,505 @@
+package state
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"unsafe"
+
+	"github.com/tidwall/btree"
+
+	"github.com/foldb/foldb/eventlog"
+)
+
+// Store is the whole state in memory: every entity of every type, folded
+// from the log up to Position by one Schema.
+//
+// One goroutine writes (the log's writer, or the loader before the store is
+// published); any number read. Writes go through Stage, which folds an
+// append's events into an overlay and never touches what readers see, and
+// Publish, which moves the overlay into the entity trees under the write
+// lock. Apply is deterministic and does no I/O: the same events in the same
+// order give the same state, byte for byte.
+type Store struct {
+	schema *Schema
+
+	mu     sync.RWMutex // readers: RLock; Publish and views: Lock
+	tables map[string]*table
+	pos    uint64
+
+	// Owned by the writing goroutine.
+	direct    bool // apply straight to the trees (loading), no overlay
+	eval      *evaluator
+	overlay   map[entKey]Entity // "" marks a deletion
+	undo      []undoEntry
+	newTables map[string]*table
+	buf       []byte
+	vals      []byte
+	fields    []field
+	ends      []int
+
+	projectionErrors atomic.Uint64
+	firstProjErr     atomic.Pointer[string]
+}
+
+type table struct {
+	name string
+	tree *btree.BTreeG[Entity]
+}
+
+type entKey struct {
+	t  *table
+	id string
+}
+
+type undoEntry struct {
+	key     entKey
+	prev    Entity
+	hadPrev bool
+}
+
+// RejectedError is an append refused by a guard, or by a projection that
+// failed on it; nothing of the append was written.
+type RejectedError struct{ Message string }
+
+func (e *RejectedError) Error() string { return "state: rejected: " + e.Message }
+
+// NewStore returns an empty store for a schema, in direct mode (for loading).
+func NewStore(schema *Schema) *Store {
+	return &Store{
+		schema:    schema,
+		tables:    map[string]*table{},
+		direct:    true,
+		eval:      newEvaluator(),
+		overlay:   map[entKey]Entity{},
+		newTables: map[string]*table{},
+	}
+}
+
+func newTable(name string) *table {
+	return &table{name: name, tree: btree.NewBTreeGOptions(lessEntity, btree.Options{NoLocks: true, Degree: 64})}
+}
+
+// Schema is the schema the store folds by.
+func (s *Store) Schema() *Schema { return s.schema }
+
+// Position is the newest event folded in and published.
+func (s *Store) Position() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.pos
+}
+
+// ProjectionErrors counts events a projection failed on while loading (they
+// were skipped for that entity), with the first failure's text.
+func (s *Store) ProjectionErrors() (uint64, string) {
+	var first string
+	if p := s.firstProjErr.Load(); p != nil {
+		first = *p
+	}
+	return s.projectionErrors.Load(), first
+}
+
+// Apply folds one historical event in, in direct mode (loading and
+// rebuilding). Guards are not checked: the event was accepted when it was
+// appended. A projection that fails is counted and skipped.
+func (s *Store) Apply(ev *eventlog.Event) {
+	if err := s.applyEvent(ev, false); err != nil {
+		s.projectionErrors.Add(1)
+		msg := fmt.Sprintf("position %d (%s %s): %v", ev.Position, ev.Stream, ev.Type, err)
+		s.firstProjErr.CompareAndSwap(nil, &msg)
+	}
+	s.pos = ev.Position
+}
+
+// Live switches the store from direct loading to staged writes; call it
+// once, before the store is published to readers and the log.
+func (s *Store) Live() { s.direct = false }
+
+// Stage folds one append's events into the overlay, checking guards. On an
+// error nothing of the append stays staged. It implements eventlog.Applier.
+func (s *Store) Stage(events []eventlog.Event) error {
+	s.undo = s.undo[:0]
+	for i := range events {
+		if err := s.applyEvent(&events[i], true); err != nil {
+			for j := len(s.undo) - 1; j >= 0; j-- {
+				u := s.undo[j]
+				if u.hadPrev {
+					s.overlay[u.key] = u.prev
+				} else {
+					delete(s.overlay, u.key)
+				}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Publish makes the staged round visible to readers.
+func (s *Store) Publish(last uint64) {
+	s.mu.Lock()
+	for k, e := range s.overlay {
+		t := k.t
+		if _, ok := s.tables[t.name]; !ok {
+			s.tables[t.name] = t
+		}
+		if e == "" {
+			t.tree.Delete(keyEntity(k.id))
+		} else {
+			t.tree.Set(e)
+		}
+	}
+	s.pos = last
+	s.mu.Unlock()
+	clear(s.overlay)
+	clear(s.newTables)
+}
+
+// Discard drops the staged round.
+func (s *Store) Discard() {
+	clear(s.overlay)
+	clear(s.newTables)
+}
+
+// tableFor returns the table of a type, creating it (unpublished) if needed.
+func (s *Store) tableFor(name string) *table {
+	if t, ok := s.tables[name]; ok {
+		return t
+	}
+	if t, ok := s.newTables[name]; ok {
+		return t
+	}
+	t := newTable(name)
+	if s.direct {
+		s.tables[name] = t
+	} else {
+		s.newTables[name] = t
+	}
+	return t
+}
+
+// lookup finds an entity as the writer sees it: staged, else published.
+func (s *Store) lookup(t *table, id string) (Entity, bool) {
+	if !s.direct {
+		if e, ok := s.overlay[entKey{t, id}]; ok {
+			return e, e != ""
+		}
+	}
+	return getEntity(t.tree, id)
+}
+
+func getEntity(tree *btree.BTreeG[Entity], id string) (Entity, bool) {
+	var buf [64]byte
+	var key Entity
+	if len(id) < len(buf)-1 && len(id) < 0x80 {
+		buf[0] = byte(len(id))
+		n := copy(buf[1:], id)
+		key = Entity(unsafe.String(&buf[0], n+1))
+	} else {
+		key = keyEntity(id)
+	}
+	return tree.Get(key)
+}
+
+func (s *Store) put(t *table, id string, e Entity) {
+	if s.direct {
+		if e == "" {
+			t.tree.Delete(keyEntity(id))
+		} else {
+			t.tree.Set(e)
+		}
+		return
+	}
+	k := entKey{t, id}
+	prev, had := s.overlay[k]
+	s.undo = append(s.undo, undoEntry{key: k, prev: prev, hadPrev: had})
+	s.overlay[k] = e
+}
+
+// applyEvent folds one event into every entity type it feeds.
+func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
+	cat, sid := eventlog.SplitStream(ev.Stream)
+	for _, t := range s.schema.byCategory[cat] {
+		if t.feeds(ev.Type) {
+			if err := s.applyTo(t, ev, sid, live); err != nil {
+				return err
+			}
+		} else if t.streamVersioned() {
+			// The entity does not fold this event, but its version follows
+			// the stream so that EXPECT keeps working.
+			tbl := s.tableFor(t.Name)
+			if cur, ok := s.lookup(tbl, sid); ok {
+				s.put(tbl, sid, packEntity(sid, ev.Version, stringBytes(cur.JSON())))
+			}
+		}
+	}
+	for _, t := range s.schema.byEvent[ev.Type] {
+		if err := s.applyTo(t, ev, sid, live); err != nil {
+			return err
+		}
+	}
+	if !s.schema.declared[cat] {
+		t := s.tableFor(cat)
+		cur, ok := s.lookup(t, sid)
+		base := []byte("{}")
+		if ok {
+			base = stringBytes(cur.JSON())
+		}
+		s.buf = mergePatch(s.buf[:0], base, ev.Data)
+		s.put(t, sid, packEntity(sid, ev.Version, s.buf))
+	}
+	return nil
+}
+
+func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live bool) error {
+	id := streamID
+	if t.ID != nil {
+		out, err := s.eval.eval(t.ID, &input{entity: nil, entityID: streamID, ev: ev})
+		if err == nil {
+			id, err = idString(out)
+		}
+		if err != nil {
+			return &RejectedError{Message: fmt.Sprintf("%s %s: id %s: %v", t.Name, ev.Type, t.ID.src, err)}
+		}
+	}
+	tbl := s.tableFor(t.Name)
+	cur, exists := s.lookup(tbl, id)
+	base := t.Initial
+	var version uint64 = 1
+	if exists {
+		base = stringBytes(cur.JSON())
+		version = cur.Version() + 1
+	}
+	if t.streamVersioned() {
+		version = ev.Version
+	}
+	h := t.When[ev.Type]
+	if h == nil {
+		s.put(tbl, id, packEntity(id, version, base))
+		return nil
+	}
+	in := input{entity: base, entityID: id, ev: ev}
+	if h.Require != nil && live {
+		out, err := s.eval.eval(h.Require, &in)
+		if err != nil {
+			return &RejectedError{Message: fmt.Sprintf("%s %s: require %s: %v", t.Name, ev.Type, h.Require.src, err)}
+		}
+		if ok, _ := out.(bool); !ok {
+			return &RejectedError{Message: h.Message}
+		}
+	}
+	if h.Delete {
+		s.put(tbl, id, "")
+		return nil
+	}
+	if len(h.Set) == 0 {
+		s.put(tbl, id, packEntity(id, version, base))
+		return nil
+	}
+	s.fields = s.fields[:0]
+	s.vals = s.vals[:0]
+	ends := s.ends[:0]
+	s.eval.bind(&h.setNeeds, &in)
+	for _, set := range h.Set {
+		out, err := s.eval.run(set.prog)
+		if err == nil {
+			s.vals, err = appendValue(s.vals, out)
+		}
+		if err != nil {
+			return &RejectedError{Message: fmt.Sprintf("%s %s: set %s: %v", t.Name, ev.Type, set.field, err)}
+		}
+		ends = append(ends, len(s.vals))
+	}
+	s.ends = ends
+	start := 0
+	for i, set := range h.Set {
+		s.fields = append(s.fields, field{name: set.field, raw: s.vals[start:ends[i]]})
+		start = ends[i]
+	}
+	s.buf = setFields(s.buf[:0], base, s.fields)
+	s.put(tbl, id, packEntity(id, version, s.buf))
+	return nil
+}
+
+// idString turns an id expression's result into an entity id.
+func idString(v any) (string, error) {
+	var id string
+	switch x := v.(type) {
+	case string:
+		id = x
+	case int:
+		id = strconv.Itoa(x)
+	case float64:
+		if x != float64(int64(x)) {
+			return "", fmt.Errorf("an id must be a string or a whole number, not %v", x)
+		}
+		id = strconv.FormatInt(int64(x), 10)
+	default:
+		return "", fmt.Errorf("an id must be a string or a whole number, not %T", v)
+	}
+	if id == "" {
+		return "", fmt.Errorf("the id is empty")
+	}
+	return id, nil
+}
+
+// stringBytes views a string's bytes without copying; the bytes must not be
+// changed.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
+
+// Get returns an entity as published.
+func (s *Store) Get(typ, id string) (Entity, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.tables[typ]
+	if !ok {
+		return "", false
+	}
+	return getEntity(t.tree, id)
+}
+
+// TypeCount is an entity type and how many entities it has.
+type TypeCount struct {
+	Name  string
+	Count int
+}
+
+// Types lists the entity types that have been written to, with counts,
+// sorted by name.
+func (s *Store) Types() []TypeCount {
+	s.mu.RLock()
+	out := make([]TypeCount, 0, len(s.tables))
+	for name, t := range s.tables {
+		out = append(out, TypeCount{name, t.tree.Len()})
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Len counts a type's entities.
+func (s *Store) Len(typ string) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if t, ok := s.tables[typ]; ok {
+		return t.tree.Len()
+	}
+	return 0
+}
+
+// view returns a read-only copy of a type's tree as published, for scans
+// that must not hold the lock. The copy is O(1): the trees are
+// copy-on-write, so later writes copy the nodes they change.
+func (s *Store) view(typ string) *btree.BTreeG[Entity] {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tables[typ]
+	if !ok {
+		return nil
+	}
+	return t.tree.Copy()
+}
+
+// TypeNames lists the declared entity types and the types that hold
+// entities, sorted.
+func (s *Store) TypeNames() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range s.schema.Types {
+		seen[t.Name] = true
+		out = append(out, t.Name)
+	}
+	for _, t := range s.Types() {
+		if !seen[t.Name] && t.Count > 0 {
+			out = append(out, t.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Capture is a consistent, read-only copy of a store's entities as of one
+// position, for a snapshot. Taking it costs O(number of types): the trees
+// are copy-on-write, and the writer copies the nodes it changes afterwards.
+type Capture struct {
+	Position   uint64
+	SchemaHash string
+	Types      []CapturedType
+}
+
+// CapturedType is one entity type of a Capture.
+type CapturedType struct {
+	Name  string
+	Count int
+	tree  *btree.BTreeG[Entity]
+}
+
+// Scan calls fn for each entity in id order until it returns false.
+func (c *CapturedType) Scan(fn func(e Entity) bool) { c.tree.Scan(fn) }
+
+// Capture copies the published state. Call it where no round is staged
+// (inside eventlog.Log.Exclusive), so that the position is exact.
+func (s *Store) Capture() *Capture {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := &Capture{Position: s.pos, SchemaHash: s.schema.Hash}
+	names := make([]string, 0, len(s.tables))
+	for name := range s.tables {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		t := s.tables[name]
+		c.Types = append(c.Types, CapturedType{Name: name, Count: t.tree.Len(), tree: t.tree.Copy()})
+	}
+	return c
+}
+
+// Restorer fills a new store from a snapshot: types and entities in
+// ascending order, then the position.
+type Restorer struct {
+	s    *Store
+	t    *table
+	last string
+	any  bool
+}
+
+// NewRestorer starts a store for a schema from snapshot contents.
+func NewRestorer(schema *Schema) *Restorer { return &Restorer{s: NewStore(schema)} }
+
+// Type starts the entities of a type; each type at most once.
+func (r *Restorer) Type(name string) error {
+	if _, dup := r.s.tables[name]; dup {
+		return fmt.Errorf("state: entity type %q restored twice", name)
+	}
+	r.t = newTable(name)
+	r.s.tables[name] = r.t
+	r.any = false
+	return nil
+}
+
+// Entity adds the next entity of the current type; ids must ascend.
+func (r *Restorer) Entity(e Entity) error {
+	if r.t == nil {
+		return fmt.Errorf("state: entity before its type")
+	}
+	if err := e.check(); err != nil {
+		return err
+	}
+	id := e.ID()
+	if r.any && id <= r.last {
+		return fmt.Errorf("state: entity ids out of order in %q: %q after %q", r.t.name, id, r.last)
+	}
+	r.last, r.any = id, true
+	r.t.tree.Load(e)
+	return nil
+}
+
+// Done returns the store as of position, ready to replay the log after it.
+func (r *Restorer) Done(position uint64) *Store {
+	r.s.pos = position
+	return r.s
+}

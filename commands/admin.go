@@ -96,9 +96,6 @@ func writeCommandInfo(c *Ctx, cmd *Command) {
 	w.Array(0) // key specs
 	w.Array(len(cmd.Subcommands))
 	for _, s := range cmd.Subcommands {
-		if s.Group == "" {
-			s.Group = cmd.Group
-		}
 		writeCommandInfo(c, s)
 	}
 }
@@ -348,6 +345,27 @@ func infoPersistence(c *Ctx, b *strings.Builder) {
 	field(b, "log_disk_bytes", lst.DiskBytes)
 	field(b, "log_commit_rounds", lst.Rounds)
 	field(b, "log_appends", lst.Appends)
+	snap := c.Env.Snapshots.Status()
+	field(b, "rdb_bgsave_in_progress", boolInt(snap.InProgress))
+	if snap.InProgress {
+		field(b, "rdb_current_bgsave_time_sec", int64(time.Since(snap.Started).Seconds()))
+	}
+	status := "ok"
+	if snap.LastErr != "" {
+		status = "err"
+	}
+	field(b, "rdb_last_bgsave_status", status)
+	if l := c.Env.Snapshots.Latest(); l != nil {
+		field(b, "rdb_last_save_time", l.Created.Unix())
+		field(b, "snapshot_last_position", l.Position)
+		field(b, "snapshot_last_size", l.Size)
+		field(b, "snapshot_last_entities", l.Entities)
+		field(b, "snapshot_last_duration_ms", l.Duration.Milliseconds())
+		field(b, "snapshot_last_write_pause_us", l.Pause.Microseconds())
+		field(b, "snapshot_last_path", l.Path)
+	} else {
+		field(b, "rdb_last_save_time", 0)
+	}
 	failed := "ok"
 	if err := c.Env.Log.Err(); err != nil {
 		failed = "err"
@@ -374,7 +392,21 @@ func infoCPU(c *Ctx, b *strings.Builder) {
 	field(b, "goroutines", runtime.NumGoroutine())
 }
 
-func infoKeyspace(c *Ctx, b *strings.Builder) {}
+// infoKeyspace shows entity counts: db0 as Redis tools expect it, then one
+// line per entity type.
+func infoKeyspace(c *Ctx, b *strings.Builder) {
+	types := c.Env.State.Store().Types()
+	total := 0
+	for _, t := range types {
+		total += t.Count
+	}
+	if total > 0 {
+		fmt.Fprintf(b, "db0:keys=%d,expires=0,avg_ttl=0\r\n", total)
+	}
+	for _, t := range types {
+		fmt.Fprintf(b, "entity_%s:count=%d\r\n", t.Name, t.Count)
+	}
+}
 
 func human(n uint64) string {
 	switch {
@@ -405,5 +437,15 @@ func All() *Table {
 	cmds = append(cmds, connectionCommands()...)
 	cmds = append(cmds, adminCommands()...)
 	cmds = append(cmds, eventCommands()...)
+	cmds = append(cmds, entityCommands()...)
+	cmds = append(cmds, schemaCommands()...)
+	cmds = append(cmds, snapshotCommands()...)
 	return NewTable(cmds...)
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -118,7 +118,7 @@ func runHello(c *Ctx, r helloReq) {
 		c.Client.SetName(r.name)
 	}
 	if r.proto != 0 {
-		c.Client.Proto = r.proto
+		c.Client.setProto(r.proto)
 		c.W.SetProto(r.proto)
 	}
 	w := c.W
@@ -141,12 +141,15 @@ func runHello(c *Ctx, r helloReq) {
 
 var errWrongPass = ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
 
-type authReq struct{ user, pass string }
+type authReq struct {
+	user, pass string
+	legacy     bool // AUTH <password>, without a user name
+}
 
 func parseAuth(args [][]byte) (authReq, error) {
 	switch len(args) {
 	case 2:
-		return authReq{user: "default", pass: string(args[1])}, nil
+		return authReq{user: "default", pass: string(args[1]), legacy: true}, nil
 	case 3:
 		return authReq{user: string(args[1]), pass: string(args[2])}, nil
 	}
@@ -154,7 +157,9 @@ func parseAuth(args [][]byte) (authReq, error) {
 }
 
 func runAuth(c *Ctx, r authReq) {
-	if !c.Env.Server.AuthRequired() && r.user == "default" {
+	// As in Redis, only the one-argument form complains that no password is
+	// set; AUTH default <anything> then succeeds.
+	if !c.Env.Server.AuthRequired() && r.legacy {
 		c.W.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
 		return
 	}
@@ -179,7 +184,7 @@ func runSelect(c *Ctx, args [][]byte) {
 }
 
 func runReset(c *Ctx, _ [][]byte) {
-	c.Client.Proto = 2
+	c.Client.setProto(2)
 	c.W.SetProto(2)
 	c.Client.SetName("")
 	c.Client.Authed = !c.Env.Server.AuthRequired()
@@ -285,12 +290,12 @@ func containsID(ids []uint64, id uint64) bool {
 // clientLine is one CLIENT LIST line, with Redis's field names.
 func clientLine(cl *Client) string {
 	cl.mu.Lock()
-	name, lib, ver, cmd := cl.name, cl.libName, cl.libVer, cl.lastCmd
+	name, lib, ver, cmd, proto := cl.name, cl.libName, cl.libVer, cl.lastCmd, cl.Proto
 	cl.mu.Unlock()
 	now := time.Now()
 	idle := now.Sub(time.Unix(0, cl.lastActive.Load()))
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=%s user=default resp=%d lib-name=%s lib-ver=%s",
-		cl.ID, cl.Addr, cl.LAddr, name, int(now.Sub(cl.Created).Seconds()), int(idle.Seconds()), lower(cmd), cl.Proto, lib, ver)
+		cl.ID, cl.Addr, cl.LAddr, name, int(now.Sub(cl.Created).Seconds()), int(idle.Seconds()), lower(cmd), proto, lib, ver)
 }
 
 type killReq struct {
@@ -316,7 +321,7 @@ func parseClientKill(args [][]byte) (killReq, error) {
 		switch {
 		case isWord(args[i], "ID"):
 			id, err := parseUint(v)
-			if err != nil {
+			if err != nil || id == 0 {
 				return r, errorf("ERR client-id should be greater than 0")
 			}
 			r.id, r.hasID = id, true
@@ -344,12 +349,16 @@ func runClientKill(c *Ctx, r killReq) {
 	killed := 0
 	for _, cl := range c.Env.Server.Clients() {
 		if r.legacy {
-			if cl.Addr == r.addr {
-				cl.Kill()
-				c.W.OK()
-				return
+			if cl.Addr != r.addr {
+				continue
 			}
-			continue
+			if cl == c.Client {
+				c.Client.CloseAfter = true // reply first, as Redis does
+			} else {
+				cl.Kill()
+			}
+			c.W.OK()
+			return
 		}
 		switch {
 		case r.hasID && cl.ID != r.id,

@@ -7,6 +7,8 @@ import (
 
 	"github.com/foldb/foldb/eventlog"
 	"github.com/foldb/foldb/resp"
+	"github.com/foldb/foldb/snapshot"
+	"github.com/foldb/foldb/state"
 )
 
 // Ctx is what a command runs with: the reply writer, its connection and the
@@ -19,9 +21,11 @@ type Ctx struct {
 
 // Env holds what every command may use. It is shared by all connections.
 type Env struct {
-	Log    *eventlog.Log
-	Table  *Table
-	Server Server
+	Log       *eventlog.Log
+	State     *state.Engine
+	Snapshots *snapshot.Manager
+	Table     *Table
+	Server    Server
 }
 
 // Server is what the server package offers to commands that act on the
@@ -88,7 +92,7 @@ type Client struct {
 	libVer  string
 	lastCmd string
 
-	Proto       int  // 2 or 3; read and written only by the connection
+	Proto       int  // 2 or 3; written by the connection under mu, read by others under mu
 	Authed      bool // read and written only by the connection
 	CloseAfter  bool // QUIT: close once the reply is written
 	lastActive  atomic.Int64
@@ -109,6 +113,10 @@ func (c *Client) Name() string { c.mu.Lock(); defer c.mu.Unlock(); return c.name
 
 // SetName sets the connection's name.
 func (c *Client) SetName(n string) { c.mu.Lock(); c.name = n; c.mu.Unlock() }
+
+// setProto is called by the connection itself; CLIENT LIST on other
+// connections reads Proto under mu.
+func (c *Client) setProto(p int) { c.mu.Lock(); c.Proto = p; c.mu.Unlock() }
 
 // Touch records a command for CLIENT LIST's idle and cmd fields.
 func (c *Client) Touch(cmd string) {

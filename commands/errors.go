@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/state"
 )
 
 // ReplyError is an error whose text is the whole RESP error line, code first
@@ -32,6 +33,9 @@ func Reply(err error) string {
 	var re ReplyError
 	var wv *eventlog.WrongVersionError
 	var inv *eventlog.InvalidError
+	var rej *state.RejectedError
+	var se *state.SchemaError
+	var qe *state.QueryError
 	switch {
 	case errors.As(err, &re):
 		return string(re)
@@ -39,6 +43,12 @@ func Reply(err error) string {
 		return "WRONGVERSION " + wv.Detail()
 	case errors.As(err, &inv):
 		return "ERR " + inv.Msg
+	case errors.As(err, &rej):
+		return "REJECTED " + rej.Message
+	case errors.As(err, &se):
+		return "ERR " + se.Detail()
+	case errors.As(err, &qe):
+		return "ERR " + qe.Msg
 	case errors.Is(err, eventlog.ErrFailed):
 		return "MISCONF " + err.Error()
 	case errors.Is(err, eventlog.ErrClosed):

@@ -102,6 +102,11 @@ func NewTable(cmds ...*Command) *Table {
 	for _, c := range cmds {
 		t.byName[strings.ToLower(c.Name)] = c
 		t.list = append(t.list, c)
+		for _, s := range c.Subcommands {
+			if s.Group == "" {
+				s.Group = c.Group
+			}
+		}
 	}
 	sort.Slice(t.list, func(i, j int) bool { return t.list[i].Name < t.list[j].Name })
 	return t

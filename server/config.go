@@ -52,6 +52,10 @@ func settings() []setting {
 				return nil
 			}},
 		{name: "proto-max-bulk-len", get: func(o *Options) string { return strconv.FormatInt(o.ProtoMaxBulkLen, 10) }},
+		{name: "snapshot-interval", get: func(o *Options) string { return o.SnapshotInterval.String() }},
+		{name: "snapshot-every", get: func(o *Options) string { return strconv.FormatUint(o.SnapshotEvery, 10) }},
+		{name: "snapshot-keep", get: func(o *Options) string { return strconv.Itoa(o.SnapshotKeep) }},
+		{name: "schema", get: func(o *Options) string { return o.SchemaFile }},
 		{name: "max-event-size", get: func(o *Options) string { return strconv.Itoa(o.MaxEventSize) }},
 		{name: "max-events-per-append", get: func(o *Options) string { return strconv.Itoa(o.MaxEventsPerAppend) }},
 	}
@@ -79,16 +83,41 @@ func (s *Server) ConfigSet(name, value string) error {
 			return fmt.Errorf("%s can only be changed with a restart", name)
 		}
 		s.optsMu.Lock()
-		defer s.optsMu.Unlock()
 		o := s.opts
-		if err := st.set(&o, value); err != nil {
-			return err
+		err := st.set(&o, value)
+		if err == nil {
+			err = o.Validate()
 		}
-		if err := o.Validate(); err != nil {
-			return err
+		if err == nil {
+			s.opts = o
 		}
-		s.opts = o
-		return nil
+		s.optsMu.Unlock()
+		if err == nil && name == "timeout" {
+			s.rearmIdleTimeouts(o.Timeout)
+		}
+		return err
 	}
 	return fmt.Errorf("unknown setting")
+}
+
+func (s *Server) idleTimeout() time.Duration {
+	s.optsMu.Lock()
+	defer s.optsMu.Unlock()
+	return s.opts.Timeout
+}
+
+// rearmIdleTimeouts applies a changed idle timeout to the connections that
+// already wait for a command, as Redis's clientsCron does; a busy one sets
+// its own deadline before its next read. It holds mu, as the shutdown does
+// while it interrupts, so it never replaces an interrupt's deadline. It
+// must not run under optsMu: accept takes optsMu inside mu.
+func (s *Server) rearmIdleTimeouts(t time.Duration) {
+	d := idleDeadline(t)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.clients {
+		if !c.interrupted.Load() {
+			c.nc.SetReadDeadline(d)
+		}
+	}
 }

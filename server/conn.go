@@ -63,6 +63,27 @@ func (c *conn) interrupt() {
 	c.nc.SetReadDeadline(time.Now())
 }
 
+// armIdleTimeout sets the read deadline for the idle timeout before a
+// blocking read, clearing it when the timeout is 0. It reports false once
+// the connection is interrupted: the deadline set here may have replaced the
+// interrupt's. Reading the timeout again catches a CONFIG SET whose
+// rearmIdleTimeouts ran between the first read and SetReadDeadline.
+func (c *conn) armIdleTimeout() bool {
+	t := c.s.idleTimeout()
+	c.nc.SetReadDeadline(idleDeadline(t))
+	if t2 := c.s.idleTimeout(); t2 != t {
+		c.nc.SetReadDeadline(idleDeadline(t2))
+	}
+	return !c.interrupted.Load()
+}
+
+func idleDeadline(t time.Duration) time.Time {
+	if t <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(t)
+}
+
 func (c *conn) serve() {
 	defer c.s.forget(c)
 	defer c.nc.Close()
@@ -70,11 +91,8 @@ func (c *conn) serve() {
 		args, err := c.rd.Next(false)
 		if args == nil && err == nil {
 			c.runPending()
-			if c.w.Flush() != nil || c.client.CloseAfter || c.interrupted.Load() {
+			if c.w.Flush() != nil || c.client.CloseAfter || !c.armIdleTimeout() {
 				return
-			}
-			if t := c.s.options().Timeout; t > 0 {
-				c.nc.SetReadDeadline(time.Now().Add(t))
 			}
 			args, err = c.rd.Next(true)
 		}

@@ -22,6 +22,16 @@ type Options struct {
 	ProtoMaxBulkLen    int64
 	MaxEventSize       int
 	MaxEventsPerAppend int
+	// SnapshotInterval takes a snapshot this long after the last one when
+	// events came since (0: never on a timer).
+	SnapshotInterval time.Duration
+	// SnapshotEvery takes a snapshot after this many events (0: never by count).
+	SnapshotEvery uint64
+	// SnapshotKeep is how many snapshots are kept.
+	SnapshotKeep int
+	// SchemaFile is a schema (YAML or JSON) to load at start; it replaces the
+	// one stored in the log, which is then rebuilt.
+	SchemaFile string
 	// ConfigFile is shown by INFO; the server does not read it.
 	ConfigFile string
 }
@@ -38,6 +48,9 @@ func DefaultOptions() Options {
 		ProtoMaxBulkLen:    512 << 20,
 		MaxEventSize:       lo.MaxEventSize,
 		MaxEventsPerAppend: lo.MaxEventsPerAppend,
+		SnapshotInterval:   12 * time.Hour,
+		SnapshotEvery:      1_000_000,
+		SnapshotKeep:       2,
 	}
 }
 
@@ -54,6 +67,10 @@ func (o Options) Validate() error {
 		return fmt.Errorf("server: timeout must not be negative")
 	case o.ProtoMaxBulkLen < 1<<20:
 		return fmt.Errorf("server: proto-max-bulk-len must be at least 1mb, not %d", o.ProtoMaxBulkLen)
+	case o.SnapshotKeep < 1:
+		return fmt.Errorf("server: snapshot-keep must be at least 1, not %d", o.SnapshotKeep)
+	case o.SnapshotInterval < 0:
+		return fmt.Errorf("server: snapshot-interval must not be negative")
 	case int64(o.MaxEventSize) > o.ProtoMaxBulkLen:
 		return fmt.Errorf("server: max-event-size (%d) must not exceed proto-max-bulk-len (%d)", o.MaxEventSize, o.ProtoMaxBulkLen)
 	}

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -18,6 +20,8 @@ import (
 	"github.com/foldb/foldb/commands"
 	"github.com/foldb/foldb/eventlog"
 	"github.com/foldb/foldb/resp"
+	"github.com/foldb/foldb/snapshot"
+	"github.com/foldb/foldb/state"
 )
 
 // Server is one foldb server: a log, its state and a listener.
@@ -26,6 +30,10 @@ type Server struct {
 	table *commands.Table
 	env   *commands.Env
 	elog  *eventlog.Log
+	state *state.Engine
+	snaps *snapshot.Manager
+	// schemaText is the --schema file's text, loaded at start; nil without one.
+	schemaText *string
 
 	optsMu sync.Mutex // guards opts for CONFIG SET
 	opts   Options
@@ -39,6 +47,10 @@ type Server struct {
 	nextID  atomic.Uint64
 
 	loading atomic.Bool
+	loaded  chan error
+	// loadDone is closed when the load goroutine has returned.
+	loadDone chan struct{}
+	loadErr  error
 
 	shutdownOnce sync.Once
 	stopping     atomic.Bool
@@ -60,6 +72,18 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	var schemaText *string
+	if opts.SchemaFile != "" {
+		b, err := os.ReadFile(opts.SchemaFile)
+		if err != nil {
+			return nil, fmt.Errorf("server: schema: %w", err)
+		}
+		text := string(b)
+		if _, err := state.ParseSchema(text); err != nil {
+			return nil, fmt.Errorf("%s: %w", opts.SchemaFile, err)
+		}
+		schemaText = &text
+	}
 	lo := opts.logOptions()
 	lo.Logger = logger
 	elog, err := eventlog.Open(opts.Dir, lo)
@@ -67,14 +91,23 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:     logger,
-		opts:    opts,
-		elog:    elog,
-		table:   commands.All(),
-		clients: make(map[uint64]*conn),
-		done:    make(chan struct{}),
+		log:        logger,
+		opts:       opts,
+		elog:       elog,
+		state:      state.NewEngine(elog, logger),
+		schemaText: schemaText,
+		table:      commands.All(),
+		clients:    make(map[uint64]*conn),
+		done:       make(chan struct{}),
 	}
-	s.env = &commands.Env{Log: elog, Table: s.table, Server: s}
+	so := snapshot.DefaultOptions(filepath.Join(opts.Dir, "snapshots"))
+	so.Keep, so.Interval, so.Every = opts.SnapshotKeep, opts.SnapshotInterval, opts.SnapshotEvery
+	s.snaps, err = snapshot.NewManager(so, elog, s.state, logger)
+	if err != nil {
+		elog.Close()
+		return nil, err
+	}
+	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Table: s.table, Server: s}
 	return s, nil
 }
 
@@ -94,9 +127,51 @@ func (s *Server) Start() error {
 		"dir", s.opts.Dir,
 		"durability", s.opts.Durability.String(),
 		"events", s.elog.LastPosition())
+	s.loading.Store(true)
+	s.loaded = make(chan error, 1)
+	s.loadDone = make(chan struct{})
+	go s.load()
 	go s.accept()
 	return nil
 }
+
+// load builds the state while the server answers LOADING to data commands.
+// A state that cannot be built (a stored schema that no longer compiles, an
+// unreadable log) stops the server: serving without it would be wrong.
+func (s *Server) load() {
+	var loaded *snapshot.Info
+	defer close(s.loadDone)
+	err := s.state.Load(s.schemaText, func(schema *state.Schema, last uint64) *state.Store {
+		st, info := snapshot.LoadNewest(s.snaps.Dir(), schema, last, s.log)
+		loaded = info
+		return st
+	})
+	if errors.Is(err, state.ErrStopped) {
+		s.loaded <- err
+		return
+	}
+	if err != nil {
+		s.log.Error("loading the state failed; shutting down", "err", err)
+		s.loadErr = err
+		s.loaded <- err
+		s.Shutdown(false)
+		return
+	}
+	s.snaps.SetLatest(loaded)
+	s.loading.Store(false)
+	s.snaps.Start()
+	s.loaded <- nil
+}
+
+// Loaded returns a channel that gets the load's result once the state is
+// built (nil: serving).
+func (s *Server) Loaded() <-chan error { return s.loaded }
+
+// Snapshots is the server's snapshot manager.
+func (s *Server) Snapshots() *snapshot.Manager { return s.snaps }
+
+// State is the server's state engine.
+func (s *Server) State() *state.Engine { return s.state }
 
 // Addr is the address the server listens on.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
@@ -172,7 +247,18 @@ func (s *Server) forget(c *conn) {
 // finish the command it is running (appends in flight are committed and
 // answered), closes the connections and closes the log cleanly. It returns
 // once the shutdown has begun; Wait waits for its end.
+//
+// With save, it first takes a snapshot (when the state is loaded and there
+// are events since the newest one); if that fails, the server goes on and
+// the error is returned, as Redis's SHUTDOWN does.
 func (s *Server) Shutdown(save bool) error {
+	if save && !s.loading.Load() && !s.stopping.Load() && s.elog.Err() == nil {
+		if l := s.snaps.Latest(); l == nil || l.Position < s.elog.LastPosition() {
+			if _, err := s.snaps.Save(); err != nil {
+				return err
+			}
+		}
+	}
 	s.shutdownOnce.Do(func() {
 		s.stopping.Store(true)
 		s.log.Info("shutting down")
@@ -203,7 +289,12 @@ func (s *Server) finishShutdown() {
 		s.mu.Unlock()
 		<-waited
 	}
-	s.closeErr = s.elog.Close()
+	if s.loadDone != nil {
+		s.state.Stop()
+		<-s.loadDone
+	}
+	s.snaps.Close()
+	s.closeErr = errors.Join(s.loadErr, s.elog.Close())
 	if s.closeErr != nil {
 		s.log.Error("closing the log failed", "err", s.closeErr)
 	} else {
@@ -225,7 +316,11 @@ func (s *Server) Loading() bool { return s.loading.Load() }
 
 // LoadingInfo describes the load in progress.
 func (s *Server) LoadingInfo() commands.LoadingInfo {
-	return commands.LoadingInfo{Loading: s.loading.Load()}
+	li := commands.LoadingInfo{Loading: s.loading.Load()}
+	if p := s.state.Progress(); p != nil {
+		li.Started, li.Done, li.Total, li.PerSec = p.Started, p.Done, p.Total, p.PerSec()
+	}
+	return li
 }
 
 // AuthRequired reports whether requirepass is set.

@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -50,6 +51,10 @@ func addServeFlags(f *pflag.FlagSet) {
 	f.Int64("proto-max-bulk-len", d.ProtoMaxBulkLen, "longest argument a client may send, in bytes")
 	f.Int("max-event-size", d.MaxEventSize, "largest event (type + data + meta), in bytes")
 	f.Int("max-events-per-append", d.MaxEventsPerAppend, "most events in one EVENT.APPEND")
+	f.Duration("snapshot-interval", d.SnapshotInterval, "take a snapshot this long after the last one if events came since (0: never)")
+	f.Uint64("snapshot-every", d.SnapshotEvery, "take a snapshot after this many events (0: never)")
+	f.Int("snapshot-keep", d.SnapshotKeep, "how many snapshots to keep")
+	f.String("schema", "", "load this schema (YAML or JSON) at start; it is stored with the log")
 	f.String("log-level", "info", "debug, info, warn or error")
 }
 
@@ -84,10 +89,14 @@ func options(v *viper.Viper) (server.Options, error) {
 	o.Durability = d
 	o.RequirePass = v.GetString("requirepass")
 	o.MaxClients = v.GetInt("maxclients")
-	o.Timeout = v.GetDuration("timeout") * 1e9
+	o.Timeout = time.Duration(v.GetInt("timeout")) * time.Second
 	o.ProtoMaxBulkLen = v.GetInt64("proto-max-bulk-len")
 	o.MaxEventSize = v.GetInt("max-event-size")
 	o.MaxEventsPerAppend = v.GetInt("max-events-per-append")
+	o.SchemaFile = v.GetString("schema")
+	o.SnapshotInterval = v.GetDuration("snapshot-interval")
+	o.SnapshotEvery = v.GetUint64("snapshot-every")
+	o.SnapshotKeep = v.GetInt("snapshot-keep")
 	o.ConfigFile = v.GetString("config")
 	return o, o.Validate()
 }
@@ -124,7 +133,10 @@ func serve(v *viper.Viper) error {
 	go func() {
 		s := <-sig
 		logger.Info("signal received", "signal", s.String())
-		srv.Shutdown(true)
+		if err := srv.Shutdown(true); err != nil {
+			logger.Error("snapshot at shutdown failed; stopping without it (the log has every event)", "err", err)
+			srv.Shutdown(false)
+		}
 		<-sig
 		logger.Warn("second signal: exiting without a clean shutdown")
 		os.Exit(1)

@@ -1,0 +1,197 @@
+package commands
+
+import (
+	"github.com/foldb/foldb/state"
+)
+
+func entityCommands() []*Command {
+	return []*Command{
+		{
+			Name: "ENTITY.GET", Arity: -3, Flags: FlagRead | FlagFast, Group: "entity", Since: "0.1.0",
+			FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "ENTITY.GET type id [WITHVERSION]",
+			Summary: "Returns an entity's JSON, or nil; WITHVERSION returns [json, version], the version EVENT.APPEND EXPECT takes.",
+			Run:     handle(parseGet, runGet),
+		},
+		{
+			Name: "ENTITY.MGET", Arity: -3, Flags: FlagRead | FlagFast, Group: "entity", Since: "0.1.0",
+			FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "ENTITY.MGET type id [id ...]",
+			Summary: "Returns the JSON of several entities of one type, nil for those that do not exist.",
+			Run:     runMGet,
+		},
+		{
+			Name: "ENTITY.ALL", Arity: -2, Flags: FlagRead, Group: "entity", Since: "0.1.0",
+			FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "ENTITY.ALL type [WHERE expression] [SORTBY field [ASC|DESC]] [LIMIT offset count]",
+			Summary: "Returns id, json pairs of the entities that match, in id order or sorted by a field.",
+			Run:     handle(parseAll, runAll),
+		},
+		{
+			Name: "ENTITY.COUNT", Arity: -2, Flags: FlagRead, Group: "entity", Since: "0.1.0",
+			FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "ENTITY.COUNT type [WHERE expression]",
+			Summary: "Counts the entities of a type, or those that match.",
+			Run:     handle(parseEntityCount, runCount),
+		},
+		{
+			Name: "ENTITY.TYPES", Arity: 1, Flags: FlagRead | FlagFast, Group: "entity", Since: "0.1.0",
+			Syntax:  "ENTITY.TYPES",
+			Summary: "Returns the names of the entity types that hold entities or were declared.",
+			Run:     runTypes,
+		},
+		{
+			Name: "DBSIZE", Arity: 1, Flags: FlagRead | FlagFast, Group: "server", Since: "0.1.0",
+			Syntax:  "DBSIZE",
+			Summary: "Returns the number of entities of all types.",
+			Run:     runDBSize,
+		},
+	}
+}
+
+type getReq struct {
+	typ, id     string
+	withVersion bool
+}
+
+func parseGet(args [][]byte) (getReq, error) {
+	r := getReq{typ: string(args[1]), id: string(args[2])}
+	switch {
+	case len(args) == 3:
+	case len(args) == 4 && isWord(args[3], "WITHVERSION"):
+		r.withVersion = true
+	default:
+		return r, errSyntax
+	}
+	return r, nil
+}
+
+func runGet(c *Ctx, r getReq) {
+	store := c.Env.State.Store()
+	e, ok := store.Get(r.typ, r.id)
+	if !r.withVersion {
+		if ok {
+			c.W.BulkString(e.JSON())
+		} else {
+			c.W.Null()
+		}
+		return
+	}
+	c.W.Array(2)
+	if ok {
+		c.W.BulkString(e.JSON())
+		c.W.Int(int64(e.Version()))
+		return
+	}
+	c.W.Null()
+	// A missing entity of a stream-fed type may still have a stream (it was
+	// deleted): EXPECT needs that stream's version.
+	var version uint64
+	if stream, ok := store.Schema().StreamOf(r.typ, r.id); ok {
+		v, err := c.Env.Log.Version(stream)
+		if err == nil {
+			version = v
+		}
+	}
+	c.W.Int(int64(version))
+}
+
+func runMGet(c *Ctx, args [][]byte) {
+	store := c.Env.State.Store()
+	typ := string(args[1])
+	c.W.Array(len(args) - 2)
+	for _, id := range args[2:] {
+		if e, ok := store.Get(typ, string(id)); ok {
+			c.W.BulkString(e.JSON())
+		} else {
+			c.W.Null()
+		}
+	}
+}
+
+func parseAll(args [][]byte) (state.Query, error) {
+	q := state.Query{Type: string(args[1]), Limit: -1}
+	var seenWhere, seenSort, seenLimit bool
+	for i := 2; i < len(args); i++ {
+		switch {
+		case isWord(args[i], "WHERE") && i+1 < len(args) && !seenWhere:
+			q.Where, seenWhere = string(args[i+1]), true
+			i++
+		case isWord(args[i], "SORTBY") && i+1 < len(args) && !seenSort:
+			q.SortBy, seenSort = string(args[i+1]), true
+			i++
+			if i+1 < len(args) {
+				switch {
+				case isWord(args[i+1], "ASC"):
+					i++
+				case isWord(args[i+1], "DESC"):
+					q.Desc = true
+					i++
+				}
+			}
+		case isWord(args[i], "LIMIT") && i+2 < len(args) && !seenLimit:
+			off, err1 := parseInt(args[i+1])
+			n, err2 := parseInt(args[i+2])
+			if err1 != nil || err2 != nil || off < 0 || n < 0 {
+				return q, errorf("ERR LIMIT takes an offset and a count, both 0 or more")
+			}
+			q.Offset, q.Limit, seenLimit = int(off), int(n), true
+			i += 2
+		default:
+			return q, errSyntax
+		}
+	}
+	return q, nil
+}
+
+func runAll(c *Ctx, q state.Query) {
+	es, err := c.Env.State.Store().All(q)
+	if err != nil {
+		c.Error(err)
+		return
+	}
+	c.W.Map(len(es))
+	for _, e := range es {
+		c.W.BulkString(e.ID())
+		c.W.BulkString(e.JSON())
+	}
+}
+
+type countReq struct{ typ, where string }
+
+func parseEntityCount(args [][]byte) (countReq, error) {
+	r := countReq{typ: string(args[1])}
+	switch {
+	case len(args) == 2:
+	case len(args) == 4 && isWord(args[2], "WHERE"):
+		r.where = string(args[3])
+	default:
+		return r, errSyntax
+	}
+	return r, nil
+}
+
+func runCount(c *Ctx, r countReq) {
+	n, err := c.Env.State.Store().Count(r.typ, r.where)
+	if err != nil {
+		c.Error(err)
+		return
+	}
+	c.W.Int(int64(n))
+}
+
+func runTypes(c *Ctx, _ [][]byte) {
+	names := c.Env.State.Store().TypeNames()
+	c.W.Array(len(names))
+	for _, n := range names {
+		c.W.BulkString(n)
+	}
+}
+
+func runDBSize(c *Ctx, _ [][]byte) {
+	total := 0
+	for _, t := range c.Env.State.Store().Types() {
+		total += t.Count
+	}
+	c.W.Int(int64(total))
+}

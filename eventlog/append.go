@@ -272,11 +272,9 @@ func (l *Log) round(subs []*submission) {
 	if staged == 0 {
 		return
 	}
-	opts := pebble.NoSync
-	if l.opts.Durability == DurabilityAlways {
-		opts = pebble.Sync
-	}
-	if err := batch.Commit(opts); err != nil {
+	// Always a synced commit: Pebble writes the WAL to the OS before it
+	// returns. Under everysec and none the WAL's fsync is deferred (lazyfs.go).
+	if err := batch.Commit(pebble.Sync); err != nil {
 		err = l.fail(err)
 		if l.applier != nil {
 			l.applier.Discard()

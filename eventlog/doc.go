@@ -13,7 +13,9 @@
 //     only then publishes and replies. Appends that arrive while a commit is
 //     in flight wait and share the next commit's fsync (group commit).
 //   - With [DurabilityAlways] an append returns only after its events are
-//     fsynced. A failed commit stops the log from taking more writes: it
+//     fsynced. Under every durability it returns only after they are written
+//     to the OS, so a process crash never loses an answered append;
+//     everysec and none defer the fsync (lazyfs.go). A failed commit stops the log from taking more writes: it
 //     returns [ErrFailed] until it is reopened, so state is never served that
 //     the log lacks.
 //   - All events of one [Append] are atomic: all are committed or none.

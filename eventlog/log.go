@@ -12,6 +12,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Log is the event log. Reads may run from any goroutine; appends are
@@ -34,6 +35,10 @@ type Log struct {
 	failed error
 
 	w writerState // touched by the writer goroutine only
+
+	// lazy is the file system that defers WAL fsyncs under everysec and
+	// none; nil under always.
+	lazy *lazyWALFS
 }
 
 // Open opens or creates the log in dir.
@@ -51,6 +56,10 @@ func Open(dir string, opts Options) (*Log, error) {
 		Cache:        pebble.NewCache(opts.CacheSize),
 		MemTableSize: opts.MemTableSize,
 		Logger:       pebbleLogger{l.log},
+	}
+	if opts.Durability != DurabilityAlways {
+		l.lazy = newLazyWALFS(vfs.Default, opts.Durability == DurabilityEverySec)
+		popts.FS = l.lazy
 	}
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
@@ -132,8 +141,8 @@ func (l *Log) Close() error {
 	l.closeMu.Unlock()
 	l.writerWG.Wait()
 	var err error
-	if l.opts.Durability != DurabilityAlways && l.Err() == nil {
-		err = l.db.LogData(nil, pebble.Sync)
+	if l.lazy != nil && l.Err() == nil {
+		err = l.lazy.SyncWAL()
 	}
 	return errors.Join(err, l.db.Close())
 }
@@ -203,6 +212,7 @@ func (l *Log) SetMeta(name string, value []byte) error {
 }
 
 // syncEverySecond is the everysec durability: one WAL fsync a second.
+// A failed fsync stops writes, as under always.
 func (l *Log) syncEverySecond() {
 	defer l.writerWG.Done()
 	t := time.NewTicker(time.Second)
@@ -215,7 +225,7 @@ func (l *Log) syncEverySecond() {
 			if l.Err() != nil {
 				continue
 			}
-			if err := l.db.LogData(nil, pebble.Sync); err != nil {
+			if err := l.lazy.SyncWAL(); err != nil {
 				l.fail(err)
 			}
 		}

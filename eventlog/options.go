@@ -14,10 +14,13 @@ const (
 	// appends share one fsync.
 	DurabilityAlways Durability = iota
 	// DurabilityEverySec replies after the events are written to the OS and
-	// fsyncs once a second: a machine crash can lose about a second of appends.
+	// fsyncs once a second: a process crash loses nothing answered, a machine
+	// crash can lose about a second of appends.
 	DurabilityEverySec
-	// DurabilityNone never fsyncs on its own: a machine crash can lose
-	// whatever the OS had not written back.
+	// DurabilityNone replies after the events are written to the OS and
+	// leaves fsync to the OS (and to a clean shutdown): a process crash loses
+	// nothing answered, a machine crash can lose whatever the OS had not
+	// written back.
 	DurabilityNone
 )
 

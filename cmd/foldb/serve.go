@@ -125,11 +125,13 @@ func serve(v *viper.Viper) error {
 	if err != nil {
 		return err
 	}
+	// Catch signals before listening, so that a stop right after start is
+	// clean too.
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 2)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
 		s := <-sig
 		logger.Info("signal received", "signal", s.String())

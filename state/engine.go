@@ -112,14 +112,13 @@ func (e *Engine) Load(override *string, start Starter) error {
 		s = start(schema, last)
 	}
 	if s != nil {
-		p := &Progress{What: "loading", Started: time.Now(), Total: last - s.pos}
-		e.progress.Store(p)
-		err = e.replay(s, s.pos+1, last, p)
+		p := Progress{What: "loading", Started: time.Now(), Total: last - s.pos}
+		done, err := e.replay(s, s.pos+1, last, p)
 		e.progress.Store(nil)
 		if err != nil {
 			return err
 		}
-		e.logger.Info("loading done", "from_snapshot_position", last-p.Done, "events_replayed", p.Done, "seconds", fmt.Sprintf("%.2f", time.Since(p.Started).Seconds()))
+		e.logger.Info("loading done", "from_snapshot_position", last-done, "events_replayed", done, "seconds", fmt.Sprintf("%.2f", time.Since(p.Started).Seconds()))
 	} else if s, err = e.build(schema, "loading", last); err != nil {
 		return err
 	}
@@ -138,10 +137,9 @@ func (e *Engine) Load(override *string, start Starter) error {
 // build folds the log up to last into a new store, reporting progress.
 func (e *Engine) build(schema *Schema, what string, last uint64) (*Store, error) {
 	s := NewStore(schema)
-	p := &Progress{What: what, Started: time.Now(), Total: last}
-	e.progress.Store(p)
+	p := Progress{What: what, Started: time.Now(), Total: last}
 	defer e.progress.Store(nil)
-	if err := e.replay(s, 1, last, p); err != nil {
+	if _, err := e.replay(s, 1, last, p); err != nil {
 		return nil, err
 	}
 	el := time.Since(p.Started)
@@ -156,14 +154,17 @@ func (e *Engine) build(schema *Schema, what string, last uint64) (*Store, error)
 	return s, nil
 }
 
-// replay folds events from..to into s (direct mode), updating p and logging
-// progress every couple of seconds.
-func (e *Engine) replay(s *Store, from, to uint64, p *Progress) error {
+// replay folds events from..to into s (direct mode), publishing progress
+// from p onwards and logging it every couple of seconds. A published
+// Progress is never written again, so readers need no lock. It returns the
+// number of events folded.
+func (e *Engine) replay(s *Store, from, to uint64, p Progress) (uint64, error) {
+	e.progress.Store(&p)
 	if to < from {
-		return nil
+		return 0, nil
 	}
 	if e.stopped.Load() {
-		return ErrStopped
+		return 0, ErrStopped
 	}
 	lastLog := time.Now()
 	n := uint64(0)
@@ -174,7 +175,7 @@ func (e *Engine) replay(s *Store, from, to uint64, p *Progress) error {
 			if e.stopped.Load() {
 				return ErrStopped
 			}
-			np := *p
+			np := p
 			np.Done = p.Done + n
 			e.progress.Store(&np)
 			if time.Since(lastLog) >= 2*time.Second {
@@ -185,8 +186,7 @@ func (e *Engine) replay(s *Store, from, to uint64, p *Progress) error {
 		}
 		return nil
 	})
-	p.Done += n
-	return err
+	return n, err
 }
 
 // ErrSameSchema is returned by SetSchema when the schema is already in force.
@@ -213,8 +213,10 @@ func (e *Engine) SetSchema(text string) error {
 		return err
 	}
 	return e.log.Exclusive(func(now uint64) error {
-		p := &Progress{What: "catching up", Started: time.Now(), Total: now - last}
-		if err := e.replay(s, last+1, now, p); err != nil {
+		p := Progress{What: "catching up", Started: time.Now(), Total: now - last}
+		_, err := e.replay(s, last+1, now, p)
+		e.progress.Store(nil)
+		if err != nil {
 			return err
 		}
 		if err := e.log.SetMeta(MetaSchema, []byte(text)); err != nil {

@@ -399,8 +399,7 @@ func BenchmarkReplayBank(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		s := NewStore(schema)
-		p := &Progress{Total: n}
-		if err := f.eng.replay(s, 1, n, p); err != nil {
+		if _, err := f.eng.replay(s, 1, n, Progress{Total: n}); err != nil {
 			b.Fatal(err)
 		}
 	}

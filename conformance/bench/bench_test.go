@@ -1,0 +1,127 @@
+package main
+
+import (
+	"math"
+	"regexp"
+	"slices"
+	"testing"
+)
+
+func TestParseBenchmarkCSV(t *testing.T) {
+	header := `"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"` + "\n"
+	for _, tc := range []struct {
+		name, out string
+		want      float64
+		ok        bool
+	}{
+		{"GET", header + `"GET k:__rand_int__","625000.00","1.108","0.200","0.879","1.687","5.663","5.767"` + "\n", 625000, true},
+		// redis-benchmark does not escape the quotes of a JSON argument.
+		{"JSON argument", header + `"EVENT.APPEND account:__rand_int__ BalanceIncreased {"amount":1}","20408.16","2.102","0.440","1.767","4.063","7.815","10.999"` + "\n", 20408.16, true},
+		{"no header", `"GET","1.0"` + "\n", 0, false},
+		{"no data", header, 0, false},
+		{"empty", "", 0, false},
+	} {
+		got, err := parseBenchmarkCSV([]byte(tc.out))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("%s: got %v, %v; want %v (ok %v)", tc.name, got, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestParseLogfmt(t *testing.T) {
+	got := parseLogfmt(`time=2026-11-28T05:24:05.768Z level=INFO msg="loading done" events=1000 seconds=0.41 events_per_sec=241752 note="a \"q\""`)
+	want := map[string]string{"time": "2026-11-28T05:24:05.768Z", "level": "INFO", "msg": "loading done",
+		"events": "1000", "seconds": "0.41", "events_per_sec": "241752", "note": `a "q"`}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{{[]float64{3, 1, 2}, 2}, {[]float64{4, 1, 3, 2}, 2.5}, {[]float64{7}, 7}} {
+		in := slices.Clone(tc.in)
+		if got := median(in); got != tc.want || !slices.Equal(in, tc.in) {
+			t.Errorf("median(%v) = %v, want %v (input kept)", tc.in, got, tc.want)
+		}
+	}
+	if !math.IsNaN(median(nil)) {
+		t.Error("median(nil) is not NaN")
+	}
+}
+
+func TestVerdict(t *testing.T) {
+	nan := math.NaN()
+	for _, tc := range []struct {
+		r    result
+		want string
+	}{
+		{result{foldb: 90, redis: 100, compared: true, floor: 0.8, goal: 1.2}, "PASS"},
+		{result{foldb: 70, redis: 100, compared: true, floor: 0.8, goal: 1.2}, "FAIL"},
+		{result{foldb: 130, redis: 100, compared: true, floor: 0.8, goal: 1.2}, "PASS (goal met)"},
+		{result{foldb: 200, redis: 100, compared: true, lowerBetter: true, floor: 1.5, goal: 0.8}, "FAIL"},
+		{result{foldb: 140, redis: 100, compared: true, lowerBetter: true, floor: 1.5, goal: 0.8}, "PASS"},
+		{result{foldb: 400_000, redis: nan, floor: 500_000, goal: 2_000_000}, "FAIL"},
+		{result{foldb: 2.5, redis: nan, lowerBetter: true, floor: 3, goal: 1}, "PASS"},
+		{result{foldb: 2.5, redis: nan, floor: nan, goal: nan}, "—"},
+	} {
+		if got := tc.r.verdict(); got != tc.want {
+			t.Errorf("%+v: verdict %q, want %q", tc.r, got, tc.want)
+		}
+	}
+}
+
+func TestData(t *testing.T) {
+	for _, i := range []int{0, 42, getKeys - 1} {
+		if v := value100(i); len(v) != 100 {
+			t.Errorf("value100(%d) is %d bytes: %s", i, len(v), v)
+		}
+	}
+	if keyID(42) != "000000000042" {
+		t.Errorf("keyID(42) = %q", keyID(42))
+	}
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	for _, i := range []int{1, 2, 1_000_000} {
+		if u := accountUUID(i); !uuid.MatchString(u) {
+			t.Errorf("accountUUID(%d) = %q", i, u)
+		}
+	}
+	if count(1234567) != "1,234,567" || count(999) != "999" || count(-1000) != "-1,000" {
+		t.Errorf("count: %s %s %s", count(1234567), count(999), count(-1000))
+	}
+}
+
+// TestBalanceEvents checks that the extra events come to the asked number,
+// that every account's events stay on one worker, and that they start with
+// an increase and alternate.
+func TestBalanceEvents(t *testing.T) {
+	const accounts, extra, workers = 7, 30, 3
+	n := 0
+	owner := map[string]int{}
+	last := map[string]string{}
+	for w, seq := range balanceEvents(accounts, extra, workers) {
+		for args := range seq {
+			n++
+			stream, ev := args[1].(string), args[2].(string)
+			if o, ok := owner[stream]; ok && o != w {
+				t.Fatalf("%s on workers %d and %d", stream, o, w)
+			}
+			owner[stream] = w
+			want := "BalanceIncreased"
+			if last[stream] == "BalanceIncreased" {
+				want = "BalanceDecreased"
+			}
+			if ev != want {
+				t.Fatalf("%s: %s after %q", stream, ev, last[stream])
+			}
+			last[stream] = ev
+		}
+	}
+	if n != extra || len(owner) != accounts {
+		t.Fatalf("%d events over %d accounts, want %d over %d", n, len(owner), extra, accounts)
+	}
+}

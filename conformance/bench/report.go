@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+type unit int
+
+const (
+	unitRPS unit = iota
+	unitBytes
+	unitEventsPerSec
+	unitSeconds
+)
+
+// result is one line of the table.
+type result struct {
+	row  int // of DESIGN.md §7's list, as numbered in BENCHMARKS.md
+	work string
+	// foldb and redis are the medians; redis is NaN for foldb-only rows.
+	foldb, redis float64
+	unit         unit
+	// compared rows are judged on foldb/Redis, the others on foldb's figure.
+	compared    bool
+	lowerBetter bool
+	// floor and goal are NaN for lines shown for information only.
+	floor, goal         float64
+	values, redisValues []float64 // every round
+	detail              string
+}
+
+func (r result) judged() bool { return !math.IsNaN(r.floor) }
+
+// figure is what the floor applies to: the ratio or foldb's own figure.
+func (r result) figure() float64 {
+	if r.compared {
+		return r.foldb / r.redis
+	}
+	return r.foldb
+}
+
+func (r result) verdict() string {
+	if !r.judged() {
+		return "—"
+	}
+	v := r.figure()
+	switch {
+	case math.IsNaN(v) || math.IsInf(v, 0):
+		return "n/a"
+	case r.lowerBetter && v <= r.goal, !r.lowerBetter && v >= r.goal:
+		return "PASS (goal met)"
+	case r.lowerBetter && v <= r.floor, !r.lowerBetter && v >= r.floor:
+		return "PASS"
+	}
+	return "FAIL"
+}
+
+func (r result) reads() string {
+	switch {
+	case r.compared && r.lowerBetter:
+		return "ratio: lower is better"
+	case r.compared:
+		return "ratio: higher is better"
+	case r.lowerBetter:
+		return "seconds: lower is better"
+	}
+	return "events/s: higher is better"
+}
+
+func (r result) format(v float64) string {
+	if math.IsNaN(v) {
+		return "—"
+	}
+	switch r.unit {
+	case unitRPS:
+		return count(int64(math.Round(v))) + " req/s"
+	case unitBytes:
+		return fmt.Sprintf("%.0f B/account", v)
+	case unitEventsPerSec:
+		return count(int64(math.Round(v))) + " events/s"
+	}
+	return fmt.Sprintf("%.2f s", v)
+}
+
+// bound formats a floor or a goal.
+func (r result) bound(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "—"
+	case r.compared:
+		return fmt.Sprintf("%.1f", v)
+	case r.unit == unitEventsPerSec:
+		return fmt.Sprintf("%gM events/s", v/1e6)
+	}
+	return r.format(v)
+}
+
+func (r result) ratio() string {
+	if !r.compared {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f", r.foldb/r.redis)
+}
+
+// table renders the results as a Markdown table with aligned columns.
+func table(results []result) string {
+	cells := [][]string{{"#", "work", "foldb", "Redis", "foldb/Redis", "reads", "floor", "goal", "result"}}
+	for _, r := range results {
+		cells = append(cells, []string{strconv.Itoa(r.row), r.work, r.format(r.foldb), r.format(r.redis),
+			r.ratio(), r.reads(), r.bound(r.floor), r.bound(r.goal), r.verdict()})
+	}
+	width := make([]int, len(cells[0]))
+	for _, row := range cells {
+		for i, c := range row {
+			width[i] = max(width[i], len([]rune(c)))
+		}
+	}
+	var sb strings.Builder
+	line := func(row []string) {
+		sb.WriteString("|")
+		for i, c := range row {
+			sb.WriteString(" " + c + strings.Repeat(" ", width[i]-len([]rune(c))) + " |")
+		}
+		sb.WriteString("\n")
+	}
+	line(cells[0])
+	sep := make([]string, len(width))
+	for i, w := range width {
+		sep[i] = strings.Repeat("-", w)
+	}
+	line(sep)
+	for _, row := range cells[1:] {
+		line(row)
+	}
+	return sb.String()
+}
+
+// details lists every round and the figures behind each line.
+func details(results []result) string {
+	var sb strings.Builder
+	for _, r := range results {
+		var parts []string
+		if len(r.values) > 0 {
+			parts = append(parts, "foldb "+r.list(r.values))
+		}
+		if len(r.redisValues) > 0 {
+			parts = append(parts, "Redis "+r.list(r.redisValues))
+		}
+		if r.detail != "" {
+			parts = append(parts, r.detail)
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(&sb, "- %d. %s: %s\n", r.row, r.work, strings.Join(parts, "; "))
+		}
+	}
+	return sb.String()
+}
+
+func (r result) list(vs []float64) string {
+	s := make([]string, len(vs))
+	for i, v := range vs {
+		s[i] = r.format(v)
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// count writes n with thousands separators: 1,234,567.
+func count(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	if neg {
+		s = "-" + s
+	}
+	return s
+}

@@ -1,0 +1,410 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// A row measures one line of DESIGN.md §7. Throughput rows run foldb and
+// Redis by turns (A B A B ...) for -rounds rounds and compare the medians.
+type row struct {
+	id   string // for -only
+	name string
+	run  func(b *bench) ([]result, error)
+}
+
+var rows = []row{
+	{"get", "ENTITY.GET vs GET", (*bench).rowGet},
+	{"append", "durable EVENT.APPEND vs XADD", (*bench).rowAppend},
+	{"memory", "memory for the accounts", (*bench).rowMemory},
+	{"replay", "replay into the bank schema", (*bench).rowReplay},
+	{"restart", "restart from a snapshot", (*bench).rowRestart},
+}
+
+// bankFlags start foldb with the bank schema and no snapshot but the ones
+// the bench asks for (SHUTDOWN, SNAPSHOT.SAVE).
+func (b *bench) bankFlags() []string {
+	return []string{"--durability", "none", "--schema", b.schema, "--snapshot-every", "0", "--snapshot-interval", "0"}
+}
+
+// Row 1: ENTITY.GET vs GET of the same 10,000 100-byte JSON values, 50
+// clients, pipeline 1 and 16.
+func (b *bench) rowGet() ([]result, error) {
+	f, _, err := b.startFoldbLoaded(b.path("get-foldb"))
+	if err != nil {
+		return nil, err
+	}
+	defer f.kill()
+	r, err := b.startRedis(b.path("get-redis"), "--save", "", "--appendonly", "no")
+	if err != nil {
+		return nil, err
+	}
+	defer r.kill()
+	err = b.load(&f.server, "foldb: EVENT.APPEND k:<id> Set <json>", getKeys, split(getKeys, loadWorkers, func(i int) []any {
+		return []any{"EVENT.APPEND", "k:" + keyID(i), "Set", value100(i)}
+	}))
+	if err != nil {
+		return nil, err
+	}
+	err = b.load(&r.server, "redis: SET k:<id> <json>", getKeys, split(getKeys, loadWorkers, func(i int) []any {
+		return []any{"SET", "k:" + keyID(i), value100(i)}
+	}))
+	if err != nil {
+		return nil, err
+	}
+	if err := b.checkSameValues(f, r); err != nil {
+		return nil, err
+	}
+
+	var results []result
+	for _, p := range []int{1, 16} {
+		n := b.cfg.n
+		if p > 1 {
+			n *= 5 // about as long a run as pipeline 1
+		}
+		opts := []string{"-n", strconv.Itoa(n), "-c", "50", "-r", strconv.Itoa(getKeys), "-P", strconv.Itoa(p)}
+		what := fmt.Sprintf("GET, pipeline %d, %s requests", p, count(int64(n)))
+		fs, rs, err := b.alternate(what, showRPS,
+			side{"foldb ENTITY.GET", func(int) (float64, error) { return b.benchmark(&f.server, opts, "ENTITY.GET", "k", "__rand_int__") }},
+			side{"redis GET", func(int) (float64, error) { return b.benchmark(&r.server, opts, "GET", "k:__rand_int__") }})
+		if err != nil {
+			return nil, err
+		}
+		results = append(results, throughput(1, fmt.Sprintf("ENTITY.GET vs GET, pipeline %d", p), fs, rs, 0.8, 1.2))
+	}
+	return results, nil
+}
+
+// checkSameValues checks that both servers hold the same 100-byte values
+// under the ids redis-benchmark will ask for.
+func (b *bench) checkSameValues(f *foldbServer, r *redisServer) error {
+	fc, rc := f.client(1), r.client(1)
+	defer fc.Close()
+	defer rc.Close()
+	for _, i := range []int{0, 42, getKeys - 1} {
+		got, err := fc.Do(b.ctx, "ENTITY.GET", "k", keyID(i)).Text()
+		if err != nil {
+			return fmt.Errorf("foldb ENTITY.GET k %s: %w", keyID(i), err)
+		}
+		want, err := rc.Get(b.ctx, "k:"+keyID(i)).Result()
+		if err != nil {
+			return fmt.Errorf("redis GET k:%s: %w", keyID(i), err)
+		}
+		if len(want) != 100 {
+			return fmt.Errorf("the bench's value is %d bytes, not 100: %s", len(want), want)
+		}
+		if got != want {
+			b.progress("  note: ENTITY.GET k %s gives %d bytes %s where GET gives %s", keyID(i), len(got), got, want)
+		}
+	}
+	return nil
+}
+
+// Row 2: durable appends, EVENT.APPEND with durability always vs XADD with
+// appendfsync always, 50 clients and 1 client, a fresh data folder each run.
+func (b *bench) rowAppend() ([]result, error) {
+	var results []result
+	for _, clients := range []int{50, 1} {
+		n := b.cfg.writes
+		if clients == 1 {
+			n = max(n/10, 100) // one fsync per request
+		}
+		opts := []string{"-n", strconv.Itoa(n), "-c", strconv.Itoa(clients), "-r", "1000"}
+		what := fmt.Sprintf("appends, %s, %s requests", plural(clients, "client"), count(int64(n)))
+		fs, rs, err := b.alternate(what, showRPS,
+			side{"foldb EVENT.APPEND", func(round int) (float64, error) {
+				dir := b.path(fmt.Sprintf("append-c%d-foldb-%d", clients, round))
+				defer os.RemoveAll(dir)
+				f, _, err := b.startFoldbLoaded(dir, "--durability", "always")
+				if err != nil {
+					return 0, err
+				}
+				defer f.kill()
+				rps, err := b.benchmark(&f.server, opts, "EVENT.APPEND", "account:__rand_int__", "BalanceIncreased", `{"amount":1}`)
+				if err != nil {
+					return 0, err
+				}
+				if last, err := f.infoInt(b.ctx, "log_last_position"); err != nil || last != int64(n) {
+					return 0, fmt.Errorf("foldb's log_last_position is %d (%v) after %d appends", last, err, n)
+				}
+				return rps, f.shutdown(b.ctx, "NOSAVE")
+			}},
+			side{"redis XADD", func(round int) (float64, error) {
+				dir := b.path(fmt.Sprintf("append-c%d-redis-%d", clients, round))
+				defer os.RemoveAll(dir)
+				r, err := b.startRedis(dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "")
+				if err != nil {
+					return 0, err
+				}
+				defer r.kill()
+				rps, err := b.benchmark(&r.server, opts, "XADD", "stream:__rand_int__", "*", "amount", "1")
+				if err != nil {
+					return 0, err
+				}
+				return rps, r.stop(b.ctx)
+			}})
+		if err != nil {
+			return nil, err
+		}
+		name := "EVENT.APPEND (always) vs XADD (appendfsync always), 50 clients"
+		floor, goal := 0.8, 1.5
+		if clients == 1 {
+			name, floor, goal = "EVENT.APPEND (always) vs XADD (appendfsync always), 1 client", 0.9, 1.0
+		}
+		results = append(results, throughput(2, name, fs, rs, floor, goal))
+	}
+	return results, nil
+}
+
+// settle lets a server's memory settle before its RSS is read.
+const settle = 2 * time.Second
+
+// Row 3: the RSS that -accounts accounts add, Redis hashes vs foldb's bank
+// schema: right after the load, and (the figure that counts) after a
+// restart from the snapshot SHUTDOWN takes.
+func (b *bench) rowMemory() ([]result, error) {
+	accounts := b.cfg.accounts
+
+	r, err := b.startRedis(b.path("memory-redis"), "--save", "", "--appendonly", "no")
+	if err != nil {
+		return nil, err
+	}
+	defer r.kill()
+	redisEmpty, err := b.rssAfterSettle(r.proc)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.load(&r.server, "redis: HSET account:<i> uuid name balance", accounts, split(accounts, loadWorkers, redisAccount)); err != nil {
+		return nil, err
+	}
+	redisFull, err := b.rssAfterSettle(r.proc)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.stop(b.ctx); err != nil {
+		return nil, err
+	}
+	os.RemoveAll(r.dir)
+
+	dir := b.path("bank")
+	f, _, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+	if err != nil {
+		return nil, err
+	}
+	defer f.kill()
+	foldbEmpty, err := b.rssAfterSettle(f.proc)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.loadBank(f, accounts, 2*accounts); err != nil {
+		return nil, err
+	}
+	foldbLoaded, err := b.rssAfterSettle(f.proc)
+	if err != nil {
+		return nil, err
+	}
+	b.progress("  foldb: SHUTDOWN SAVE, then a restart from the snapshot")
+	if err := f.shutdown(b.ctx, "SAVE"); err != nil {
+		return nil, err
+	}
+	f2, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+	if err != nil {
+		return nil, err
+	}
+	defer f2.kill()
+	if _, ok := f2.waitLogFields("snapshot loaded"); !ok {
+		return nil, fmt.Errorf("foldb did not log \"snapshot loaded\" on restart after SHUTDOWN SAVE:\n%s", f2.out.tail(20))
+	}
+	foldbRestarted, err := b.rssAfterSettle(f2.proc)
+	if err != nil {
+		return nil, err
+	}
+	b.progress("  foldb restarted from its snapshot in %.2fs", took.Seconds())
+	if err := f2.shutdown(b.ctx, "NOSAVE"); err != nil {
+		return nil, err
+	}
+	b.bankDir, b.bankEvents = dir, 2*accounts
+
+	per := func(grow int64) float64 { return float64(grow) / float64(accounts) }
+	redisPer := per(redisFull - redisEmpty)
+	detail := fmt.Sprintf("RSS empty → full: Redis %s → %s; foldb %s → %s after the load, %s after a restart from its snapshot",
+		mib(redisEmpty), mib(redisFull), mib(foldbEmpty), mib(foldbLoaded), mib(foldbRestarted))
+	return []result{
+		{row: 3, work: fmt.Sprintf("memory for %s accounts vs Redis HSET, after a restart", count(int64(accounts))),
+			foldb: per(foldbRestarted - foldbEmpty), redis: redisPer, unit: unitBytes, compared: true, lowerBetter: true,
+			floor: 1.5, goal: 0.8, detail: detail},
+		{row: 3, work: "memory, right after the load (not judged)",
+			foldb: per(foldbLoaded - foldbEmpty), redis: redisPer, unit: unitBytes, compared: true, lowerBetter: true,
+			floor: math.NaN(), goal: math.NaN()},
+	}, nil
+}
+
+func (b *bench) rssAfterSettle(p *proc) (int64, error) {
+	select {
+	case <-time.After(settle):
+	case <-b.ctx.Done():
+		return 0, errInterrupted
+	}
+	return p.rss()
+}
+
+// Row 4: events/s of a full replay of -events events into the bank schema
+// (accounts opened with a deposit, then deposits and withdrawals).
+func (b *bench) rowReplay() ([]result, error) {
+	events := b.cfg.events
+	accounts := max(1, min(b.cfg.accounts, events/5))
+	dir := b.path("replay")
+	defer os.RemoveAll(dir)
+	f, _, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+	if err != nil {
+		return nil, err
+	}
+	defer f.kill()
+	if err := b.loadBank(f, accounts, events); err != nil {
+		return nil, err
+	}
+	if err := checkPosition(b, f, max(events, 2*accounts)); err != nil {
+		return nil, err
+	}
+	if err := f.shutdown(b.ctx, "NOSAVE"); err != nil {
+		return nil, err
+	}
+	if snaps, _ := filepath.Glob(filepath.Join(dir, "snapshots", "*")); len(snaps) > 0 {
+		return nil, fmt.Errorf("a snapshot was written despite SHUTDOWN NOSAVE and --snapshot-every 0: %v", snaps)
+	}
+
+	var secs, walls []float64
+	rates, err := b.repeat(fmt.Sprintf("replay of %s events over %s accounts", count(int64(events)), count(int64(accounts))), func(int) (float64, error) {
+		f, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+		if err != nil {
+			return 0, err
+		}
+		defer f.kill()
+		fields, ok := f.waitLogFields("loading done")
+		if !ok || fields["events_per_sec"] == "" {
+			return 0, fmt.Errorf("foldb did not log a full replay (\"loading done\" with events_per_sec=):\n%s", f.out.tail(20))
+		}
+		rate, err1 := strconv.ParseFloat(fields["events_per_sec"], 64)
+		sec, err2 := strconv.ParseFloat(fields["seconds"], 64)
+		if err1 != nil || err2 != nil {
+			return 0, fmt.Errorf("bad \"loading done\" figures: %v", fields)
+		}
+		secs, walls = append(secs, sec), append(walls, took.Seconds())
+		b.progress("  replay: %s events/s, %.2fs in the log line, %.2fs from start to loading:0", count(int64(rate)), sec, took.Seconds())
+		return rate, f.shutdown(b.ctx, "NOSAVE")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return []result{{row: 4, work: fmt.Sprintf("replay of %s events into the bank schema", count(int64(events))),
+		foldb: median(rates), redis: math.NaN(), unit: unitEventsPerSec,
+		floor: 500_000, goal: 2_000_000, values: rates,
+		detail: fmt.Sprintf("replay seconds %s; start to loading:0 %s", seconds(secs), seconds(walls))}}, nil
+}
+
+func checkPosition(b *bench, f *foldbServer, want int) error {
+	last, err := f.infoInt(b.ctx, "log_last_position")
+	if err != nil {
+		return err
+	}
+	if last != int64(want) {
+		return fmt.Errorf("foldb's log_last_position is %d, the bench appended %d events", last, want)
+	}
+	return nil
+}
+
+// Row 5: time from process start to INFO loading:0 with a snapshot of
+// -accounts accounts (and a log of -events events when that is more than
+// the two per account that opening them takes), against a full replay of
+// the same log.
+func (b *bench) rowRestart() ([]result, error) {
+	accounts := b.cfg.accounts
+	events := max(b.cfg.events, 2*accounts)
+	if b.bankDir == "" || b.bankEvents < events {
+		dir := b.bankDir
+		if dir == "" {
+			dir = b.path("bank")
+		}
+		f, _, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+		if err != nil {
+			return nil, err
+		}
+		defer f.kill()
+		if b.bankEvents == 0 {
+			err = b.loadBank(f, accounts, events)
+		} else {
+			extra := events - b.bankEvents
+			err = b.load(&f.server, "balance events", extra, balanceEvents(accounts, extra, loadWorkers))
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := checkPosition(b, f, events); err != nil {
+			return nil, err
+		}
+		b.progress("  foldb: SHUTDOWN SAVE")
+		if err := f.shutdown(b.ctx, "SAVE"); err != nil {
+			return nil, err
+		}
+		b.bankDir, b.bankEvents = dir, events
+	}
+	dir := b.bankDir
+	snaps, aside := filepath.Join(dir, "snapshots"), b.path("snapshots-aside")
+
+	var snapLoads, replays []float64
+	fromSnap, full, err := b.alternate(fmt.Sprintf("restart, %s entities, %s events", count(int64(accounts)), count(int64(events))), showSeconds,
+		side{"from the snapshot", func(int) (float64, error) {
+			f, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+			if err != nil {
+				return 0, err
+			}
+			defer f.kill()
+			fields, ok := f.waitLogFields("snapshot loaded")
+			if !ok {
+				return 0, fmt.Errorf("foldb did not load its snapshot:\n%s", f.out.tail(20))
+			}
+			if s, err := strconv.ParseFloat(fields["seconds"], 64); err == nil {
+				snapLoads = append(snapLoads, s)
+			}
+			return took.Seconds(), f.shutdown(b.ctx, "NOSAVE")
+		}},
+		side{"by a full replay", func(int) (float64, error) {
+			if err := os.Rename(snaps, aside); err != nil {
+				return 0, err
+			}
+			defer func() {
+				os.RemoveAll(snaps)
+				os.Rename(aside, snaps)
+			}()
+			f, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+			if err != nil {
+				return 0, err
+			}
+			defer f.kill()
+			fields, ok := f.waitLogFields("loading done")
+			if !ok || fields["events_per_sec"] == "" {
+				return 0, fmt.Errorf("foldb did not log a full replay (\"loading done\" with events_per_sec=):\n%s", f.out.tail(20))
+			}
+			if s, err := strconv.ParseFloat(fields["seconds"], 64); err == nil {
+				replays = append(replays, s)
+			}
+			return took.Seconds(), f.shutdown(b.ctx, "NOSAVE")
+		}})
+	if err != nil {
+		return nil, err
+	}
+	return []result{
+		{row: 5, work: fmt.Sprintf("restart from a snapshot of %s entities (%s events in the log)", count(int64(accounts)), count(int64(events))),
+			foldb: median(fromSnap), redis: math.NaN(), unit: unitSeconds, lowerBetter: true,
+			floor: 3, goal: 1, values: fromSnap,
+			detail: fmt.Sprintf("snapshot loaded in %s (its log line)", seconds(snapLoads))},
+		{row: 5, work: "restart by a full replay of the same log (not judged)",
+			foldb: median(full), redis: math.NaN(), unit: unitSeconds, lowerBetter: true,
+			floor: math.NaN(), goal: math.NaN(), values: full,
+			detail: fmt.Sprintf("replay in %s (its log line)", seconds(replays))},
+	}, nil
+}

@@ -1,0 +1,99 @@
+<?php
+
+declare(strict_types=1);
+
+// php overdraft.php
+//
+// What must write nothing, checked against a fresh account:
+//   1. an overdraft through the aggregate root -> InsufficientFunds,
+//   2. an overdraft sent raw, without EXPECT -> REJECTED,
+//   3. a stale EXPECT -> WRONGVERSION,
+//   4. the same ID sent again -> the first reply, no second event,
+//   5. a closed account -> no more increases.
+// After each: the account's version and balance, its stream's version and the
+// bank's totals are what they were. Prints each step; exits 1 on a failure.
+
+require __DIR__ . '/bootstrap.php';
+
+use Bank\Account;
+use Bank\AccountAggregateRoot;
+use Bank\AccountNotFound;
+use Bank\Bank;
+use Bank\Http\AccountsController;
+use Bank\Http\BalanceController;
+use Bank\InsufficientFunds;
+use Bank\Store;
+use Foldb\Appended;
+use Foldb\Event;
+use Foldb\Expect;
+use Foldb\Rejected;
+use Foldb\WrongVersion;
+
+$client = Store::client();
+$accounts = new AccountsController();
+$balance = new BalanceController();
+$id = 'overdraft-' . bin2hex(random_bytes(4));
+$stream = "account:{$id}";
+$failures = 0;
+
+$state = static fn (): array => [
+    'entity' => $client->getWithVersion(Account::TYPE, $id),
+    'stream' => $client->version($stream),
+    'totals' => Bank::totals(),
+];
+$same = static function (string $step, array $before, callable $attempt, string $expected) use ($state, &$failures): void {
+    try {
+        $result = $attempt();
+        $outcome = 'accepted' . (is_string($result) ? ": {$result}" : '');
+    } catch (Throwable $e) {
+        $outcome = get_class($e) . ': ' . $e->getMessage();
+    }
+    $after = $state();
+    $ok = str_starts_with($outcome, $expected) && $after == $before;
+    $failures += $ok ? 0 : 1;
+    printf("%s %s\n    -> %s\n    version %d -> %d, balance %s -> %s, stream %d -> %d, withdrawals %d -> %d\n",
+        $ok ? 'ok  ' : 'FAIL', $step, $outcome,
+        $before['entity']->version, $after['entity']->version,
+        json_encode($before['entity']->data['balance'] ?? null), json_encode($after['entity']->data['balance'] ?? null),
+        $before['stream'], $after['stream'], $before['totals']->withdrawals, $after['totals']->withdrawals);
+};
+
+$accounts->open($id, 'Overdraft test', 100);
+$before = $state();
+printf("opened %s with 100: version %d, balance %d\n", $id, $before['entity']->version, $before['entity']->data['balance']);
+
+$same('1. decrease 150 through the aggregate root', $before,
+    static fn () => $balance->decrease($id, 150), InsufficientFunds::class);
+
+$same('2. EVENT.APPEND ' . $stream . ' BalanceDecreased {"amount":101} (no EXPECT)', $before,
+    static fn () => $client->append($stream, Expect::any(), null, [new Event('BalanceDecreased', ['amount' => 101])]),
+    Rejected::class . ': REJECTED insufficient funds');
+
+$same('3. EVENT.APPEND ... EXPECT ' . ($before['stream'] - 1) . ' BalanceIncreased {"amount":5}', $before,
+    static fn () => $client->append($stream, Expect::version($before['stream'] - 1), null, [new Event('BalanceIncreased', ['amount' => 5])]),
+    WrongVersion::class . ': WRONGVERSION');
+
+$requestId = bin2hex(random_bytes(16));
+$send = static fn (): Appended => $client->append($stream, Expect::version($before['stream']), $requestId, [new Event('BalanceDecreased', ['amount' => 40])]);
+$first = $send();
+$same("4. EVENT.APPEND ... EXPECT {$before['stream']} ID {$requestId} BalanceDecreased {\"amount\":40}, sent twice", $state(),
+    static function () use ($send): string {
+        $again = $send();
+
+        return "[{$again->version}, {$again->position}]";
+    },
+    "accepted: [{$first->version}, {$first->position}]");
+
+$accounts->close($id);
+$closed = $state();
+printf("closed %s: ENTITY.GET WITHVERSION -> [%s, %d]\n", $id, json_encode($closed['entity']->data), $closed['entity']->version);
+$same('5. increase a closed account', $closed, static fn () => $balance->increase($id, 10), AccountNotFound::class);
+
+$root = AccountAggregateRoot::find($id);
+if ($root->exists() || $root->version() !== $closed['stream']) {
+    ++$failures;
+    echo "FAIL a closed account must be found absent, at its stream's version\n";
+}
+
+echo $failures === 0 ? "OK\n" : "{$failures} FAILED\n";
+exit($failures === 0 ? 0 : 1);

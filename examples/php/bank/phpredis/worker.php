@@ -1,0 +1,9 @@
+<?php
+
+declare(strict_types=1);
+
+// php worker.php <worker-id> <increases> <decreases> <accounts>
+
+require __DIR__ . '/bootstrap.php';
+
+exit((new Bank\Cli\Worker())($argv));

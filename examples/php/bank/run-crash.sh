@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The ID at work: kill -9 foldb in the middle of the load test, start it
+# again on the same data, and check that every balance, version and total is
+# still exact: appends that lost their reply were sent again with the same ID
+# and written once.
+#
+#   ./run-crash.sh <foldb-binary> <port> <phpredis|predis>
+#
+# Starts (and stops) its own foldb on <port>, with a fresh data directory.
+set -euo pipefail
+
+if [[ $# -ne 3 ]]; then
+    sed -n '7p' "$0" >&2
+    exit 2
+fi
+foldb=$1 port=$2 client=$3
+here=$(cd "$(dirname "$0")" && pwd)
+export FOLDB_HOST=127.0.0.1 FOLDB_PORT=$port FOLDB_CLIENT=$client
+tmp=$(mktemp -d)
+server=
+trap '[[ -n $server ]] && kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
+
+start() {
+    "$foldb" --port "$port" --dir "$tmp/data" --schema "$here/schema.yaml" >/dev/null 2>>"$tmp/foldb.log" &
+    server=$!
+    for _ in $(seq 100); do
+        [[ $(grep -c "foldb started" "$tmp/foldb.log" 2>/dev/null) -ge $1 ]] && return
+        kill -0 "$server" 2>/dev/null || break
+        sleep 0.05
+    done
+    echo "foldb did not start:" >&2
+    cat "$tmp/foldb.log" >&2
+    exit 1
+}
+
+start 1
+php "$here/setup.php" 10 >"$tmp/baseline.json"
+pids=()
+for w in $(seq 1 8); do
+    php "$here/$client/worker.php" "$w" 1000 250 10 >"$tmp/worker-$w.json" 2>"$tmp/worker-$w.err" &
+    pids+=($!)
+done
+sleep 1
+kill -KILL "$server"
+wait "$server" 2>/dev/null || true
+echo "== killed foldb (-9) during the load, starting it again"
+start 2
+failed=0
+for i in "${!pids[@]}"; do
+    wait "${pids[$i]}" || { echo "worker $((i + 1)) failed:" >&2; cat "$tmp/worker-$((i + 1)).err" >&2; failed=1; }
+done
+[[ $failed -eq 0 ]] || exit 1
+grep 'foldb started' "$tmp/foldb.log" | sed 's/.*msg=/msg=/'
+cat "$tmp"/worker-*.json | php "$here/check.php" "$tmp/baseline.json"
+echo "== PASS ($client, after kill -9)"

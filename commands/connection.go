@@ -290,8 +290,12 @@ func containsID(ids []uint64, id uint64) bool {
 // clientLine is one CLIENT LIST line, with Redis's field names.
 func clientLine(cl *Client) string {
 	cl.mu.Lock()
-	name, lib, ver, cmd, proto := cl.name, cl.libName, cl.libVer, cl.lastCmd, cl.Proto
+	name, lib, ver, proto := cl.name, cl.libName, cl.libVer, cl.Proto
 	cl.mu.Unlock()
+	cmd := "NULL"
+	if p := cl.lastCmd.Load(); p != nil {
+		cmd = *p
+	}
 	now := time.Now()
 	idle := now.Sub(time.Unix(0, cl.lastActive.Load()))
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=%s user=default resp=%d lib-name=%s lib-ver=%s",

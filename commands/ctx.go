@@ -90,12 +90,12 @@ type Client struct {
 	name    string
 	libName string
 	libVer  string
-	lastCmd string
 
 	Proto       int  // 2 or 3; written by the connection under mu, read by others under mu
 	Authed      bool // read and written only by the connection
 	CloseAfter  bool // QUIT: close once the reply is written
 	lastActive  atomic.Int64
+	lastCmd     atomic.Pointer[string]
 	killed      atomic.Bool
 	kill        func()
 	commandsRun atomic.Uint64
@@ -118,14 +118,17 @@ func (c *Client) SetName(n string) { c.mu.Lock(); c.name = n; c.mu.Unlock() }
 // connections reads Proto under mu.
 func (c *Client) setProto(p int) { c.mu.Lock(); c.Proto = p; c.mu.Unlock() }
 
-// Touch records a command for CLIENT LIST's idle and cmd fields.
-func (c *Client) Touch(cmd string) {
-	c.lastActive.Store(time.Now().UnixNano())
+// Touch records a command for CLIENT LIST's cmd field; name must not
+// change afterwards (a command table entry's name). It takes no lock and
+// reads no clock: it runs for every command.
+func (c *Client) Touch(name *string) {
 	c.commandsRun.Add(1)
-	c.mu.Lock()
-	c.lastCmd = cmd
-	c.mu.Unlock()
+	c.lastCmd.Store(name)
 }
+
+// Active records activity at a time, for CLIENT LIST's idle field. The
+// connection calls it once per batch of commands read, not per command.
+func (c *Client) Active(now time.Time) { c.lastActive.Store(now.UnixNano()) }
 
 // Kill closes the connection from another goroutine.
 func (c *Client) Kill() {

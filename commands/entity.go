@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"unsafe"
+
 	"github.com/foldb/foldb/state"
 )
 
@@ -54,8 +56,13 @@ type getReq struct {
 	withVersion bool
 }
 
+// argView is an argument as a string without a copy, for a lookup that
+// keeps nothing: it is valid only until the command returns, when the
+// reader reuses its buffer.
+func argView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
 func parseGet(args [][]byte) (getReq, error) {
-	r := getReq{typ: string(args[1]), id: string(args[2])}
+	r := getReq{typ: argView(args[1]), id: argView(args[2])}
 	switch {
 	case len(args) == 3:
 	case len(args) == 4 && isWord(args[3], "WITHVERSION"):
@@ -98,10 +105,10 @@ func runGet(c *Ctx, r getReq) {
 
 func runMGet(c *Ctx, args [][]byte) {
 	store := c.Env.State.Store()
-	typ := string(args[1])
+	typ := argView(args[1])
 	c.W.Array(len(args) - 2)
 	for _, id := range args[2:] {
-		if e, ok := store.Get(typ, string(id)); ok {
+		if e, ok := store.Get(typ, argView(id)); ok {
 			c.W.BulkString(e.JSON())
 		} else {
 			c.W.Null()

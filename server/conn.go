@@ -95,6 +95,7 @@ func (c *conn) serve() {
 				return
 			}
 			args, err = c.rd.Next(true)
+			c.client.Active(time.Now())
 		}
 		if err != nil {
 			c.runPending()
@@ -140,7 +141,7 @@ func (c *conn) dispatch(args [][]byte) {
 		c.w.Error(commands.ErrLoading())
 		return
 	}
-	c.client.Touch(cmd.Name)
+	c.client.Touch(&cmd.Name)
 	if cmd.Prepare != nil {
 		c.pending = append(c.pending, cmd.Prepare(&c.ctx, args))
 		if len(c.pending) >= maxPending {

@@ -6,9 +6,10 @@
 //
 //   - A snapshot is consistent: it is captured between two commit rounds
 //     (eventlog.Log.Exclusive), so it holds exactly the events up to its
-//     position. Capture is O(number of entity types): the entity trees are
-//     copy-on-write, so writes pause only for that copy (microseconds) and
-//     go on while the file is written in the background.
+//     position. Capture is O(number of entity types): each type's entity
+//     index is copy-on-write by page, so writes pause only to mark the
+//     pages shared (microseconds) and go on while the file is written in
+//     the background, copying a page the first time they change it.
 //   - A file is written to a temporary name, fsynced, renamed to its final
 //     name and the folder is fsynced: a crash leaves either the whole
 //     snapshot or none under the final name.
@@ -31,7 +32,7 @@
 //
 //	1 header    format:uvarint(=1) position:uvarint schema-hash:string created-unix-ms:uvarint types:uvarint
 //	2 type      name:string count:uvarint                  (once per entity type, names ascending)
-//	3 entities  n:uvarint then n × (length:uvarint, entity) (after its type; ids ascending; at most 1 MiB a frame)
+//	3 entities  n:uvarint then n × (length:uvarint, entity) (after its type; in any order, each id once; at most 1 MiB a frame)
 //	4 end       entities:uvarint position:uvarint           (last; nothing may follow)
 //
 // A string is a uvarint length and its bytes. An entity is state.Entity's

@@ -261,17 +261,20 @@ func Diff(a, b *Store) string {
 	}
 	for name := range ma {
 		va, vb := a.view(name), b.view(name)
-		ia, ib := va.Iter(), vb.Iter()
-		for oka, okb := ia.First(), ib.First(); oka && okb; oka, okb = ia.Next(), ib.Next() {
-			if ia.Item() != ib.Item() {
-				x, y := ia.Item(), ib.Item()
-				ia.Release()
-				ib.Release()
-				return fmt.Sprintf("%s %s: version %d %s, against %s version %d %s", name, x.ID(), x.Version(), x.JSON(), y.ID(), y.Version(), y.JSON())
+		diff := ""
+		va.Scan(func(x Entity) bool {
+			y, ok := vb.Get(x.ID())
+			switch {
+			case !ok:
+				diff = fmt.Sprintf("%s %s: version %d %s, against none", name, x.ID(), x.Version(), x.JSON())
+			case x != y:
+				diff = fmt.Sprintf("%s %s: version %d %s, against version %d %s", name, x.ID(), x.Version(), x.JSON(), y.Version(), y.JSON())
 			}
+			return diff == ""
+		})
+		if diff != "" {
+			return diff
 		}
-		ia.Release()
-		ib.Release()
 	}
 	return ""
 }

@@ -27,9 +27,6 @@ func packEntity(id string, version uint64, json []byte) Entity {
 	return Entity(b.String())
 }
 
-// keyEntity is an Entity with only an id, for lookups.
-func keyEntity(id string) Entity { return packEntity(id, 0, nil) }
-
 // ID is the entity's id within its type.
 func (e Entity) ID() string {
 	n, w := uvarintString(string(e))
@@ -54,11 +51,6 @@ func (e Entity) JSON() string {
 	rest := e.afterID()
 	_, w := uvarintString(rest)
 	return rest[w:]
-}
-
-// lessEntity orders entities by id.
-func lessEntity(a, b Entity) bool {
-	return a.ID() < b.ID()
 }
 
 func uvarintString(s string) (uint64, int) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/tidwall/btree"
 	"github.com/tidwall/gjson"
 )
 
@@ -87,14 +86,11 @@ func (s *Store) All(q Query) ([]Entity, error) {
 	if err != nil {
 		return nil, err
 	}
-	tree := s.view(q.Type)
-	if tree == nil {
+	idx := s.view(q.Type)
+	if idx == nil {
 		return nil, nil
 	}
-	if q.SortBy == "" {
-		return scanInOrder(tree, m, q.Offset, q.Limit), nil
-	}
-	return scanSorted(tree, m, q), nil
+	return scanSorted(idx, m, q), nil
 }
 
 // Count counts the entities a WHERE selects.
@@ -106,36 +102,18 @@ func (s *Store) Count(typ, where string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	tree := s.view(typ)
-	if tree == nil {
+	idx := s.view(typ)
+	if idx == nil {
 		return 0, nil
 	}
 	n := 0
-	tree.Scan(func(e Entity) bool {
+	idx.Scan(func(e Entity) bool {
 		if m.match(e) {
 			n++
 		}
 		return true
 	})
 	return n, nil
-}
-
-// scanInOrder walks in id order and stops once offset+limit matched.
-func scanInOrder(tree *btree.BTreeG[Entity], m *matcher, offset, limit int) []Entity {
-	var out []Entity
-	skipped := 0
-	tree.Scan(func(e Entity) bool {
-		if !m.match(e) {
-			return true
-		}
-		if skipped < offset {
-			skipped++
-			return true
-		}
-		out = append(out, e)
-		return limit < 0 || len(out) < limit
-	})
-	return out
 }
 
 // sortKey is a field's value ordered as: numbers, then strings, then
@@ -147,9 +125,14 @@ type sortKey struct {
 	e    Entity
 }
 
+// makeSortKey reads a field's value; with no field, every key ties and
+// the id decides.
 func makeSortKey(e Entity, field string) sortKey {
-	r := gjson.Get(e.JSON(), gjson.Escape(field))
 	k := sortKey{e: e}
+	if field == "" {
+		return k
+	}
+	r := gjson.Get(e.JSON(), gjson.Escape(field))
 	switch r.Type {
 	case gjson.Number:
 		k.rank, k.num = 0, r.Num
@@ -205,15 +188,16 @@ func (h *keyHeap) Pop() any {
 	return k
 }
 
-// scanSorted selects by WHERE and sorts by a field; with a limit it keeps
-// only the best offset+limit in a heap instead of sorting everything.
-func scanSorted(tree *btree.BTreeG[Entity], m *matcher, q Query) []Entity {
+// scanSorted selects by WHERE and sorts by a field, or by id when there is
+// none; with a limit it keeps only the best offset+limit in a heap instead
+// of sorting everything.
+func scanSorted(idx *index, m *matcher, q Query) []Entity {
 	keep := -1
 	if q.Limit >= 0 {
 		keep = q.Offset + q.Limit
 	}
 	h := &keyHeap{desc: q.Desc}
-	tree.Scan(func(e Entity) bool {
+	idx.Scan(func(e Entity) bool {
 		if !m.match(e) {
 			return true
 		}

@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"unsafe"
 
-	"github.com/tidwall/btree"
-
 	"github.com/foldb/foldb/eventlog"
 )
 
@@ -46,7 +44,7 @@ type Store struct {
 
 type table struct {
 	name string
-	tree *btree.BTreeG[Entity]
+	idx  *index
 }
 
 type entKey struct {
@@ -79,7 +77,7 @@ func NewStore(schema *Schema) *Store {
 }
 
 func newTable(name string) *table {
-	return &table{name: name, tree: btree.NewBTreeGOptions(lessEntity, btree.Options{NoLocks: true, Degree: 64})}
+	return &table{name: name, idx: newIndex()}
 }
 
 // Schema is the schema the store folds by.
@@ -147,9 +145,9 @@ func (s *Store) Publish(last uint64) {
 			s.tables[t.name] = t
 		}
 		if e == "" {
-			t.tree.Delete(keyEntity(k.id))
+			t.idx.Delete(k.id)
 		} else {
-			t.tree.Set(e)
+			t.idx.Set(e)
 		}
 	}
 	s.pos = last
@@ -188,28 +186,15 @@ func (s *Store) lookup(t *table, id string) (Entity, bool) {
 			return e, e != ""
 		}
 	}
-	return getEntity(t.tree, id)
-}
-
-func getEntity(tree *btree.BTreeG[Entity], id string) (Entity, bool) {
-	var buf [64]byte
-	var key Entity
-	if len(id) < len(buf)-1 && len(id) < 0x80 {
-		buf[0] = byte(len(id))
-		n := copy(buf[1:], id)
-		key = Entity(unsafe.String(&buf[0], n+1))
-	} else {
-		key = keyEntity(id)
-	}
-	return tree.Get(key)
+	return t.idx.Get(id)
 }
 
 func (s *Store) put(t *table, id string, e Entity) {
 	if s.direct {
 		if e == "" {
-			t.tree.Delete(keyEntity(id))
+			t.idx.Delete(id)
 		} else {
-			t.tree.Set(e)
+			t.idx.Set(e)
 		}
 		return
 	}
@@ -358,7 +343,7 @@ func (s *Store) Get(typ, id string) (Entity, bool) {
 	if !ok {
 		return "", false
 	}
-	return getEntity(t.tree, id)
+	return t.idx.Get(id)
 }
 
 // TypeCount is an entity type and how many entities it has.
@@ -373,7 +358,7 @@ func (s *Store) Types() []TypeCount {
 	s.mu.RLock()
 	out := make([]TypeCount, 0, len(s.tables))
 	for name, t := range s.tables {
-		out = append(out, TypeCount{name, t.tree.Len()})
+		out = append(out, TypeCount{name, t.idx.Len()})
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -385,22 +370,22 @@ func (s *Store) Len(typ string) int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if t, ok := s.tables[typ]; ok {
-		return t.tree.Len()
+		return t.idx.Len()
 	}
 	return 0
 }
 
-// view returns a read-only copy of a type's tree as published, for scans
-// that must not hold the lock. The copy is O(1): the trees are
-// copy-on-write, so later writes copy the nodes they change.
-func (s *Store) view(typ string) *btree.BTreeG[Entity] {
+// view returns a read-only copy of a type's entities as published, for
+// scans that must not hold the lock. The copy is O(1): the index is
+// copy-on-write, so later writes copy the pages they change.
+func (s *Store) view(typ string) *index {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t, ok := s.tables[typ]
 	if !ok {
 		return nil
 	}
-	return t.tree.Copy()
+	return t.idx.freeze()
 }
 
 // TypeNames lists the declared entity types and the types that hold
@@ -422,8 +407,9 @@ func (s *Store) TypeNames() []string {
 }
 
 // Capture is a consistent, read-only copy of a store's entities as of one
-// position, for a snapshot. Taking it costs O(number of types): the trees
-// are copy-on-write, and the writer copies the nodes it changes afterwards.
+// position, for a snapshot. Taking it costs O(number of types): the
+// indexes are copy-on-write, and the writer copies the pages it changes
+// afterwards.
 type Capture struct {
 	Position   uint64
 	SchemaHash string
@@ -434,11 +420,12 @@ type Capture struct {
 type CapturedType struct {
 	Name  string
 	Count int
-	tree  *btree.BTreeG[Entity]
+	idx   *index
 }
 
-// Scan calls fn for each entity in id order until it returns false.
-func (c *CapturedType) Scan(fn func(e Entity) bool) { c.tree.Scan(fn) }
+// Scan calls fn for each entity, in no particular order, until it returns
+// false.
+func (c *CapturedType) Scan(fn func(e Entity) bool) { c.idx.Scan(fn) }
 
 // Capture copies the published state. Call it where no round is staged
 // (inside eventlog.Log.Exclusive), so that the position is exact.
@@ -453,18 +440,16 @@ func (s *Store) Capture() *Capture {
 	sort.Strings(names)
 	for _, name := range names {
 		t := s.tables[name]
-		c.Types = append(c.Types, CapturedType{Name: name, Count: t.tree.Len(), tree: t.tree.Copy()})
+		c.Types = append(c.Types, CapturedType{Name: name, Count: t.idx.Len(), idx: t.idx.freeze()})
 	}
 	return c
 }
 
-// Restorer fills a new store from a snapshot: types and entities in
-// ascending order, then the position.
+// Restorer fills a new store from a snapshot: types, each with its
+// entities in any order, then the position.
 type Restorer struct {
-	s    *Store
-	t    *table
-	last string
-	any  bool
+	s *Store
+	t *table
 }
 
 // NewRestorer starts a store for a schema from snapshot contents.
@@ -477,11 +462,10 @@ func (r *Restorer) Type(name string) error {
 	}
 	r.t = newTable(name)
 	r.s.tables[name] = r.t
-	r.any = false
 	return nil
 }
 
-// Entity adds the next entity of the current type; ids must ascend.
+// Entity adds the next entity of the current type; each id at most once.
 func (r *Restorer) Entity(e Entity) error {
 	if r.t == nil {
 		return fmt.Errorf("state: entity before its type")
@@ -489,12 +473,11 @@ func (r *Restorer) Entity(e Entity) error {
 	if err := e.check(); err != nil {
 		return err
 	}
-	id := e.ID()
-	if r.any && id <= r.last {
-		return fmt.Errorf("state: entity ids out of order in %q: %q after %q", r.t.name, id, r.last)
+	n := r.t.idx.Len()
+	r.t.idx.Set(e)
+	if r.t.idx.Len() == n {
+		return fmt.Errorf("state: entity %q restored twice in %q", e.ID(), r.t.name)
 	}
-	r.last, r.any = id, true
-	r.t.tree.Load(e)
 	return nil
 }
 

@@ -1,0 +1,237 @@
+package state
+
+import (
+	"hash/maphash"
+	"slices"
+)
+
+// index holds one entity type's entities, keyed by id: a hash table split
+// into pages by the top bits of the id's hash (extendible hashing), each
+// page an open-addressing table with linear probing and a one-byte tag per
+// slot.
+//
+// Lookups cost one hash and, nearly always, one entity comparison, so
+// ENTITY.GET and the fold during replay do not depend on the number of
+// entities. Pages are copied on write: freeze returns a read-only view of
+// the whole index for the price of one flag, and the writer copies a page
+// (at most maxSlots entries) the first time it changes it afterwards. A
+// full page splits in two, so no write ever rehashes the whole index.
+//
+// One goroutine writes; readers of a frozen view need no lock. Readers of
+// the live index are kept apart from the writer by the Store's lock.
+type index struct {
+	dir       []*page // 1<<depth entries; a page of local depth d fills 1<<(depth-d) neighbours
+	depth     uint
+	n         int
+	gen       uint64 // pages of another generation are shared with a view
+	dirShared bool
+}
+
+type page struct {
+	gen   uint64
+	depth uint
+	n     int
+	tags  []uint8 // 0 empty, else tagOf(hash)
+	slots []Entity
+}
+
+const (
+	minSlots = 8
+	maxSlots = 1024
+)
+
+var seed = maphash.MakeSeed()
+
+func hashID(id string) uint64 { return maphash.String(seed, id) }
+
+func tagOf(h uint64) uint8 { return uint8(h>>24) | 1 }
+
+func newIndex() *index {
+	return &index{dir: []*page{newPage(0, 0, minSlots)}}
+}
+
+func newPage(gen uint64, depth uint, slots int) *page {
+	return &page{gen: gen, depth: depth, tags: make([]uint8, slots), slots: make([]Entity, slots)}
+}
+
+// Len is the number of entities.
+func (x *index) Len() int { return x.n }
+
+func (x *index) pageOf(h uint64) (int, *page) {
+	i := int(h >> (64 - x.depth)) // 0 at depth 0: a shift by 64 gives 0
+	return i, x.dir[i]
+}
+
+// find returns the slot holding id, or -1.
+func (p *page) find(id string, h uint64) int {
+	mask := len(p.slots) - 1
+	tag := tagOf(h)
+	for i := int(h) & mask; ; i = (i + 1) & mask {
+		switch p.tags[i] {
+		case 0:
+			return -1
+		case tag:
+			if p.slots[i].ID() == id {
+				return i
+			}
+		}
+	}
+}
+
+// Get returns the entity with an id.
+func (x *index) Get(id string) (Entity, bool) {
+	h := hashID(id)
+	_, p := x.pageOf(h)
+	if i := p.find(id, h); i >= 0 {
+		return p.slots[i], true
+	}
+	return "", false
+}
+
+// writable returns the page at directory slot i, copied first if a view
+// shares it.
+func (x *index) writable(i int) *page {
+	if x.dirShared {
+		x.dir = slices.Clone(x.dir)
+		x.dirShared = false
+	}
+	p := x.dir[i]
+	if p.gen == x.gen {
+		return p
+	}
+	c := &page{gen: x.gen, depth: p.depth, n: p.n, tags: slices.Clone(p.tags), slots: slices.Clone(p.slots)}
+	x.setRange(i, p.depth, c)
+	return c
+}
+
+// setRange points the directory slots of the page of local depth d that
+// holds slot i at p.
+func (x *index) setRange(i int, d uint, p *page) {
+	span := 1 << (x.depth - d)
+	start := i &^ (span - 1)
+	for j := start; j < start+span; j++ {
+		x.dir[j] = p
+	}
+}
+
+// Set stores e under its id, replacing any entity with that id.
+func (x *index) Set(e Entity) {
+	id := e.ID()
+	h := hashID(id)
+	i, _ := x.pageOf(h)
+	p := x.writable(i)
+	if j := p.find(id, h); j >= 0 {
+		p.slots[j] = e
+		return
+	}
+	p.insert(e, h)
+	x.n++
+	if p.n*8 > len(p.slots)*7 {
+		x.grow(i, p)
+	}
+}
+
+// insert puts an entity not in the page into its first free slot.
+func (p *page) insert(e Entity, h uint64) {
+	mask := len(p.slots) - 1
+	i := int(h) & mask
+	for p.tags[i] != 0 {
+		i = (i + 1) & mask
+	}
+	p.tags[i] = tagOf(h)
+	p.slots[i] = e
+	p.n++
+}
+
+// grow doubles a full page's slots, or splits it in two once it has
+// maxSlots, doubling the directory when the page is as deep as it.
+func (x *index) grow(i int, p *page) {
+	if len(p.slots) < maxSlots {
+		np := newPage(x.gen, p.depth, 2*len(p.slots))
+		p.each(func(e Entity) { np.insert(e, hashID(e.ID())) })
+		x.setRange(i, p.depth, np)
+		return
+	}
+	if p.depth == x.depth {
+		dir := make([]*page, 2*len(x.dir))
+		for j, q := range x.dir {
+			dir[2*j], dir[2*j+1] = q, q
+		}
+		x.dir = dir
+		x.depth++
+		i *= 2
+	}
+	d := p.depth + 1
+	lo, hi := newPage(x.gen, d, maxSlots), newPage(x.gen, d, maxSlots)
+	bit := uint64(1) << (64 - d)
+	p.each(func(e Entity) {
+		h := hashID(e.ID())
+		if h&bit == 0 {
+			lo.insert(e, h)
+		} else {
+			hi.insert(e, h)
+		}
+	})
+	span := 1 << (x.depth - p.depth)
+	start := i &^ (span - 1)
+	for j := start; j < start+span/2; j++ {
+		x.dir[j] = lo
+	}
+	for j := start + span/2; j < start+span; j++ {
+		x.dir[j] = hi
+	}
+}
+
+// Delete removes the entity with an id, if there is one.
+func (x *index) Delete(id string) {
+	h := hashID(id)
+	i, p := x.pageOf(h)
+	if p.find(id, h) < 0 {
+		return
+	}
+	p = x.writable(i)
+	j := p.find(id, h)
+	// Backward-shift deletion: move later entries of the probe run into
+	// the hole when their home slot allows it, so that no tombstone is needed.
+	mask := len(p.slots) - 1
+	for k := (j + 1) & mask; p.tags[k] != 0; k = (k + 1) & mask {
+		home := int(hashID(p.slots[k].ID())) & mask
+		if (k-home)&mask >= (k-j)&mask {
+			p.tags[j], p.slots[j] = p.tags[k], p.slots[k]
+			j = k
+		}
+	}
+	p.tags[j], p.slots[j] = 0, ""
+	p.n--
+	x.n--
+}
+
+func (p *page) each(fn func(Entity)) {
+	for i, t := range p.tags {
+		if t != 0 {
+			fn(p.slots[i])
+		}
+	}
+}
+
+// freeze returns a read-only view of the index as it is now; later writes
+// copy what they change.
+func (x *index) freeze() *index {
+	x.gen++
+	x.dirShared = true
+	return &index{dir: x.dir, depth: x.depth, n: x.n, gen: x.gen - 1, dirShared: true}
+}
+
+// Scan calls fn for each entity, in no particular order, until it returns
+// false.
+func (x *index) Scan(fn func(Entity) bool) {
+	for i := 0; i < len(x.dir); {
+		p := x.dir[i]
+		for j, t := range p.tags {
+			if t != 0 && !fn(p.slots[j]) {
+				return
+			}
+		}
+		i += 1 << (x.depth - p.depth)
+	}
+}

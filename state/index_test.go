@@ -1,0 +1,118 @@
+package state
+
+import (
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"testing"
+)
+
+// checkIndex compares an index with the map it should hold.
+func checkIndex(t *testing.T, x *index, want map[string]Entity) {
+	t.Helper()
+	if x.Len() != len(want) {
+		t.Fatalf("Len = %d, want %d", x.Len(), len(want))
+	}
+	for id, e := range want {
+		if got, ok := x.Get(id); !ok || got != e {
+			t.Fatalf("Get(%q) = %q, %v; want %q", id, got, ok, e)
+		}
+	}
+	seen := map[string]bool{}
+	x.Scan(func(e Entity) bool {
+		if seen[e.ID()] {
+			t.Fatalf("Scan gave %q twice", e.ID())
+		}
+		seen[e.ID()] = true
+		if want[e.ID()] != e {
+			t.Fatalf("Scan gave %q, want %q", e, want[e.ID()])
+		}
+		return true
+	})
+	if len(seen) != len(want) {
+		t.Fatalf("Scan gave %d entities, want %d", len(seen), len(want))
+	}
+}
+
+func TestIndexAgainstMap(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ids  int // distinct ids drawn from
+		ops  int
+	}{
+		{"few", 5, 200},
+		{"one page", 500, 5000},
+		{"splits", 20000, 60000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(1, uint64(tc.ids)))
+			x := newIndex()
+			want := map[string]Entity{}
+			type frozen struct {
+				view *index
+				want map[string]Entity
+			}
+			var views []frozen
+			for op := range tc.ops {
+				id := fmt.Sprint(r.IntN(tc.ids))
+				switch k := r.IntN(10); {
+				case k < 7:
+					e := packEntity(id, uint64(op), []byte(`{}`))
+					x.Set(e)
+					want[id] = e
+				case k < 9:
+					x.Delete(id)
+					delete(want, id)
+				default:
+					if r.IntN(50) == 0 {
+						views = append(views, frozen{x.freeze(), maps.Clone(want)})
+					}
+				}
+			}
+			checkIndex(t, x, want)
+			for _, v := range views {
+				checkIndex(t, v.view, v.want)
+			}
+		})
+	}
+}
+
+func TestIndexDeleteAll(t *testing.T) {
+	x := newIndex()
+	for i := range 5000 {
+		x.Set(packEntity(fmt.Sprint(i), 1, []byte(`{}`)))
+	}
+	v := x.freeze()
+	for i := range 5000 {
+		x.Delete(fmt.Sprint(i))
+	}
+	checkIndex(t, x, map[string]Entity{})
+	if v.Len() != 5000 {
+		t.Fatalf("the frozen view lost entities: %d", v.Len())
+	}
+	x.Delete("missing")
+	if x.Len() != 0 {
+		t.Fatalf("Len = %d after deleting a missing id", x.Len())
+	}
+}
+
+func BenchmarkIndexGet(b *testing.B) {
+	for _, n := range []int{10_000, 1_000_000} {
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			x := newIndex()
+			ids := make([]string, n)
+			for i := range n {
+				ids[i] = fmt.Sprintf("%012d", i)
+				x.Set(packEntity(ids[i], 1, []byte(`{"balance":1}`)))
+			}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if _, ok := x.Get(ids[i]); !ok {
+					b.Fatal("missing")
+				}
+				i = (i + 7919) % n
+			}
+		})
+	}
+}

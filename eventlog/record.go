@@ -1,6 +1,8 @@
 package eventlog
 
 import (
+	"unsafe"
+
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -77,7 +79,32 @@ func appendBytes(dst []byte, b []byte) []byte {
 
 // DecodeRecord decodes a record into e, which gets position pos. Data and
 // Meta alias rec; Stream, Type and ID are copied.
-func DecodeRecord(rec []byte, pos uint64, e *Event) error {
+func DecodeRecord(rec []byte, pos uint64, e *Event) error { return decodeRecord(rec, pos, e, nil) }
+
+// views makes a scan's strings without copying: the stream and id alias the
+// record, and event types, which are few, are interned.
+type views struct{ types map[string]string }
+
+func (v *views) str(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+func (v *views) typ(b []byte) string {
+	if t, ok := v.types[string(b)]; ok {
+		return t
+	}
+	t := string(b)
+	if len(v.types) < 4096 {
+		v.types[t] = t
+	}
+	return t
+}
+
+// decodeRecord decodes a record; with v, its strings are views (see views).
+func decodeRecord(rec []byte, pos uint64, e *Event, v *views) error {
 	d := decoder{b: rec}
 	if len(rec) == 0 {
 		return fmt.Errorf("%w at position %d: empty", ErrCorruptRecord, pos)
@@ -87,13 +114,23 @@ func DecodeRecord(rec []byte, pos uint64, e *Event) error {
 	}
 	d.b = d.b[1:]
 	e.Position = pos
-	e.Stream = string(d.bytes())
-	e.Version = d.uvarint()
-	e.Time = int64(d.uvarint())
-	e.Type = string(d.bytes())
-	e.Data = d.bytes()
-	e.Meta = d.bytes()
-	e.ID = string(d.bytes())
+	if v != nil {
+		e.Stream = v.str(d.bytes())
+		e.Version = d.uvarint()
+		e.Time = int64(d.uvarint())
+		e.Type = v.typ(d.bytes())
+		e.Data = d.bytes()
+		e.Meta = d.bytes()
+		e.ID = v.str(d.bytes())
+	} else {
+		e.Stream = string(d.bytes())
+		e.Version = d.uvarint()
+		e.Time = int64(d.uvarint())
+		e.Type = string(d.bytes())
+		e.Data = d.bytes()
+		e.Meta = d.bytes()
+		e.ID = string(d.bytes())
+	}
 	if d.err != nil {
 		return fmt.Errorf("%w at position %d: %v", ErrCorruptRecord, pos, d.err)
 	}

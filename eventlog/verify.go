@@ -1,6 +1,8 @@
 package eventlog
 
 import (
+	"strings"
+
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -29,10 +31,15 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 			return fmt.Errorf("%w: position %d follows %d", ErrCorruptRecord, e.Position, expect-1)
 		}
 		expect++
-		if v := versions[e.Stream]; e.Version != v+1 {
+		v, seen := versions[e.Stream]
+		if e.Version != v+1 {
 			return fmt.Errorf("%w: %s version %d at position %d follows version %d", ErrCorruptRecord, e.Stream, e.Version, e.Position, v)
 		}
-		versions[e.Stream] = e.Version
+		if seen {
+			versions[e.Stream] = e.Version
+		} else {
+			versions[strings.Clone(e.Stream)] = e.Version // e.Stream is valid only during the call
+		}
 		key = indexKey(key[:0], e.Stream, e.Version)
 		pos, err := l.getUint64(key)
 		if err != nil {

@@ -39,6 +39,15 @@ type program struct {
 	src   string
 	prog  *vm.Program
 	needs needs
+	copy  *copyMember // the expression only reads one member: no need to run it
+}
+
+// copyMember is an expression that is one member of the entity
+// ("balance"), the event ("event.amount") or its meta ("meta.user"): set
+// copies its JSON as written, without binding or running anything.
+type copyMember struct {
+	from string // nameState (the entity), nameEvent or nameMeta
+	key  string
 }
 
 // needs says which names an expression reads.
@@ -140,7 +149,24 @@ func compile(src string, asBool bool) (*program, error) {
 	if err != nil {
 		return nil, firstLine(err)
 	}
-	return &program{src: src, prog: p, needs: r.needs}, nil
+	return &program{src: src, prog: p, needs: r.needs, copy: copyOf(tree.Node, declared)}, nil
+}
+
+// copyOf recognises an expression that is one member read.
+func copyOf(n ast.Node, declared map[string]bool) *copyMember {
+	switch n := n.(type) {
+	case *ast.IdentifierNode:
+		if !boundNames[n.Value] && !declared[n.Value] && n.Value != "$env" {
+			return &copyMember{from: nameState, key: n.Value}
+		}
+	case *ast.MemberNode:
+		id, ok := n.Node.(*ast.IdentifierNode)
+		prop, isConst := n.Property.(*ast.StringNode)
+		if ok && isConst && !n.Method && !n.Optional && (id.Value == nameState || id.Value == nameEvent || id.Value == nameMeta) {
+			return &copyMember{from: id.Value, key: prop.Value}
+		}
+	}
+	return nil
 }
 
 type declaredNames map[string]bool
@@ -230,14 +256,16 @@ type evaluator struct {
 
 func newEvaluator() *evaluator { return &evaluator{env: make(map[string]any, 8)} }
 
-// bind fills the environment with what n needs from in.
+// bind fills the environment with what n needs from in. It does not clear
+// the names other programs bound: a program reads only the names its needs
+// list, and bind sets every one of those, to nil when missing.
 func (e *evaluator) bind(n *needs, in *input) {
-	clear(e.env)
 	env := e.env
+	if len(env) > 64 {
+		clear(env) // queries over entities of many shapes
+	}
 	for _, f := range n.fields {
-		if v := member(in.entity, f.name); v != nil {
-			env[f.key] = rawValue(v)
-		}
+		env[f.key] = rawValue(member(in.entity, f.name))
 	}
 	bindObject(env, nameState, in.entity, &n.state)
 	if in.ev != nil {
@@ -281,9 +309,7 @@ var emptyObject = []byte("{}")
 // variables, and the whole object where it is used as a whole.
 func bindObject(env map[string]any, name string, obj []byte, u *objectUse) {
 	for _, m := range u.members {
-		if v := member(obj, m.name); v != nil {
-			env[m.key] = rawValue(v)
-		}
+		env[m.key] = rawValue(member(obj, m.name))
 	}
 	if u.whole() {
 		m, _ := toValue(gjson.ParseBytes(obj)).(map[string]any)

@@ -48,7 +48,8 @@ type Handler struct {
 	Message string   // the REJECTED text when Require is false
 	Set     []setExpr
 	Delete  bool
-	// setNeeds is what all Set expressions read, bound once per event.
+	// setNeeds is what the Set expressions that are not plain copies
+	// read, bound once per event.
 	setNeeds needs
 }
 
@@ -313,7 +314,9 @@ func parseHandler(entity string, k, v *yaml.Node) (*Handler, error) {
 					return nil, fail(fv, "set "+fk.Value, fv.Value, err.Error())
 				}
 				h.Set = append(h.Set, setExpr{field: fk.Value, prog: p})
-				h.setNeeds.merge(&p.needs)
+				if p.copy == nil {
+					h.setNeeds.merge(&p.needs)
+				}
 			}
 		case "delete":
 			b, err := strconv.ParseBool(val.Value)

@@ -1,6 +1,8 @@
 package state
 
 import (
+	"strings"
+
 	"fmt"
 	"sort"
 	"strconv"
@@ -170,6 +172,7 @@ func (s *Store) tableFor(name string) *table {
 	if t, ok := s.newTables[name]; ok {
 		return t
 	}
+	name = strings.Clone(name) // a replayed event's stream is valid only while it is folded
 	t := newTable(name)
 	if s.direct {
 		s.tables[name] = t
@@ -247,7 +250,7 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 			id, err = idString(out)
 		}
 		if err != nil {
-			return &RejectedError{Message: fmt.Sprintf("%s %s: id %s: %v", t.Name, ev.Type, t.ID.src, err)}
+			return &RejectedError{Message: fmt.Sprintf("%s %s: id %s: %v", t.Name, ev.Type, t.ID.src, firstLine(err))}
 		}
 	}
 	tbl := s.tableFor(t.Name)
@@ -270,7 +273,7 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 	if h.Require != nil && live {
 		out, err := s.eval.eval(h.Require, &in)
 		if err != nil {
-			return &RejectedError{Message: fmt.Sprintf("%s %s: require %s: %v", t.Name, ev.Type, h.Require.src, err)}
+			return &RejectedError{Message: fmt.Sprintf("%s %s: require %s: %v", t.Name, ev.Type, h.Require.src, firstLine(err))}
 		}
 		if ok, _ := out.(bool); !ok {
 			return &RejectedError{Message: h.Message}
@@ -287,14 +290,23 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 	s.fields = s.fields[:0]
 	s.vals = s.vals[:0]
 	ends := s.ends[:0]
-	s.eval.bind(&h.setNeeds, &in)
+	bound := false
 	for _, set := range h.Set {
+		if c := set.prog.copy; c != nil {
+			s.vals = appendMember(s.vals, c, base, ev)
+			ends = append(ends, len(s.vals))
+			continue
+		}
+		if !bound {
+			s.eval.bind(&h.setNeeds, &in)
+			bound = true
+		}
 		out, err := s.eval.run(set.prog)
 		if err == nil {
 			s.vals, err = appendValue(s.vals, out)
 		}
 		if err != nil {
-			return &RejectedError{Message: fmt.Sprintf("%s %s: set %s: %v", t.Name, ev.Type, set.field, err)}
+			return &RejectedError{Message: fmt.Sprintf("%s %s: set %s: %v", t.Name, ev.Type, set.field, firstLine(err))}
 		}
 		ends = append(ends, len(s.vals))
 	}
@@ -307,6 +319,22 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 	s.buf = setFields(s.buf[:0], base, s.fields)
 	s.put(tbl, id, packEntity(id, version, s.buf))
 	return nil
+}
+
+// appendMember appends the JSON of the member a copy expression reads, or
+// null when it is missing, as running the expression would.
+func appendMember(dst []byte, c *copyMember, entity []byte, ev *eventlog.Event) []byte {
+	obj := entity
+	switch c.from {
+	case nameEvent:
+		obj = ev.Data
+	case nameMeta:
+		obj = ev.Meta
+	}
+	if v := member(obj, c.key); v != nil {
+		return append(dst, v...)
+	}
+	return append(dst, "null"...)
 }
 
 // idString turns an id expression's result into an entity id.

@@ -419,3 +419,33 @@ func BenchmarkGet(b *testing.B) {
 		}
 	}
 }
+
+// TestSetCopiesMembers: a set expression that only reads one member copies
+// its JSON as written (no float rounding, escapes kept), null when missing;
+// the others still run.
+func TestSetCopiesMembers(t *testing.T) {
+	f := newFixture(t, `
+entities:
+  item:
+    streams: item
+    when:
+      Put: {set: {name: event.name, tags: event.tags, price: event.price, gone: event.nope, again: name, big: event.big, n: 'len(event.tags)'}}
+      Check:
+        require: event.amount > 0
+        message: must be positive
+`)
+	f.mustAppend("item:1", "Put", `{"name":"a\"b","tags":[1, 2],"price":1.50,"big":12345678901234567890}`)
+	want := `{"name":"a\"b","tags":[1, 2],"price":1.50,"gone":null,"again":null,"big":12345678901234567890,"n":2}`
+	if got := f.get("item", "1"); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+	f.mustAppend("item:1", "Put", `{"name":"c","tags":[]}`)
+	if got := f.get("item", "1"); !strings.Contains(got, `"again":"a\"b"`) {
+		t.Fatalf("a copy of an entity field reads the state before the event: %s", got)
+	}
+	r := f.append("item:1", nil, "Check", `{"amount":"x"}`)
+	var rej *RejectedError
+	if !errors.As(r.Err, &rej) || strings.Contains(rej.Message, "\n") || !strings.Contains(rej.Message, "require event.amount > 0") {
+		t.Fatalf("a guard that fails to run: %q", r.Err)
+	}
+}

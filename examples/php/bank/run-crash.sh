@@ -14,11 +14,12 @@ if [[ $# -ne 3 ]]; then
     exit 2
 fi
 foldb=$1 port=$2 client=$3
-here=$(cd "$(dirname "$0")" && pwd)
+here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
+php=${FOLDB_PHP:-php}
 export FOLDB_HOST=127.0.0.1 FOLDB_PORT=$port FOLDB_CLIENT=$client
 tmp=$(mktemp -d)
 server=
-trap '[[ -n $server ]] && kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap '[[ -n $server ]] && { kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; }; rm -rf "$tmp"' EXIT
 
 start() {
     "$foldb" --port "$port" --dir "$tmp/data" --schema "$here/schema.yaml" >/dev/null 2>>"$tmp/foldb.log" &
@@ -34,10 +35,10 @@ start() {
 }
 
 start 1
-php "$here/setup.php" 10 >"$tmp/baseline.json"
+"$php" "$here/setup.php" 10 >"$tmp/baseline.json"
 pids=()
 for w in $(seq 1 8); do
-    php "$here/$client/worker.php" "$w" 1000 250 10 >"$tmp/worker-$w.json" 2>"$tmp/worker-$w.err" &
+    "$php" "$here/$client/worker.php" "$w" 1000 250 10 >"$tmp/worker-$w.json" 2>"$tmp/worker-$w.err" &
     pids+=($!)
 done
 sleep 1
@@ -51,5 +52,5 @@ for i in "${!pids[@]}"; do
 done
 [[ $failed -eq 0 ]] || exit 1
 grep 'foldb started' "$tmp/foldb.log" | sed 's/.*msg=/msg=/'
-cat "$tmp"/worker-*.json | php "$here/check.php" "$tmp/baseline.json"
+cat "$tmp"/worker-*.json | "$php" "$here/check.php" "$tmp/baseline.json"
 echo "== PASS ($client, after kill -9)"

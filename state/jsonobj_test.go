@@ -130,3 +130,23 @@ func BenchmarkSetFields(b *testing.B) {
 		dst = setFields(dst[:0], obj, fields)
 	}
 }
+
+func TestSkipString(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+	}{
+		{`"abc",`, 5},
+		{`""`, 2},
+		{`"a\"b"x`, 6},
+		{`"a\\"x`, 5},
+		{`"a\\\"b"x`, 8},
+		{`"\\\\"`, 6},
+		{`"unterminated`, 13},
+		{`"ends in \"`, 11},
+	} {
+		if got := skipString([]byte(tc.in), 0); got != tc.want {
+			t.Errorf("skipString(%s) = %d, want %d", tc.in, got, tc.want)
+		}
+	}
+}

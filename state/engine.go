@@ -1,6 +1,8 @@
 package state
 
 import (
+	"unsafe"
+
 	"errors"
 	"fmt"
 	"log/slog"
@@ -168,7 +170,7 @@ func (e *Engine) replay(s *Store, from, to uint64, p Progress) (uint64, error) {
 	}
 	lastLog := time.Now()
 	n := uint64(0)
-	err := e.log.Scan(from, to, func(ev *eventlog.Event) error {
+	err := e.scanAhead(from, to, func(ev *eventlog.Event) error {
 		s.Apply(ev)
 		n++
 		if n&0xfff == 0 {
@@ -187,6 +189,108 @@ func (e *Engine) replay(s *Store, from, to uint64, p Progress) (uint64, error) {
 		return nil
 	})
 	return n, err
+}
+
+// readBatch is a run of events read ahead, their bytes copied into buf.
+type readBatch struct {
+	events []eventlog.Event
+	buf    []byte
+}
+
+const readBatchEvents = 512
+
+// scanAhead is the log's Scan with the reading and decoding on a goroutine
+// of its own, a few batches ahead of fn: a replay folds while Pebble reads.
+// As with Scan, the event is valid only during fn.
+func (e *Engine) scanAhead(from, to uint64, fn func(ev *eventlog.Event) error) error {
+	full := make(chan *readBatch, 4)
+	free := make(chan *readBatch, 4)
+	for range 4 {
+		free <- &readBatch{}
+	}
+	quit := make(chan struct{})
+	var readErr error
+	go func() {
+		defer close(full)
+		b := <-free
+		readErr = e.log.Scan(from, to, func(ev *eventlog.Event) error {
+			b.add(ev)
+			if len(b.events) < readBatchEvents {
+				return nil
+			}
+			select {
+			case full <- b:
+			case <-quit:
+				return ErrStopped
+			}
+			select {
+			case b = <-free:
+			case <-quit:
+				return ErrStopped
+			}
+			b.events, b.buf = b.events[:0], b.buf[:0]
+			return nil
+		})
+		if readErr == nil && len(b.events) > 0 {
+			select {
+			case full <- b:
+			case <-quit:
+			}
+		}
+	}()
+	var err error
+	for b := range full {
+		if err == nil {
+			err = b.fold(fn)
+			if err != nil {
+				close(quit)
+			}
+		}
+		if err == nil {
+			free <- b
+		}
+	}
+	if err != nil {
+		return err
+	}
+	return readErr
+}
+
+// add copies an event into the batch. Its strings and slices point into
+// buf; when buf grows they keep pointing into the old array, which holds
+// the same bytes and is never written again.
+func (b *readBatch) add(ev *eventlog.Event) {
+	c := *ev
+	c.Stream = bytesView(b.copy([]byte(ev.Stream)))
+	c.ID = bytesView(b.copy([]byte(ev.ID)))
+	c.Data = b.copy(ev.Data)
+	if ev.Meta != nil {
+		c.Meta = b.copy(ev.Meta)
+	}
+	b.events = append(b.events, c)
+}
+
+func (b *readBatch) copy(p []byte) []byte {
+	start := len(b.buf)
+	b.buf = append(b.buf, p...)
+	return b.buf[start:len(b.buf):len(b.buf)]
+}
+
+// fold calls fn on each event of the batch.
+func (b *readBatch) fold(fn func(ev *eventlog.Event) error) error {
+	for i := range b.events {
+		if err := fn(&b.events[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func bytesView(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }
 
 // ErrSameSchema is returned by SetSchema when the schema is already in force.

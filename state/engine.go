@@ -1,6 +1,8 @@
 package state
 
 import (
+	"runtime"
+
 	"unsafe"
 
 	"errors"
@@ -168,59 +170,93 @@ func (e *Engine) replay(s *Store, from, to uint64, p Progress) (uint64, error) {
 	if e.stopped.Load() {
 		return 0, ErrStopped
 	}
+	k := min(runtime.GOMAXPROCS(0), len(s.schema.Types)+1)
+	if to-from < parallelReplayMin {
+		k = 1
+	}
+	shards := []*Store{s}
+	if k > 1 {
+		shards = s.split(k)
+		defer s.merge(shards)
+	}
 	lastLog := time.Now()
-	n := uint64(0)
-	err := e.scanAhead(from, to, func(ev *eventlog.Event) error {
-		s.Apply(ev)
-		n++
-		if n&0xfff == 0 {
-			if e.stopped.Load() {
-				return ErrStopped
-			}
-			np := p
-			np.Done = p.Done + n
-			e.progress.Store(&np)
-			if time.Since(lastLog) >= 2*time.Second {
-				lastLog = time.Now()
-				pct := 100 * float64(np.Done) / float64(max(np.Total, 1))
-				e.logger.Info(p.What, "events", np.Done, "of", np.Total, "percent", fmt.Sprintf("%.1f", pct), "events_per_sec", int64(np.PerSec()))
-			}
+	var n uint64
+	err := e.scanAhead(from, to, shards, func(done uint64) error {
+		n = done
+		if e.stopped.Load() {
+			return ErrStopped
+		}
+		np := p
+		np.Done = p.Done + n
+		e.progress.Store(&np)
+		if time.Since(lastLog) >= 2*time.Second {
+			lastLog = time.Now()
+			pct := 100 * float64(np.Done) / float64(max(np.Total, 1))
+			e.logger.Info(p.What, "events", np.Done, "of", np.Total, "percent", fmt.Sprintf("%.1f", pct), "events_per_sec", int64(np.PerSec()))
 		}
 		return nil
 	})
 	return n, err
 }
 
+// parallelReplayMin is the fewest events worth a parallel replay.
+var parallelReplayMin uint64 = 1 << 14 // a variable for the tests
+
 // readBatch is a run of events read ahead, their bytes copied into buf.
 type readBatch struct {
 	events []eventlog.Event
 	buf    []byte
+	left   atomic.Int32 // shards yet to fold it
 }
 
 const readBatchEvents = 512
 
-// scanAhead is the log's Scan with the reading and decoding on a goroutine
-// of its own, a few batches ahead of fn: a replay folds while Pebble reads.
-// As with Scan, the event is valid only during fn.
-func (e *Engine) scanAhead(from, to uint64, fn func(ev *eventlog.Event) error) error {
-	full := make(chan *readBatch, 4)
-	free := make(chan *readBatch, 4)
-	for range 4 {
+// scanAhead folds events from..to into shards, each on a goroutine of its
+// own, while another goroutine reads and decodes the log a few batches
+// ahead: a replay keeps every CPU busy. Every shard folds every event (it
+// skips the projections it does not own). progress is called on the
+// calling goroutine after each batch with the events all shards have
+// folded; an error from it stops the replay.
+func (e *Engine) scanAhead(from, to uint64, shards []*Store, progress func(done uint64) error) error {
+	const ahead = 8
+	full := make([]chan *readBatch, len(shards))
+	for i := range full {
+		full[i] = make(chan *readBatch, ahead)
+	}
+	free := make(chan *readBatch, ahead)
+	for range ahead {
 		free <- &readBatch{}
 	}
+	folded := make(chan *readBatch, ahead*len(shards))
 	quit := make(chan struct{})
+	var quitOnce sync.Once
+	stop := func() { quitOnce.Do(func() { close(quit) }) }
+
 	var readErr error
 	go func() {
-		defer close(full)
+		defer func() {
+			for _, c := range full {
+				close(c)
+			}
+		}()
+		send := func(b *readBatch) bool {
+			b.left.Store(int32(len(shards)))
+			for _, c := range full {
+				select {
+				case c <- b:
+				case <-quit:
+					return false
+				}
+			}
+			return true
+		}
 		b := <-free
 		readErr = e.log.Scan(from, to, func(ev *eventlog.Event) error {
 			b.add(ev)
 			if len(b.events) < readBatchEvents {
 				return nil
 			}
-			select {
-			case full <- b:
-			case <-quit:
+			if !send(b) {
 				return ErrStopped
 			}
 			select {
@@ -232,23 +268,37 @@ func (e *Engine) scanAhead(from, to uint64, fn func(ev *eventlog.Event) error) e
 			return nil
 		})
 		if readErr == nil && len(b.events) > 0 {
-			select {
-			case full <- b:
-			case <-quit:
-			}
+			send(b)
 		}
 	}()
-	var err error
-	for b := range full {
-		if err == nil {
-			err = b.fold(fn)
-			if err != nil {
-				close(quit)
+
+	var wg sync.WaitGroup
+	for i, sh := range shards {
+		wg.Go(func() {
+			for b := range full[i] {
+				for j := range b.events {
+					sh.Apply(&b.events[j])
+				}
+				if b.left.Add(-1) == 0 {
+					folded <- b
+				}
 			}
+		})
+	}
+	go func() { wg.Wait(); close(folded) }()
+
+	var err error
+	done := uint64(0)
+	for b := range folded {
+		if err != nil {
+			continue
 		}
-		if err == nil {
-			free <- b
+		done += uint64(len(b.events))
+		if err = progress(done); err != nil {
+			stop()
+			continue
 		}
+		free <- b
 	}
 	if err != nil {
 		return err
@@ -274,16 +324,6 @@ func (b *readBatch) copy(p []byte) []byte {
 	start := len(b.buf)
 	b.buf = append(b.buf, p...)
 	return b.buf[start:len(b.buf):len(b.buf)]
-}
-
-// fold calls fn on each event of the batch.
-func (b *readBatch) fold(fn func(ev *eventlog.Event) error) error {
-	for i := range b.events {
-		if err := fn(&b.events[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func bytesView(b []byte) string {

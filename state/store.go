@@ -42,6 +42,10 @@ type Store struct {
 
 	projectionErrors atomic.Uint64
 	firstProjErr     atomic.Pointer[string]
+
+	// noDefault: the store folds no undeclared category (a replay shard
+	// that does not own the default projection; see split).
+	noDefault bool
 }
 
 type table struct {
@@ -229,7 +233,7 @@ func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
 			return err
 		}
 	}
-	if !s.schema.declared[cat] {
+	if !s.schema.declared[cat] && !s.noDefault {
 		t := s.tableFor(cat)
 		cur, ok := s.lookup(t, sid)
 		base := []byte("{}")
@@ -513,4 +517,66 @@ func (r *Restorer) Entity(e Entity) error {
 func (r *Restorer) Done(position uint64) *Store {
 	r.s.pos = position
 	return r.s
+}
+
+// split divides a store in direct mode into k shards that fold disjoint
+// sets of projections, for a parallel replay: the declared types are dealt
+// out in turn, the default projection goes to the last shard, and each
+// shard takes the tables of what it owns out of s. A projection reads only
+// its own entity and the event, so the shards can fold the same events at
+// once; merge puts the tables back.
+func (s *Store) split(k int) []*Store {
+	shards := make([]*Store, k)
+	for i := range shards {
+		sub := *s.schema
+		sub.byCategory = map[string][]*EntityType{}
+		sub.byEvent = map[string][]*EntityType{}
+		sh := NewStore(&sub)
+		sh.noDefault = i != k-1
+		sh.pos = s.pos
+		shards[i] = sh
+	}
+	owner := map[*EntityType]*Store{}
+	for i, t := range s.schema.Types {
+		owner[t] = shards[i%k]
+	}
+	for cat, ts := range s.schema.byCategory {
+		for _, t := range ts {
+			sc := owner[t].schema
+			sc.byCategory[cat] = append(sc.byCategory[cat], t)
+		}
+	}
+	for typ, ts := range s.schema.byEvent {
+		for _, t := range ts {
+			sc := owner[t].schema
+			sc.byEvent[typ] = append(sc.byEvent[typ], t)
+		}
+	}
+	byName := map[string]*Store{}
+	for t, sh := range owner {
+		byName[t.Name] = sh
+	}
+	for name, t := range s.tables {
+		sh, ok := byName[name]
+		if !ok {
+			sh = shards[k-1] // a default projection's category
+		}
+		sh.tables[name] = t
+	}
+	clear(s.tables)
+	return shards
+}
+
+// merge takes the shards' tables and counts back into s.
+func (s *Store) merge(shards []*Store) {
+	for _, sh := range shards {
+		for name, t := range sh.tables {
+			s.tables[name] = t
+		}
+		s.pos = max(s.pos, sh.pos)
+		if n := sh.projectionErrors.Load(); n > 0 {
+			s.projectionErrors.Add(n)
+			s.firstProjErr.CompareAndSwap(nil, sh.firstProjErr.Load())
+		}
+	}
 }

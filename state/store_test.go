@@ -1,6 +1,10 @@
 package state
 
 import (
+	"math"
+
+	"runtime"
+
 	"errors"
 	"fmt"
 	"io"
@@ -299,10 +303,28 @@ func TestLiveEqualsReplay(t *testing.T) {
 			}
 		}
 		live := dump(f.eng.Store())
-		f.reopen(nil)
-		if replayed := dump(f.eng.Store()); replayed != live {
-			t.Fatalf("seed %d: live and replayed state differ:\n%s\n---\n%s", seed, live, replayed)
+		// A sequential replay, then one split over 3 shards (the bank's two
+		// types and the default projection of note:).
+		for _, parallel := range []bool{false, true} {
+			setParallelReplay(t, parallel, 3)
+			f.reopen(nil)
+			if replayed := dump(f.eng.Store()); replayed != live {
+				t.Fatalf("seed %d, parallel %v: live and replayed state differ:\n%s\n---\n%s", seed, parallel, live, replayed)
+			}
 		}
+	}
+}
+
+// setParallelReplay makes replays of any length parallel over procs CPUs,
+// or never parallel, for the rest of the test.
+func setParallelReplay(t *testing.T, parallel bool, procs int) {
+	oldMin, oldProcs := parallelReplayMin, runtime.GOMAXPROCS(0)
+	t.Cleanup(func() { parallelReplayMin = oldMin; runtime.GOMAXPROCS(oldProcs) })
+	if parallel {
+		parallelReplayMin = 0
+		runtime.GOMAXPROCS(procs)
+	} else {
+		parallelReplayMin = math.MaxUint64
 	}
 }
 

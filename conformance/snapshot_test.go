@@ -66,24 +66,6 @@ const snapSchemaB = `entities:
       Credited: {set: {credits: credits + 1, big: event.amount >= 50}}
 `
 
-// Server bugs these tests found; each skips the part that cannot pass.
-const (
-	// bugStaleLatest: snapshot.NewManager takes the newest snapshot file by
-	// name as the latest without reading it, and server.load's SetLatest
-	// replaces it only when a snapshot was loaded.
-	bugStaleLatest = "server bug: a snapshot the start skipped (damaged, or of another schema) stays the snapshot " +
-		"manager's latest when no newer one loads: SNAPSHOT.INFO, LASTSAVE and INFO report it, and a clean shutdown at " +
-		"its position writes no snapshot, so every later start skips it again and replays the whole log"
-	// bugVerifyAlias: since 68212d7 eventlog.Log.Scan hands out e.Stream
-	// aliasing Pebble's buffer; Verify assigns versions[e.Stream] for a
-	// stream already in the map, and Go stores the new key string on such
-	// an assignment, so the map's key changes under it.
-	bugVerifyAlias = "eventlog bug: foldb verify reports a whole log as corrupt: Log.Verify keys its versions map " +
-		"by e.Stream, which aliases Pebble's memory (a -race binary, at random: \"corrupt record: shelf:3 version 3 " +
-		"at position 3 follows version 0\"; any binary once the log outgrows the block cache: \"corrupt record: " +
-		"<garbage> is recorded at version 0, its last event is version 1000\")"
-)
-
 // writeSchemaFile writes a schema to a file of its own and returns its path.
 func writeSchemaFile(t testing.TB, text string) string {
 	t.Helper()
@@ -582,7 +564,6 @@ func checkRestarted(t *testing.T, s *Server, recs []*appendRec) {
 		t.Errorf("after a clean shutdown at %d the snapshots are at %v", last, got)
 	}
 	t.Run("foldb verify", func(t *testing.T) {
-		t.Skip(bugVerifyAlias)
 		verifyDir(t, s.Dir)
 	})
 
@@ -640,12 +621,11 @@ func TestSnapshotDamaged(t *testing.T) {
 		// skipped are the reasons the start must log for the newest and
 		// the older snapshot ("" where it must not skip it).
 		skipped [2]string
-		loaded  int64  // the snapshot's position, 0 for a full replay
-		bug     string // why the checks after the restart cannot pass
+		loaded  int64 // the snapshot's position, 0 for a full replay
 	}{
-		{"flipped byte in the newest", func(t *testing.T, newest, _ string) { flip(t, newest) }, [2]string{"checksum mismatch", ""}, older, ""},
-		{"newest truncated", func(t *testing.T, newest, _ string) { truncate(t, newest) }, [2]string{"truncated", ""}, older, ""},
-		{"both damaged", func(t *testing.T, newest, older string) { flip(t, newest); truncate(t, older) }, [2]string{"checksum mismatch", "truncated"}, 0, bugStaleLatest},
+		{"flipped byte in the newest", func(t *testing.T, newest, _ string) { flip(t, newest) }, [2]string{"checksum mismatch", ""}, older},
+		{"newest truncated", func(t *testing.T, newest, _ string) { truncate(t, newest) }, [2]string{"truncated", ""}, older},
+		{"both damaged", func(t *testing.T, newest, older string) { flip(t, newest); truncate(t, older) }, [2]string{"checksum mismatch", "truncated"}, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -667,9 +647,6 @@ func TestSnapshotDamaged(t *testing.T) {
 				t.Errorf("the start loaded snapshot %q, want %q", got, wantLoaded)
 			}
 			checkSameView(t, want, s, "the state after the restart")
-			if tc.bug != "" {
-				t.Skip(tc.bug)
-			}
 
 			// The server knows the damaged file is no snapshot: SNAPSHOT.INFO
 			// shows the one it loaded (none after a full replay), and the
@@ -846,15 +823,12 @@ func TestSnapshotSchemaChange(t *testing.T) {
 	}
 	// restart restarts without --schema: B is in force, from B's snapshot
 	// at pos, and the state is B's fold of events.
-	restart := func(t *testing.T, dir string, pos int64, events [][]string, bug string) *Server {
+	restart := func(t *testing.T, dir string, pos int64, events [][]string) *Server {
 		s := startServer(t, dir)
 		if got, err := s.Client(2).Do(context.Background(), "SCHEMA.GET").Text(); err != nil || got != snapSchemaB {
 			t.Fatalf("SCHEMA.GET after a restart without --schema = %q, %v; want schema B", got, err)
 		}
 		checkFolded(t, s, "B", events)
-		if bug != "" {
-			t.Skip(bug)
-		}
 		path := snapshotPath(dir, pos)
 		if got := loadedSnapshot(t, s); got != path || len(logMessages(s, "snapshot skipped")) > 0 {
 			t.Errorf("the restart under B loaded %q and skipped %q; want B's snapshot %s loaded, none skipped", got, logMessages(s, "snapshot skipped"), path)
@@ -870,7 +844,7 @@ func TestSnapshotSchemaChange(t *testing.T) {
 		more := [][]string{{"account:3", "Credited", `{"amount":77}`}}
 		appendEach(t, s, more)
 		s.Stop()
-		s = restart(t, dir, last+1, append(slices.Clone(all), more...), "")
+		s = restart(t, dir, last+1, append(slices.Clone(all), more...))
 		s.Stop()
 	})
 
@@ -879,7 +853,7 @@ func TestSnapshotSchemaChange(t *testing.T) {
 		copyDataDir(t, base, dir, true)
 		s := startB(t, dir)
 		s.Stop()
-		s = restart(t, dir, last, all, bugStaleLatest)
+		s = restart(t, dir, last, all)
 		s.Stop()
 	})
 }

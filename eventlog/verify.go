@@ -23,7 +23,10 @@ type VerifyReport struct {
 // nil, is called now and then with the events checked.
 func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 	var rep VerifyReport
-	versions := map[string]uint64{}
+	// Values are pointers so that a known stream is updated without an
+	// assignment: assigning to an existing string key stores the new key,
+	// and e.Stream is valid only during the call.
+	versions := map[string]*uint64{}
 	expect := uint64(1)
 	var key []byte
 	err := l.Scan(1, 0, func(e *Event) error {
@@ -31,14 +34,19 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 			return fmt.Errorf("%w: position %d follows %d", ErrCorruptRecord, e.Position, expect-1)
 		}
 		expect++
-		v, seen := versions[e.Stream]
+		vp := versions[e.Stream]
+		var v uint64
+		if vp != nil {
+			v = *vp
+		}
 		if e.Version != v+1 {
 			return fmt.Errorf("%w: %s version %d at position %d follows version %d", ErrCorruptRecord, e.Stream, e.Version, e.Position, v)
 		}
-		if seen {
-			versions[e.Stream] = e.Version
+		if vp != nil {
+			*vp = e.Version
 		} else {
-			versions[strings.Clone(e.Stream)] = e.Version // e.Stream is valid only during the call
+			nv := e.Version
+			versions[strings.Clone(e.Stream)] = &nv
 		}
 		key = indexKey(key[:0], e.Stream, e.Version)
 		pos, err := l.getUint64(key)
@@ -60,13 +68,13 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 	if last := l.LastPosition(); rep.Events != last {
 		return rep, fmt.Errorf("%w: %d events read, the log ends at %d", ErrCorruptRecord, rep.Events, last)
 	}
-	for stream, v := range versions {
+	for stream, vp := range versions {
 		cur, err := l.Version(stream)
 		if err != nil {
 			return rep, err
 		}
-		if cur != v {
-			return rep, fmt.Errorf("%w: %s is recorded at version %d, its last event is version %d", ErrCorruptRecord, stream, cur, v)
+		if cur != *vp {
+			return rep, fmt.Errorf("%w: %s is recorded at version %d, its last event is version %d", ErrCorruptRecord, stream, cur, *vp)
 		}
 	}
 	rep.Streams = len(versions)

@@ -84,12 +84,11 @@ func (m *Manager) Dir() string { return m.opts.Dir }
 // Latest is the newest snapshot on disk, or nil.
 func (m *Manager) Latest() *Info { return m.last.Load() }
 
-// SetLatest records a snapshot loaded at start.
-func (m *Manager) SetLatest(i *Info) {
-	if i != nil {
-		m.last.Store(i)
-	}
-}
+// SetLatest records the snapshot the state was loaded from at start, or
+// nil when none could be used (every one was skipped, or there is none):
+// then the newest file on disk counts for nothing, and the next clean
+// shutdown or scheduled snapshot writes a good one.
+func (m *Manager) SetLatest(i *Info) { m.last.Store(i) }
 
 // Status is what INFO shows.
 type Status struct {

@@ -5,26 +5,61 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestParseBenchmarkCSV(t *testing.T) {
 	header := `"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"` + "\n"
+	ms := func(f float64) time.Duration { return time.Duration(f * float64(time.Millisecond)) }
 	for _, tc := range []struct {
 		name, out string
-		want      float64
+		want      latency
 		ok        bool
 	}{
-		{"GET", header + `"GET k:__rand_int__","625000.00","1.108","0.200","0.879","1.687","5.663","5.767"` + "\n", 625000, true},
+		{"GET", header + `"GET k:__rand_int__","625000.00","1.108","0.200","0.879","1.687","5.663","5.767"` + "\n",
+			latency{625000, ms(0.879), ms(5.663)}, true},
 		// redis-benchmark does not escape the quotes of a JSON argument.
-		{"JSON argument", header + `"EVENT.APPEND account:__rand_int__ BalanceIncreased {"amount":1}","20408.16","2.102","0.440","1.767","4.063","7.815","10.999"` + "\n", 20408.16, true},
-		{"no header", `"GET","1.0"` + "\n", 0, false},
-		{"no data", header, 0, false},
-		{"empty", "", 0, false},
+		{"JSON argument", header + `"EVENT.APPEND account:__rand_int__ BalanceIncreased {"amount":1}","20408.16","2.102","0.440","1.767","4.063","7.815","10.999"` + "\n",
+			latency{20408.16, ms(1.767), ms(7.815)}, true},
+		{"no header", `"GET","1.0"` + "\n", latency{}, false},
+		{"no data", header, latency{}, false},
+		{"no percentiles", `"test","rps"` + "\n" + `"GET","1.0"` + "\n", latency{}, false},
+		{"empty", "", latency{}, false},
 	} {
 		got, err := parseBenchmarkCSV([]byte(tc.out))
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("%s: got %v, %v; want %v (ok %v)", tc.name, got, err, tc.want, tc.ok)
 		}
+	}
+}
+
+func TestLatency(t *testing.T) {
+	took := make([]time.Duration, 200)
+	for i := range took {
+		took[i] = time.Duration(200-i) * time.Microsecond // 200µs down to 1µs
+	}
+	l := latencyOf(took, time.Second/10)
+	if l.rps != 2000 || l.p50 != 100*time.Microsecond || l.p99 != 198*time.Microsecond {
+		t.Errorf("latencyOf: %+v", l)
+	}
+	if took[0] != 200*time.Microsecond {
+		t.Error("latencyOf sorted its input")
+	}
+	if p := percentile([]time.Duration{7}, 99); p != 7 {
+		t.Errorf("percentile of one: %v", p)
+	}
+	if s := (latency{12345.6, 71 * time.Microsecond, 2345 * time.Microsecond}).String(); s != "12,346 req/s, p50 71 µs, p99 2.35 ms" {
+		t.Errorf("String: %q", s)
+	}
+	if s := (latency{1.64, 621 * time.Millisecond, 1028 * time.Millisecond}).String(); s != "1.6 req/s, p50 621 ms, p99 1028 ms" {
+		t.Errorf("String: %q", s)
+	}
+	m := medianLatency([]latency{{3, 1, 9}, {1, 2, 8}, {2, 3, 7}})
+	if m != (latency{2, 2, 8}) {
+		t.Errorf("medianLatency: %+v", m)
+	}
+	if got := shellLine([]string{"ENTITY.ALL", "account", "WHERE", "balance > 100", "it's"}); got != `ENTITY.ALL account WHERE 'balance > 100' 'it'\''s'` {
+		t.Errorf("shellLine: %s", got)
 	}
 }
 

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"slices"
@@ -88,11 +90,24 @@ func (r *redisServer) stop(ctx context.Context) error {
 }
 
 // benchmark runs redis-benchmark against a server with the given options
-// and command and returns its requests per second (from --csv).
-// redis-benchmark 7 exits with status 1 at the first error reply.
+// and command and returns its requests per second.
 func (b *bench) benchmark(s *server, opts []string, command ...string) (float64, error) {
+	l, err := b.benchmarkLatency(s, opts, command...)
+	return l.rps, err
+}
+
+// benchmarkArgs are redis-benchmark's arguments for a run against s.
+func benchmarkArgs(s *server, opts []string, command ...string) []string {
 	args := append([]string{"-h", "127.0.0.1", "-p", strconv.Itoa(s.port), "-q", "--csv"}, opts...)
-	args = append(args, command...)
+	return append(args, command...)
+}
+
+// benchmarkLatency runs redis-benchmark against a server with the given
+// options and command and returns its requests per second and latency
+// percentiles (from --csv). redis-benchmark 7 exits with status 1 at the
+// first error reply.
+func (b *bench) benchmarkLatency(s *server, opts []string, command ...string) (latency, error) {
+	args := benchmarkArgs(s, opts, command...)
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
@@ -100,26 +115,27 @@ func (b *bench) benchmark(s *server, opts []string, command ...string) (float64,
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		if b.ctx.Err() != nil {
-			return 0, errInterrupted
+			return latency{}, errInterrupted
 		}
-		return 0, fmt.Errorf("redis-benchmark %s against %s: %v\nstdout:\n%s\nstderr:\n%s",
+		return latency{}, fmt.Errorf("redis-benchmark %s against %s: %v\nstdout:\n%s\nstderr:\n%s",
 			strings.Join(args, " "), s.name, err, stdout.String(), stderr.String())
 	}
-	rps, err := parseBenchmarkCSV(stdout.Bytes())
+	l, err := parseBenchmarkCSV(stdout.Bytes())
 	if err != nil {
-		return 0, fmt.Errorf("redis-benchmark %s against %s: %v\nstdout:\n%s", strings.Join(args, " "), s.name, err, stdout.String())
+		return latency{}, fmt.Errorf("redis-benchmark %s against %s: %v\nstdout:\n%s", strings.Join(args, " "), s.name, err, stdout.String())
 	}
-	return rps, nil
+	return l, nil
 }
 
-// parseBenchmarkCSV reads the rps column of redis-benchmark --csv:
+// parseBenchmarkCSV reads the rps, p50 and p99 columns of redis-benchmark
+// --csv:
 //
-//	"test","rps","avg_latency_ms",...
-//	"GET k:__rand_int__","625000.00","1.108",...
+//	"test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+//	"GET k:__rand_int__","625000.00","1.108","0.200","0.879","1.687","5.663","5.767"
 //
 // redis-benchmark does not escape quotes in the test's name (a JSON
 // argument), so the figures are counted from the end of the line.
-func parseBenchmarkCSV(out []byte) (float64, error) {
+func parseBenchmarkCSV(out []byte) (latency, error) {
 	var header []string
 	for line := range strings.Lines(string(out)) {
 		fields := strings.Split(strings.TrimSpace(line), ",")
@@ -129,12 +145,26 @@ func parseBenchmarkCSV(out []byte) (float64, error) {
 			}
 			continue
 		}
-		rps := slices.Index(header, `"rps"`)
-		i := len(fields) - (len(header) - rps)
-		if rps < 1 || i < 1 {
-			break
+		figure := func(name string) (float64, error) {
+			col := slices.Index(header, `"`+name+`"`)
+			i := len(fields) - (len(header) - col)
+			if col < 1 || i < 1 {
+				return 0, fmt.Errorf("no %s figure in its CSV", name)
+			}
+			return strconv.ParseFloat(strings.Trim(fields[i], `"`), 64)
 		}
-		return strconv.ParseFloat(strings.Trim(fields[i], `"`), 64)
+		rps, err1 := figure("rps")
+		p50, err2 := figure("p50_latency_ms")
+		p99, err3 := figure("p99_latency_ms")
+		if err := errors.Join(err1, err2, err3); err != nil {
+			return latency{}, err
+		}
+		return latency{rps: rps, p50: msDuration(p50), p99: msDuration(p99)}, nil
 	}
-	return 0, fmt.Errorf("no rps figure in its CSV")
+	return latency{}, fmt.Errorf("no rps figure in its CSV")
+}
+
+// msDuration converts redis-benchmark's milliseconds.
+func msDuration(ms float64) time.Duration {
+	return time.Duration(math.Round(ms * float64(time.Millisecond)))
 }

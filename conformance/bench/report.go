@@ -5,6 +5,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"time"
 )
 
 type unit int
@@ -14,6 +15,7 @@ const (
 	unitBytes
 	unitEventsPerSec
 	unitSeconds
+	unitLatency // requests/s, with p50 and p99 beside them
 )
 
 // result is one line of the table.
@@ -29,7 +31,44 @@ type result struct {
 	// floor and goal are NaN for lines shown for information only.
 	floor, goal         float64
 	values, redisValues []float64 // every round
+	lats, redisLats     []latency // every round, for unitLatency
 	detail              string
+}
+
+// latency is one run at 1 client: requests/s and percentiles of the time
+// from sending a request to reading its reply.
+type latency struct {
+	rps      float64
+	p50, p99 time.Duration
+}
+
+func (l latency) String() string {
+	rps := count(int64(math.Round(l.rps)))
+	if l.rps < 100 { // a scan of a million entities: 1.6, not 2
+		rps = fmt.Sprintf("%.1f", l.rps)
+	}
+	return fmt.Sprintf("%s req/s, p50 %s, p99 %s", rps, shortDuration(l.p50), shortDuration(l.p99))
+}
+
+// medianLatency is the median of each figure over the rounds (they may come
+// from different rounds).
+func medianLatency(ls []latency) latency {
+	var rps, p50, p99 []float64
+	for _, l := range ls {
+		rps, p50, p99 = append(rps, l.rps), append(p50, float64(l.p50)), append(p99, float64(l.p99))
+	}
+	return latency{rps: median(rps), p50: time.Duration(median(p50)), p99: time.Duration(median(p99))}
+}
+
+// shortDuration writes a latency in µs below a millisecond, else in ms.
+func shortDuration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	}
+	return fmt.Sprintf("%.0f ms", float64(d)/float64(time.Millisecond))
 }
 
 func (r result) judged() bool { return !math.IsNaN(r.floor) }
@@ -60,6 +99,10 @@ func (r result) verdict() string {
 
 func (r result) reads() string {
 	switch {
+	case r.unit == unitLatency && r.compared:
+		return "ratio of req/s: higher is better"
+	case r.unit == unitLatency:
+		return "latency: lower is better"
 	case r.compared && r.lowerBetter:
 		return "ratio: lower is better"
 	case r.compared:
@@ -75,7 +118,7 @@ func (r result) format(v float64) string {
 		return "—"
 	}
 	switch r.unit {
-	case unitRPS:
+	case unitRPS, unitLatency:
 		return count(int64(math.Round(v))) + " req/s"
 	case unitBytes:
 		return fmt.Sprintf("%.0f B/account", v)
@@ -105,11 +148,19 @@ func (r result) ratio() string {
 	return fmt.Sprintf("%.2f", r.foldb/r.redis)
 }
 
+// cell is a side's figure in the table: the median of its rounds.
+func (r result) cell(v float64, lats []latency) string {
+	if len(lats) > 0 {
+		return medianLatency(lats).String()
+	}
+	return r.format(v)
+}
+
 // table renders the results as a Markdown table with aligned columns.
 func table(results []result) string {
 	cells := [][]string{{"#", "work", "foldb", "Redis", "foldb/Redis", "reads", "floor", "goal", "result"}}
 	for _, r := range results {
-		cells = append(cells, []string{strconv.Itoa(r.row), r.work, r.format(r.foldb), r.format(r.redis),
+		cells = append(cells, []string{strconv.Itoa(r.row), r.work, r.cell(r.foldb, r.lats), r.cell(r.redis, r.redisLats),
 			r.ratio(), r.reads(), r.bound(r.floor), r.bound(r.goal), r.verdict()})
 	}
 	width := make([]int, len(cells[0]))
@@ -149,6 +200,12 @@ func details(results []result) string {
 		if len(r.redisValues) > 0 {
 			parts = append(parts, "Redis "+r.list(r.redisValues))
 		}
+		if len(r.lats) > 0 {
+			parts = append(parts, "foldb "+latencies(r.lats))
+		}
+		if len(r.redisLats) > 0 {
+			parts = append(parts, "Redis "+latencies(r.redisLats))
+		}
 		if r.detail != "" {
 			parts = append(parts, r.detail)
 		}
@@ -165,6 +222,14 @@ func (r result) list(vs []float64) string {
 		s[i] = r.format(v)
 	}
 	return "[" + strings.Join(s, ", ") + "]"
+}
+
+func latencies(ls []latency) string {
+	s := make([]string, len(ls))
+	for i, l := range ls {
+		s[i] = l.String()
+	}
+	return "[" + strings.Join(s, "; ") + "]"
 }
 
 // count writes n with thousands separators: 1,234,567.

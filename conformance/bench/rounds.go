@@ -7,19 +7,20 @@ import (
 	"strings"
 )
 
-// side is one half of an alternating row.
-type side struct {
+// side is one half of an alternating row; T is its figure (a float64, or a
+// latency).
+type side[T any] struct {
 	name string
-	run  func(round int) (float64, error)
+	run  func(round int) (T, error)
 }
 
 // alternate runs a then z, -rounds times, and returns what each gave;
 // show formats a figure for the progress lines.
-func (b *bench) alternate(what string, show func(float64) string, a, z side) (as, zs []float64, err error) {
+func alternate[T any](b *bench, what string, show func(T) string, a, z side[T]) (as, zs []T, err error) {
 	for round := 1; round <= b.cfg.rounds; round++ {
 		for _, s := range []struct {
-			side
-			into *[]float64
+			side[T]
+			into *[]T
 		}{{a, &as}, {z, &zs}} {
 			b.progress("  %s: round %d/%d, %s", what, round, b.cfg.rounds, s.name)
 			v, err := s.run(round)
@@ -34,8 +35,8 @@ func (b *bench) alternate(what string, show func(float64) string, a, z side) (as
 }
 
 // repeat runs fn -rounds times and returns what it gave.
-func (b *bench) repeat(what string, fn func(round int) (float64, error)) ([]float64, error) {
-	var vs []float64
+func repeat[T any](b *bench, what string, fn func(round int) (T, error)) ([]T, error) {
+	var vs []T
 	for round := 1; round <= b.cfg.rounds; round++ {
 		b.progress("  %s: round %d/%d", what, round, b.cfg.rounds)
 		v, err := fn(round)

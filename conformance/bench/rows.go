@@ -23,6 +23,7 @@ var rows = []row{
 	{"memory", "memory for the accounts", (*bench).rowMemory},
 	{"replay", "replay into the bank schema", (*bench).rowReplay},
 	{"restart", "restart from a snapshot", (*bench).rowRestart},
+	{"latency", "latency on the accounts", (*bench).rowLatency},
 }
 
 // bankFlags start foldb with the bank schema and no snapshot but the ones
@@ -68,9 +69,9 @@ func (b *bench) rowGet() ([]result, error) {
 		}
 		opts := []string{"-n", strconv.Itoa(n), "-c", "50", "-r", strconv.Itoa(getKeys), "-P", strconv.Itoa(p)}
 		what := fmt.Sprintf("GET, pipeline %d, %s requests", p, count(int64(n)))
-		fs, rs, err := b.alternate(what, showRPS,
-			side{"foldb ENTITY.GET", func(int) (float64, error) { return b.benchmark(&f.server, opts, "ENTITY.GET", "k", "__rand_int__") }},
-			side{"redis GET", func(int) (float64, error) { return b.benchmark(&r.server, opts, "GET", "k:__rand_int__") }})
+		fs, rs, err := alternate(b, what, showRPS,
+			side[float64]{"foldb ENTITY.GET", func(int) (float64, error) { return b.benchmark(&f.server, opts, "ENTITY.GET", "k", "__rand_int__") }},
+			side[float64]{"redis GET", func(int) (float64, error) { return b.benchmark(&r.server, opts, "GET", "k:__rand_int__") }})
 		if err != nil {
 			return nil, err
 		}
@@ -115,8 +116,8 @@ func (b *bench) rowAppend() ([]result, error) {
 		}
 		opts := []string{"-n", strconv.Itoa(n), "-c", strconv.Itoa(clients), "-r", "1000"}
 		what := fmt.Sprintf("appends, %s, %s requests", plural(clients, "client"), count(int64(n)))
-		fs, rs, err := b.alternate(what, showRPS,
-			side{"foldb EVENT.APPEND", func(round int) (float64, error) {
+		fs, rs, err := alternate(b, what, showRPS,
+			side[float64]{"foldb EVENT.APPEND", func(round int) (float64, error) {
 				dir := b.path(fmt.Sprintf("append-c%d-foldb-%d", clients, round))
 				defer os.RemoveAll(dir)
 				f, _, err := b.startFoldbLoaded(dir, "--durability", "always")
@@ -133,7 +134,7 @@ func (b *bench) rowAppend() ([]result, error) {
 				}
 				return rps, f.shutdown(b.ctx, "NOSAVE")
 			}},
-			side{"redis XADD", func(round int) (float64, error) {
+			side[float64]{"redis XADD", func(round int) (float64, error) {
 				dir := b.path(fmt.Sprintf("append-c%d-redis-%d", clients, round))
 				defer os.RemoveAll(dir)
 				r, err := b.startRedis(dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "")
@@ -278,7 +279,7 @@ func (b *bench) rowReplay() ([]result, error) {
 	}
 
 	var secs, walls []float64
-	rates, err := b.repeat(fmt.Sprintf("replay of %s events over %s accounts", count(int64(events)), count(int64(accounts))), func(int) (float64, error) {
+	rates, err := repeat(b, fmt.Sprintf("replay of %s events over %s accounts", count(int64(events)), count(int64(accounts))), func(int) (float64, error) {
 		f, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
 		if err != nil {
 			return 0, err
@@ -324,40 +325,15 @@ func checkPosition(b *bench, f *foldbServer, want int) error {
 func (b *bench) rowRestart() ([]result, error) {
 	accounts := b.cfg.accounts
 	events := max(b.cfg.events, 2*accounts)
-	if b.bankDir == "" || b.bankEvents < events {
-		dir := b.bankDir
-		if dir == "" {
-			dir = b.path("bank")
-		}
-		f, _, err := b.startFoldbLoaded(dir, b.bankFlags()...)
-		if err != nil {
-			return nil, err
-		}
-		defer f.kill()
-		if b.bankEvents == 0 {
-			err = b.loadBank(f, accounts, events)
-		} else {
-			extra := events - b.bankEvents
-			err = b.load(&f.server, "balance events", extra, balanceEvents(accounts, extra, loadWorkers))
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := checkPosition(b, f, events); err != nil {
-			return nil, err
-		}
-		b.progress("  foldb: SHUTDOWN SAVE")
-		if err := f.shutdown(b.ctx, "SAVE"); err != nil {
-			return nil, err
-		}
-		b.bankDir, b.bankEvents = dir, events
+	if err := b.ensureBank(events); err != nil {
+		return nil, err
 	}
 	dir := b.bankDir
 	snaps, aside := filepath.Join(dir, "snapshots"), b.path("snapshots-aside")
 
 	var snapLoads, replays []float64
-	fromSnap, full, err := b.alternate(fmt.Sprintf("restart, %s entities, %s events", count(int64(accounts)), count(int64(events))), showSeconds,
-		side{"from the snapshot", func(int) (float64, error) {
+	fromSnap, full, err := alternate(b, fmt.Sprintf("restart, %s entities, %s events", count(int64(accounts)), count(int64(events))), showSeconds,
+		side[float64]{"from the snapshot", func(int) (float64, error) {
 			f, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
 			if err != nil {
 				return 0, err
@@ -372,7 +348,7 @@ func (b *bench) rowRestart() ([]result, error) {
 			}
 			return took.Seconds(), f.shutdown(b.ctx, "NOSAVE")
 		}},
-		side{"by a full replay", func(int) (float64, error) {
+		side[float64]{"by a full replay", func(int) (float64, error) {
 			if err := os.Rename(snaps, aside); err != nil {
 				return 0, err
 			}
@@ -407,4 +383,42 @@ func (b *bench) rowRestart() ([]result, error) {
 			floor: math.NaN(), goal: math.NaN(), values: full,
 			detail: fmt.Sprintf("replay in %s (its log line)", seconds(replays))},
 	}, nil
+}
+
+// ensureBank makes sure b.bankDir holds the bank of -accounts accounts with
+// at least events events in its log, stopped by SHUTDOWN SAVE: it loads one
+// as row 3 does when row 3 did not run, and appends balance events when the
+// log is shorter.
+func (b *bench) ensureBank(events int) error {
+	if b.bankDir != "" && b.bankEvents >= events {
+		return nil
+	}
+	accounts := b.cfg.accounts
+	dir := b.bankDir
+	if dir == "" {
+		dir = b.path("bank")
+	}
+	f, _, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+	if err != nil {
+		return err
+	}
+	defer f.kill()
+	if b.bankEvents == 0 {
+		err = b.loadBank(f, accounts, events)
+	} else {
+		extra := events - b.bankEvents
+		err = b.load(&f.server, "balance events", extra, balanceEvents(accounts, extra, loadWorkers))
+	}
+	if err != nil {
+		return err
+	}
+	if err := checkPosition(b, f, events); err != nil {
+		return err
+	}
+	b.progress("  foldb: SHUTDOWN SAVE")
+	if err := f.shutdown(b.ctx, "SAVE"); err != nil {
+		return err
+	}
+	b.bankDir, b.bankEvents = dir, events
+	return nil
 }

@@ -12,7 +12,7 @@ import (
 type Query struct {
 	Type   string
 	Where  string // an expression over the entity's fields, id and version; "" matches all
-	SortBy string // a top-level field; "" keeps id order
+	SortBy string // a top-level field; "": the index's order (see All)
 	Desc   bool
 	Offset int
 	Limit  int // < 0: no limit
@@ -80,7 +80,9 @@ func (m *matcher) match(e Entity) bool {
 	return err == nil && ok
 }
 
-// All returns the entities a query selects.
+// All returns the entities a query selects. Without SortBy they come in
+// the index's order: unspecified, the same for every call while the type is
+// not written to, and the scan stops once Offset+Limit matched.
 func (s *Store) All(q Query) ([]Entity, error) {
 	m, err := newMatcher(q.Where)
 	if err != nil {
@@ -89,6 +91,9 @@ func (s *Store) All(q Query) ([]Entity, error) {
 	idx := s.view(q.Type)
 	if idx == nil {
 		return nil, nil
+	}
+	if q.SortBy == "" {
+		return scanUnsorted(idx, m, q.Offset, q.Limit), nil
 	}
 	return scanSorted(idx, m, q), nil
 }
@@ -116,6 +121,26 @@ func (s *Store) Count(typ, where string) (int, error) {
 	return n, nil
 }
 
+// scanUnsorted walks the index in its own order and stops once
+// offset+limit entities matched: a first page costs what it returns, not
+// what the type holds.
+func scanUnsorted(idx *index, m *matcher, offset, limit int) []Entity {
+	var out []Entity
+	skipped := 0
+	idx.Scan(func(e Entity) bool {
+		if !m.match(e) {
+			return true
+		}
+		if skipped < offset {
+			skipped++
+			return true
+		}
+		out = append(out, e)
+		return limit < 0 || len(out) < limit
+	})
+	return out
+}
+
 // sortKey is a field's value ordered as: numbers, then strings, then
 // booleans, then anything else; missing and null last (ascending).
 type sortKey struct {
@@ -125,13 +150,8 @@ type sortKey struct {
 	e    Entity
 }
 
-// makeSortKey reads a field's value; with no field, every key ties and
-// the id decides.
 func makeSortKey(e Entity, field string) sortKey {
 	k := sortKey{e: e}
-	if field == "" {
-		return k
-	}
 	r := gjson.Get(e.JSON(), gjson.Escape(field))
 	switch r.Type {
 	case gjson.Number:
@@ -188,9 +208,8 @@ func (h *keyHeap) Pop() any {
 	return k
 }
 
-// scanSorted selects by WHERE and sorts by a field, or by id when there is
-// none; with a limit it keeps only the best offset+limit in a heap instead
-// of sorting everything.
+// scanSorted selects by WHERE and sorts by a field; with a limit it keeps
+// only the best offset+limit in a heap instead of sorting everything.
 func scanSorted(idx *index, m *matcher, q Query) []Entity {
 	keep := -1
 	if q.Limit >= 0 {

@@ -23,10 +23,18 @@ final readonly class Account implements JsonSerializable
     ) {
     }
 
-    /** @return list<self> every account, in id order */
+    /**
+     * Every account, in id order. foldb returns ENTITY.ALL without SORTBY
+     * in its own order, so the ids are sorted here.
+     *
+     * @return list<self>
+     */
     public static function all(): array
     {
-        return self::where(null);
+        $accounts = self::where(null);
+        usort($accounts, static fn (self $a, self $b): int => strnatcmp($a->id, $b->id));
+
+        return $accounts;
     }
 
     public static function find(int|string $id): ?self

@@ -74,7 +74,8 @@ final class Client
     }
 
     /**
-     * ENTITY.ALL: entities in id order, or sorted by a field.
+     * ENTITY.ALL: entities sorted by a field, or in the server's own
+     * (unspecified) order when $sortBy is null.
      *
      * @return list<array{string, array<string, mixed>}> [id, data] pairs
      */

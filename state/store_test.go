@@ -487,3 +487,19 @@ entities:
 		t.Fatalf("a guard that fails to run: %q", r.Err)
 	}
 }
+
+func BenchmarkCountWhere(b *testing.B) {
+	schema, _ := ParseSchema(bankSchema)
+	s := NewStore(schema)
+	const n = 100_000
+	for i := range n {
+		s.tableFor("account").idx.Set(packEntity(fmt.Sprint(i), 2, fmt.Appendf(nil, `{"balance":%d,"uuid":"%08d-aaaa-bbbb-cccc-dddddddddddd","name":"Account %d"}`, i%500, i, i)))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Count("account", "balance > 100"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entities/s")
+}

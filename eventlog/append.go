@@ -47,12 +47,16 @@ type idemKeyT struct{ stream, id string }
 
 // writerState is owned by the writer goroutine.
 type writerState struct {
-	versions map[string]uint64   // stream versions changed in this round
-	ids      map[idemKeyT]Result // idempotency IDs seen in this round
-	events   []Event
-	key      []byte
-	val      []byte
-	subs     []*submission
+	versions map[string]uint64 // stream versions changed in this round
+	// known caches committed stream versions, so that an append to a
+	// stream written lately needs no Pebble read for its EXPECT check. It
+	// holds at most knownMax streams and starts again when full.
+	known  map[string]uint64
+	ids    map[idemKeyT]Result // idempotency IDs seen in this round
+	events []Event
+	key    []byte
+	val    []byte
+	subs   []*submission
 
 	rounds  atomic.Uint64
 	appends atomic.Uint64
@@ -60,7 +64,20 @@ type writerState struct {
 
 func (w *writerState) init() {
 	w.versions = make(map[string]uint64)
+	w.known = make(map[string]uint64)
 	w.ids = make(map[idemKeyT]Result)
+}
+
+const knownMax = 1 << 16
+
+// remember adds a committed round's stream versions to the cache.
+func (w *writerState) remember() {
+	if len(w.known)+len(w.versions) > knownMax {
+		clear(w.known)
+	}
+	for stream, v := range w.versions {
+		w.known[stream] = v
+	}
 }
 
 // SetApplier installs the applier. Call it before the first append, or from
@@ -289,6 +306,7 @@ func (l *Log) round(subs []*submission) {
 		return
 	}
 	l.last.Store(pos)
+	w.remember()
 	if l.applier != nil {
 		l.applier.Publish(pos)
 	}
@@ -311,6 +329,9 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		}
 	}
 	cur, ok := w.versions[a.Stream]
+	if !ok {
+		cur, ok = w.known[a.Stream]
+	}
 	if !ok {
 		v, err := l.Version(a.Stream)
 		if err != nil {

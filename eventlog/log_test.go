@@ -424,3 +424,20 @@ func TestVerifyLargerThanCache(t *testing.T) {
 		t.Fatalf("verify saw %d events in %d streams, want 20000 in 7", rep.Events, rep.Streams)
 	}
 }
+
+// BenchmarkAppendAlways is one client's durable append: the latency of a
+// round, fsync included.
+func BenchmarkAppendAlways(b *testing.B) {
+	l := openTest(b, DefaultOptions())
+	data := []byte(`{"amount":10}`)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		a := Append{Stream: "account:" + fmt.Sprint(i%1000), Events: []Proposed{{Type: "BalanceIncreased", Data: data}}}
+		l.Append(&a)
+		if a.Result.Err != nil {
+			b.Fatal(a.Result.Err)
+		}
+		i++
+	}
+}

@@ -97,6 +97,7 @@ func (l *Log) Import(events []Event, keep bool) error {
 		return errors.New("eventlog: import into a log that a server is serving")
 	}
 	return l.Exclusive(func(last uint64) error {
+		clear(l.w.known) // the import writes versions behind the cache
 		if err := l.Err(); err != nil {
 			return err
 		}

@@ -343,20 +343,26 @@ func TestClosedLogRefusesAppends(t *testing.T) {
 	}
 }
 
-func BenchmarkAppendNoSync(b *testing.B) {
-	opts := DefaultOptions()
-	opts.Durability = DurabilityNone
-	l := openTest(b, opts)
-	data := []byte(`{"amount":10}`)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		a := Append{Stream: "account:" + fmt.Sprint(i%1000), Events: []Proposed{{Type: "BalanceIncreased", Data: data}}}
-		l.Append(&a)
-		if a.Result.Err != nil {
-			b.Fatal(a.Result.Err)
-		}
-		i++
+// BenchmarkAppend is one client's appends, one at a time: under always,
+// the latency of a round with its fsync.
+func BenchmarkAppend(b *testing.B) {
+	for _, d := range []Durability{DurabilityNone, DurabilityAlways} {
+		b.Run(d.String(), func(b *testing.B) {
+			opts := DefaultOptions()
+			opts.Durability = d
+			l := openTest(b, opts)
+			data := []byte(`{"amount":10}`)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				a := Append{Stream: "account:" + fmt.Sprint(i%1000), Events: []Proposed{{Type: "BalanceIncreased", Data: data}}}
+				l.Append(&a)
+				if a.Result.Err != nil {
+					b.Fatal(a.Result.Err)
+				}
+				i++
+			}
+		})
 	}
 }
 
@@ -422,22 +428,5 @@ func TestVerifyLargerThanCache(t *testing.T) {
 	}
 	if rep.Events != 20000 || rep.Streams != 7 {
 		t.Fatalf("verify saw %d events in %d streams, want 20000 in 7", rep.Events, rep.Streams)
-	}
-}
-
-// BenchmarkAppendAlways is one client's durable append: the latency of a
-// round, fsync included.
-func BenchmarkAppendAlways(b *testing.B) {
-	l := openTest(b, DefaultOptions())
-	data := []byte(`{"amount":10}`)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		a := Append{Stream: "account:" + fmt.Sprint(i%1000), Events: []Proposed{{Type: "BalanceIncreased", Data: data}}}
-		l.Append(&a)
-		if a.Result.Err != nil {
-			b.Fatal(a.Result.Err)
-		}
-		i++
 	}
 }

@@ -1,6 +1,8 @@
 package snapshot
 
 import (
+	"slices"
+
 	"bufio"
 	"bytes"
 	"encoding/binary"
@@ -99,16 +101,18 @@ func (e *env) save() Info {
 	return info
 }
 
-// dump lists every entity with its version.
+// dump lists every entity with its version, sorted (ENTITY.ALL without
+// SORTBY has no set order).
 func dump(s *state.Store) string {
-	var b strings.Builder
+	var lines []string
 	for _, tc := range s.Types() {
 		all, _ := s.All(state.Query{Type: tc.Name, Limit: -1})
 		for _, en := range all {
-			fmt.Fprintf(&b, "%s/%s@%d %s\n", tc.Name, en.ID(), en.Version(), en.JSON())
+			lines = append(lines, fmt.Sprintf("%s/%s@%d %s\n", tc.Name, en.ID(), en.Version(), en.JSON()))
 		}
 	}
-	return b.String()
+	slices.Sort(lines)
+	return strings.Join(lines, "")
 }
 
 // restartWithSnapshots loads the state as a restart does: newest valid

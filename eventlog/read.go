@@ -1,12 +1,11 @@
 package eventlog
 
 import (
-	"strings"
-
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 )

@@ -1,11 +1,10 @@
 package eventlog
 
 import (
-	"unsafe"
-
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"unsafe"
 )
 
 // Key prefixes; see doc.go. They only grow.

@@ -1,11 +1,10 @@
 package eventlog
 
 import (
-	"strings"
-
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 )

@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"slices"
-
 	"bufio"
 	"bytes"
 	"encoding/binary"
@@ -13,6 +11,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 

@@ -1,16 +1,14 @@
 package state
 
 import (
-	"runtime"
-
-	"unsafe"
-
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/foldb/foldb/eventlog"
 )
@@ -228,9 +226,7 @@ func (e *Engine) scanAhead(from, to uint64, shards []*Store, progress func(done 
 		free <- &readBatch{}
 	}
 	folded := make(chan *readBatch, ahead*len(shards))
-	quit := make(chan struct{})
-	var quitOnce sync.Once
-	stop := func() { quitOnce.Do(func() { close(quit) }) }
+	quit := make(chan struct{}) // closed when the fold stops early
 
 	var readErr error
 	go func() {
@@ -295,7 +291,7 @@ func (e *Engine) scanAhead(from, to uint64, shards []*Store, progress func(done 
 		}
 		done += uint64(len(b.events))
 		if err = progress(done); err != nil {
-			stop()
+			close(quit) // once: err stays set, so progress runs no more
 			continue
 		}
 		free <- b

@@ -1,11 +1,10 @@
 package state
 
 import (
-	"strings"
-
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"unsafe"

@@ -1,17 +1,14 @@
 package state
 
 import (
-	"sort"
-
-	"math"
-
-	"runtime"
-
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
+	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -503,4 +500,30 @@ func BenchmarkCountWhere(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entities/s")
+}
+
+// TestReplayStopsEarly: a parallel replay that its progress stops returns
+// the error and leaves no goroutine blocked (the test would hang).
+func TestReplayStopsEarly(t *testing.T) {
+	f := newFixture(t, bankSchema)
+	for i := range 30 {
+		a := &eventlog.Append{Stream: fmt.Sprintf("account:%d", i)}
+		for range 100 {
+			a.Events = append(a.Events, eventlog.Proposed{Type: "BalanceIncreased", Data: []byte(`{"amount":1}`)})
+		}
+		f.log.Append(a)
+	}
+	schema, _ := ParseSchema(bankSchema)
+	s := NewStore(schema)
+	shards := s.split(3)
+	calls := 0
+	err := f.eng.scanAhead(1, 3000, shards, func(uint64) error { calls++; return ErrStopped })
+	s.merge(shards)
+	if !errors.Is(err, ErrStopped) || calls != 1 {
+		t.Fatalf("scanAhead = %v after %d progress calls; want ErrStopped after 1", err, calls)
+	}
+	f.eng.Stop()
+	if _, err := f.eng.replay(NewStore(schema), 1, 3000, Progress{}); !errors.Is(err, ErrStopped) {
+		t.Fatalf("replay after Stop = %v", err)
+	}
 }

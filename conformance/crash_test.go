@@ -116,35 +116,9 @@ const (
 // others share sharedStreams streams without EXPECT.
 func appendUnderLoad(t *testing.T, s *Server, d time.Duration, stop func()) []*appendRec {
 	t.Helper()
-	var (
-		stopping atomic.Bool
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		all      []*appendRec
-		failures []string
-	)
-	for w := range loadWorkers {
-		wg.Go(func() {
-			recs, err := appendWorker(s.Addr, w, &stopping)
-			mu.Lock()
-			defer mu.Unlock()
-			all = append(all, recs...)
-			if err != nil {
-				failures = append(failures, fmt.Sprintf("worker %d: %v", w, err))
-			}
-		})
-	}
+	a := startAppenders(s.Addr, loadWorkers)
 	time.Sleep(d) // the length of the load, not a wait for a condition
-	stopping.Store(true)
-	stop()
-	wg.Wait()
-	for _, f := range failures {
-		t.Error(f)
-	}
-	counts := map[outcome]int{}
-	for _, r := range all {
-		counts[r.outcome]++
-	}
+	all, counts := a.stop(t, stop)
 	t.Logf("%d appends in %v: %d answered, %d refused, %d unanswered when the server stopped",
 		len(all), d, counts[answered], counts[refused], counts[unanswered])
 	if counts[answered] == 0 {
@@ -154,6 +128,51 @@ func appendUnderLoad(t *testing.T, s *Server, d time.Duration, stop func()) []*a
 		t.Fatal("no append was in flight when the server stopped")
 	}
 	return all
+}
+
+// appenders are appendWorker connections running at once.
+type appenders struct {
+	stopping atomic.Bool
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	all      []*appendRec
+	failures []string
+}
+
+// startAppenders starts n appendWorker connections (workers 0..n-1).
+func startAppenders(addr string, n int) *appenders {
+	a := &appenders{}
+	for w := range n {
+		a.wg.Go(func() {
+			recs, err := appendWorker(addr, w, &a.stopping)
+			a.mu.Lock()
+			defer a.mu.Unlock()
+			a.all = append(a.all, recs...)
+			if err != nil {
+				a.failures = append(a.failures, fmt.Sprintf("worker %d: %v", w, err))
+			}
+		})
+	}
+	return a
+}
+
+// stop tells the workers the server is going away, stops it with
+// stopServer while they go on, waits for them, fails the test for each
+// worker that broke otherwise, and returns every append sent with the
+// number of each outcome.
+func (a *appenders) stop(t *testing.T, stopServer func()) ([]*appendRec, map[outcome]int) {
+	t.Helper()
+	a.stopping.Store(true)
+	stopServer()
+	a.wg.Wait()
+	for _, f := range a.failures {
+		t.Error(f)
+	}
+	counts := map[outcome]int{}
+	for _, r := range a.all {
+		counts[r.outcome]++
+	}
+	return a.all, counts
 }
 
 // appendWorker appends until its connection breaks, which must happen

@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -510,38 +509,12 @@ func killUnderLoad(t *testing.T, dir, schema string, during func(*redis.Client))
 	s := startServer(t, dir, "--schema", schema)
 	c := s.Client(2)
 	start := infoInt(t, c, "log_last_position")
-	var (
-		stopping atomic.Bool
-		wg       sync.WaitGroup
-		mu       sync.Mutex
-		all      []*appendRec
-		failures []string
-	)
-	for w := range 8 {
-		wg.Go(func() {
-			recs, err := appendWorker(s.Addr, w, &stopping)
-			mu.Lock()
-			defer mu.Unlock()
-			all = append(all, recs...)
-			if err != nil {
-				failures = append(failures, fmt.Sprintf("worker %d: %v", w, err))
-			}
-		})
-	}
+	a := startAppenders(s.Addr, 8)
 	waitFor(t, 20*time.Second, "the workers to append 200 events", func() bool {
 		return infoInt(t, c, "log_last_position") >= start+200
 	})
 	during(c)
-	stopping.Store(true)
-	s.Kill()
-	wg.Wait()
-	for _, f := range failures {
-		t.Error(f)
-	}
-	counts := map[outcome]int{}
-	for _, r := range all {
-		counts[r.outcome]++
-	}
+	all, counts := a.stop(t, s.Kill)
 	t.Logf("workers: %d appends, %d answered, %d refused, %d unanswered at the kill", len(all), counts[answered], counts[refused], counts[unanswered])
 	if counts[answered] == 0 {
 		t.Fatal("no append was answered")

@@ -280,15 +280,11 @@ func (b *bench) rowReplay() ([]result, error) {
 
 	var secs, walls []float64
 	rates, err := repeat(b, fmt.Sprintf("replay of %s events over %s accounts", count(int64(events)), count(int64(accounts))), func(int) (float64, error) {
-		f, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+		f, took, fields, err := b.fullReplay(dir)
 		if err != nil {
 			return 0, err
 		}
 		defer f.kill()
-		fields, ok := f.waitLogFields("loading done")
-		if !ok || fields["events_per_sec"] == "" {
-			return 0, fmt.Errorf("foldb did not log a full replay (\"loading done\" with events_per_sec=):\n%s", f.out.tail(20))
-		}
 		rate, err1 := strconv.ParseFloat(fields["events_per_sec"], 64)
 		sec, err2 := strconv.ParseFloat(fields["seconds"], 64)
 		if err1 != nil || err2 != nil {
@@ -356,15 +352,11 @@ func (b *bench) rowRestart() ([]result, error) {
 				os.RemoveAll(snaps)
 				os.Rename(aside, snaps)
 			}()
-			f, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+			f, took, fields, err := b.fullReplay(dir)
 			if err != nil {
 				return 0, err
 			}
 			defer f.kill()
-			fields, ok := f.waitLogFields("loading done")
-			if !ok || fields["events_per_sec"] == "" {
-				return 0, fmt.Errorf("foldb did not log a full replay (\"loading done\" with events_per_sec=):\n%s", f.out.tail(20))
-			}
 			if s, err := strconv.ParseFloat(fields["seconds"], 64); err == nil {
 				replays = append(replays, s)
 			}
@@ -421,4 +413,20 @@ func (b *bench) ensureBank(events int) error {
 	}
 	b.bankDir, b.bankEvents = dir, events
 	return nil
+}
+
+// fullReplay starts foldb on a data folder that has no snapshot and
+// returns it with the time to loading:0 and the fields of its "loading
+// done" line, which must be a full replay's (with events_per_sec).
+func (b *bench) fullReplay(dir string) (*foldbServer, time.Duration, map[string]string, error) {
+	f, took, err := b.startFoldbLoaded(dir, b.bankFlags()...)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	fields, ok := f.waitLogFields("loading done")
+	if !ok || fields["events_per_sec"] == "" {
+		f.kill()
+		return nil, 0, nil, fmt.Errorf("foldb did not log a full replay (\"loading done\" with events_per_sec=):\n%s", f.out.tail(20))
+	}
+	return f, took, fields, nil
 }

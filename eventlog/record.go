@@ -84,13 +84,6 @@ func DecodeRecord(rec []byte, pos uint64, e *Event) error { return decodeRecord(
 // record, and event types, which are few, are interned.
 type views struct{ types map[string]string }
 
-func (v *views) str(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
-
 func (v *views) typ(b []byte) string {
 	if t, ok := v.types[string(b)]; ok {
 		return t
@@ -113,22 +106,17 @@ func decodeRecord(rec []byte, pos uint64, e *Event, v *views) error {
 	}
 	d.b = d.b[1:]
 	e.Position = pos
+	stream := d.bytes()
+	e.Version = d.uvarint()
+	e.Time = int64(d.uvarint())
+	typ := d.bytes()
+	e.Data = d.bytes()
+	e.Meta = d.bytes()
+	id := d.bytes()
 	if v != nil {
-		e.Stream = v.str(d.bytes())
-		e.Version = d.uvarint()
-		e.Time = int64(d.uvarint())
-		e.Type = v.typ(d.bytes())
-		e.Data = d.bytes()
-		e.Meta = d.bytes()
-		e.ID = v.str(d.bytes())
+		e.Stream, e.Type, e.ID = unsafe.String(unsafe.SliceData(stream), len(stream)), v.typ(typ), unsafe.String(unsafe.SliceData(id), len(id))
 	} else {
-		e.Stream = string(d.bytes())
-		e.Version = d.uvarint()
-		e.Time = int64(d.uvarint())
-		e.Type = string(d.bytes())
-		e.Data = d.bytes()
-		e.Meta = d.bytes()
-		e.ID = string(d.bytes())
+		e.Stream, e.Type, e.ID = string(stream), string(typ), string(id)
 	}
 	if d.err != nil {
 		return fmt.Errorf("%w at position %d: %v", ErrCorruptRecord, pos, d.err)

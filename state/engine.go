@@ -322,12 +322,7 @@ func (b *readBatch) copy(p []byte) []byte {
 	return b.buf[start:len(b.buf):len(b.buf)]
 }
 
-func bytesView(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
+func bytesView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // ErrSameSchema is returned by SetSchema when the schema is already in force.
 var ErrSameSchema = errors.New("state: schema unchanged")

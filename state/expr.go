@@ -258,12 +258,11 @@ func newEvaluator() *evaluator { return &evaluator{env: make(map[string]any, 8)}
 
 // bind fills the environment with what n needs from in. It does not clear
 // the names other programs bound: a program reads only the names its needs
-// list, and bind sets every one of those, to nil when missing.
+// list, and bind sets every one of those, to nil when missing. The
+// environment so holds at most the names of the programs one evaluator
+// runs (a schema's, or one WHERE's).
 func (e *evaluator) bind(n *needs, in *input) {
 	env := e.env
-	if len(env) > 64 {
-		clear(env) // queries over entities of many shapes
-	}
 	for _, f := range n.fields {
 		env[f.key] = rawValue(member(in.entity, f.name))
 	}

@@ -219,7 +219,8 @@ func (p *page) each(fn func(Entity)) {
 func (x *index) freeze() *index {
 	x.gen++
 	x.dirShared = true
-	return &index{dir: x.dir, depth: x.depth, n: x.n, gen: x.gen - 1, dirShared: true}
+	return &index{dir: x.dir, depth: x.depth, n: x.n} // read only: never written
+
 }
 
 // Scan calls fn for each entity, in no particular order, until it returns

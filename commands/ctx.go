@@ -130,6 +130,9 @@ func (c *Client) Touch(name *string) {
 // connection calls it once per batch of commands read, not per command.
 func (c *Client) Active(now time.Time) { c.lastActive.Store(now.UnixNano()) }
 
+// LastActive is when Active was last called.
+func (c *Client) LastActive() time.Time { return time.Unix(0, c.lastActive.Load()) }
+
 // Kill closes the connection from another goroutine.
 func (c *Client) Kill() {
 	if c.killed.CompareAndSwap(false, true) && c.kill != nil {

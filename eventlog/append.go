@@ -39,6 +39,9 @@ type submission struct {
 	fn      func(last uint64) error
 	err     error
 	done    chan struct{}
+	// notify, when set, is called by the writer in place of a send on done
+	// (AppendAsync); the writer returns the submission to the pool first.
+	notify func()
 }
 
 var submissionPool = sync.Pool{New: func() any { return &submission{done: make(chan struct{}, 1)} }}
@@ -89,29 +92,58 @@ func (l *Log) SetApplier(a Applier) { l.applier = a }
 // failed request does not affect the others. It returns after every request
 // is answered: under DurabilityAlways, after their fsync.
 func (l *Log) Append(appends ...*Append) {
-	valid := 0
+	if !l.validateAll(appends) {
+		return
+	}
+	s := submissionPool.Get().(*submission)
+	s.appends = appends
+	if err := l.submit(s); err != nil {
+		failAll(appends, err)
+	}
+	s.appends = nil
+	submissionPool.Put(s)
+}
+
+// AppendAsync is Append without the wait: it returns once the requests are
+// queued, and done is called when every one of them is answered, on the
+// writer's goroutine (or on the caller's, when none could be queued). done
+// must not block; the appends must stay untouched until it is called.
+func (l *Log) AppendAsync(appends []*Append, done func()) {
+	if !l.validateAll(appends) {
+		done()
+		return
+	}
+	s := submissionPool.Get().(*submission)
+	s.appends, s.notify = appends, done
+	if err := l.enqueue(s); err != nil {
+		s.appends, s.notify = nil, nil
+		submissionPool.Put(s)
+		failAll(appends, err)
+		done()
+	}
+}
+
+// validateAll resets each request's result and validates it, reporting
+// whether any is left to submit.
+func (l *Log) validateAll(appends []*Append) bool {
+	valid := false
 	for _, a := range appends {
 		a.Result = Result{}
 		if err := l.validate(a); err != nil {
 			a.Result.Err = err
 			continue
 		}
-		valid++
+		valid = true
 	}
-	if valid == 0 {
-		return
-	}
-	s := submissionPool.Get().(*submission)
-	s.appends = appends
-	if err := l.submit(s); err != nil {
-		for _, a := range appends {
-			if a.Result.Err == nil {
-				a.Result.Err = err
-			}
+	return valid
+}
+
+func failAll(appends []*Append, err error) {
+	for _, a := range appends {
+		if a.Result.Err == nil {
+			a.Result.Err = err
 		}
 	}
-	s.appends = nil
-	submissionPool.Put(s)
 }
 
 // Exclusive runs fn on the writer goroutine between rounds, with the newest
@@ -128,15 +160,23 @@ func (l *Log) Exclusive(fn func(last uint64) error) error {
 	return err
 }
 
+// submit queues s for the writer and waits for its answer.
 func (l *Log) submit(s *submission) error {
+	if err := l.enqueue(s); err != nil {
+		return err
+	}
+	<-s.done
+	return nil
+}
+
+// enqueue hands s to the writer, unless the log is closed.
+func (l *Log) enqueue(s *submission) error {
 	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
 	if l.closed {
-		l.closeMu.RUnlock()
 		return ErrClosed
 	}
 	l.subs <- s
-	l.closeMu.RUnlock()
-	<-s.done
 	return nil
 }
 
@@ -255,8 +295,14 @@ func (l *Log) writer() {
 		}
 		l.round(w.subs)
 		for i, s := range w.subs {
-			s.done <- struct{}{}
 			w.subs[i] = nil
+			if notify := s.notify; notify != nil {
+				s.appends, s.notify = nil, nil
+				submissionPool.Put(s)
+				notify()
+				continue
+			}
+			s.done <- struct{}{}
 		}
 	}
 }

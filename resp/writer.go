@@ -14,6 +14,7 @@ import (
 type Writer struct {
 	w       io.Writer
 	buf     []byte
+	off     int // buf[:off] is written already (FlushSome)
 	proto   int
 	err     error
 	scratch [32]byte
@@ -170,7 +171,7 @@ func (w *Writer) Raw(b []byte) {
 
 // Buffered returns how many bytes wait for Flush.
 func (w *Writer) Buffered() int {
-	return len(w.buf)
+	return len(w.buf) - w.off
 }
 
 // Flush writes the buffered replies. Once a write fails, Flush returns that
@@ -181,24 +182,55 @@ func (w *Writer) Flush() error {
 	if w.err != nil {
 		return w.err
 	}
-	if len(w.buf) == 0 {
+	if len(w.buf) == w.off {
 		return nil
 	}
-	n, err := w.w.Write(w.buf)
-	if err == nil && n < len(w.buf) {
+	n, err := w.w.Write(w.buf[w.off:])
+	if err == nil && n < len(w.buf)-w.off {
 		err = io.ErrShortWrite
 	}
 	if err != nil {
-		w.err = err
-		w.buf = nil
+		w.fail(err)
 		return err
 	}
+	w.reset()
+	return nil
+}
+
+// FlushSome is Flush for an io.Writer that may take only part of the
+// buffer without an error, as a non-blocking socket does: it writes once,
+// keeps what was not taken for the next call and returns its length.
+func (w *Writer) FlushSome() (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if len(w.buf) == w.off {
+		return 0, nil
+	}
+	n, err := w.w.Write(w.buf[w.off:])
+	if err != nil {
+		w.fail(err)
+		return 0, err
+	}
+	if w.off += n; w.off < len(w.buf) {
+		return len(w.buf) - w.off, nil
+	}
+	w.reset()
+	return 0, nil
+}
+
+func (w *Writer) fail(err error) {
+	w.err = err
+	w.buf, w.off = nil, 0
+}
+
+func (w *Writer) reset() {
+	w.off = 0
 	if cap(w.buf) > keepBuf {
 		w.buf = nil
 	} else {
 		w.buf = w.buf[:0]
 	}
-	return nil
 }
 
 // appendPrefix appends a RESP type byte, n and CRLF; redcon has it for the

@@ -116,7 +116,7 @@ func (s *Server) rearmIdleTimeouts(t time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.clients {
-		if !c.interrupted.Load() {
+		if c.lp == nil && !c.interrupted.Load() {
 			c.nc.SetReadDeadline(d)
 		}
 	}

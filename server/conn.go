@@ -18,7 +18,9 @@ import (
 // one submission.
 const maxPending = 1024
 
-// conn is one client connection, served by one goroutine.
+// conn is one client connection. It is served either by a goroutine of its
+// own (serve, with nc set) or by the network loop (loop_linux.go, with lp
+// set); dispatch and the gathering of appends are the same for both.
 type conn struct {
 	s      *Server
 	nc     net.Conn
@@ -32,6 +34,8 @@ type conn struct {
 
 	interrupted atomic.Bool
 	counted     countingReader
+
+	loopConn // the network loop's part; unused by serve
 }
 
 type countingReader struct {
@@ -45,22 +49,42 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// newConn returns a connection that a goroutine of its own serves.
 func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc}
-	c.client = commands.NewClient(s.nextID.Add(1), nc.RemoteAddr().String(), nc.LocalAddr().String(), func() { nc.Close() })
-	c.client.Authed = !s.AuthRequired()
-	c.counted = countingReader{r: nc, n: &s.netInput}
-	c.rd = resp.NewReader(&c.counted, s.limits(c.client.Authed))
-	c.w = resp.NewWriter(nc)
-	c.ctx = commands.Ctx{W: c.w, Client: c.client, Env: s.env}
+	c.init(nc, nc, nc.RemoteAddr().String(), nc.LocalAddr().String(), func() { nc.Close() })
 	return c
+}
+
+func (c *conn) init(r io.Reader, w io.Writer, addr, laddr string, kill func()) {
+	s := c.s
+	c.client = commands.NewClient(s.nextID.Add(1), addr, laddr, kill)
+	c.client.Authed = !s.AuthRequired()
+	c.counted = countingReader{r: r, n: &s.netInput}
+	c.rd = resp.NewReader(&c.counted, s.limits(c.client.Authed))
+	c.w = resp.NewWriter(w)
+	c.ctx = commands.Ctx{W: c.w, Client: c.client, Env: s.env}
 }
 
 // interrupt makes a connection stop at its next blocking read: it finishes
 // the commands it has read, writes their replies and closes.
 func (c *conn) interrupt() {
 	c.interrupted.Store(true)
+	if c.lp != nil {
+		c.lp.interrupt()
+		return
+	}
 	c.nc.SetReadDeadline(time.Now())
+}
+
+// close closes the connection from another goroutine; its server (the
+// goroutine or the loop) then sees a failed read and lets it go.
+func (c *conn) close() {
+	if c.lp != nil {
+		c.shutdown()
+		return
+	}
+	c.nc.Close()
 }
 
 // armIdleTimeout sets the read deadline for the idle timeout before a
@@ -144,7 +168,7 @@ func (c *conn) dispatch(args [][]byte) {
 	c.client.Touch(&cmd.Name)
 	if cmd.Prepare != nil {
 		c.pending = append(c.pending, cmd.Prepare(&c.ctx, args))
-		if len(c.pending) >= maxPending {
+		if len(c.pending) >= maxPending && c.lp == nil {
 			c.runPending()
 		}
 		return
@@ -162,12 +186,22 @@ func (c *conn) runPending() {
 	if len(c.pending) == 0 {
 		return
 	}
-	for _, p := range c.pending {
-		c.appends = append(c.appends, p.Appends()...)
-	}
+	c.gatherAppends()
 	if len(c.appends) > 0 {
 		c.s.elog.Append(c.appends...)
 	}
+	c.replyPending()
+}
+
+func (c *conn) gatherAppends() {
+	for _, p := range c.pending {
+		c.appends = append(c.appends, p.Appends()...)
+	}
+}
+
+// replyPending writes the replies of the gathered commands once their
+// appends have results.
+func (c *conn) replyPending() {
 	for i, p := range c.pending {
 		p.Reply(&c.ctx)
 		c.pending[i] = nil

@@ -34,6 +34,9 @@ type Options struct {
 	SchemaFile string
 	// ConfigFile is shown by INFO; the server does not read it.
 	ConfigFile string
+	// ConnGoroutines serves each connection on a goroutine of its own
+	// instead of the network loop; systems other than Linux always do.
+	ConnGoroutines bool
 }
 
 // DefaultOptions returns the defaults of DESIGN §5.

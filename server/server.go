@@ -39,6 +39,7 @@ type Server struct {
 	opts   Options
 
 	ln      net.Listener
+	lp      *loop // nil: a goroutine per connection
 	started time.Time
 
 	mu      sync.Mutex
@@ -120,6 +121,14 @@ func (s *Server) Start() error {
 		return fmt.Errorf("server: listen on %s: %w", addr, err)
 	}
 	s.ln = ln
+	if useLoop && !s.opts.ConnGoroutines {
+		if s.lp, err = newLoop(s); err != nil {
+			ln.Close()
+			s.elog.Close()
+			return fmt.Errorf("server: network loop: %w", err)
+		}
+		go s.lp.run()
+	}
 	s.started = time.Now()
 	s.log.Info("foldb started",
 		"version", commands.Version,
@@ -209,17 +218,30 @@ func (s *Server) accept() {
 			nc.Close()
 			continue
 		}
-		c := s.newConn(nc)
+		var c *conn
+		if s.lp != nil {
+			if c, err = s.lp.adopt(nc); err != nil {
+				s.log.Warn("accept failed", "err", err)
+				nc.Close()
+				continue
+			}
+		} else {
+			c = s.newConn(nc)
+		}
 		s.mu.Lock()
 		if s.stopping.Load() {
 			s.mu.Unlock()
-			nc.Close()
+			c.close()
 			continue
 		}
 		s.clients[c.client.ID] = c
 		s.connWG.Add(1)
 		s.mu.Unlock()
-		go c.serve()
+		if s.lp != nil {
+			s.lp.post(c)
+		} else {
+			go c.serve()
+		}
 	}
 }
 
@@ -284,10 +306,13 @@ func (s *Server) finishShutdown() {
 		s.log.Warn("connections still busy after 10s; closing them")
 		s.mu.Lock()
 		for _, c := range s.clients {
-			c.nc.Close()
+			c.close()
 		}
 		s.mu.Unlock()
 		<-waited
+	}
+	if s.lp != nil {
+		s.lp.stop()
 	}
 	if s.loadDone != nil {
 		s.state.Stop()

@@ -30,6 +30,10 @@ type testServer struct {
 	R3   *redis.Client // Protocol: 3
 }
 
+// connGoroutines makes startServer serve each connection on a goroutine of
+// its own instead of the network loop (TestGoroutinePerConnection).
+var connGoroutines bool
+
 // startServer starts a server with the default options, port 0 and a
 // temporary directory, changed by opts. The test's cleanup closes it (and
 // fails the test when the log did not close cleanly).
@@ -38,6 +42,7 @@ func startServer(t testing.TB, opts ...func(*Options)) *testServer {
 	o := DefaultOptions()
 	o.Port = 0
 	o.Dir = t.TempDir()
+	o.ConnGoroutines = connGoroutines
 	for _, f := range opts {
 		f(&o)
 	}

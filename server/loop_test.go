@@ -1,0 +1,133 @@
+package server
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestGoroutinePerConnection runs the connection tests again with a
+// goroutine per connection, the way every system without epoll serves.
+func TestGoroutinePerConnection(t *testing.T) {
+	if !useLoop {
+		t.Skip("this system always serves with a goroutine per connection")
+	}
+	connGoroutines = true
+	defer func() { connGoroutines = false }()
+	for name, f := range map[string]func(*testing.T){
+		"PingEcho":               TestPingEcho,
+		"AuthRequired":           TestAuthRequired,
+		"ClientKill":             TestClientKill,
+		"Quit":                   TestQuit,
+		"UnknownCommandAndArity": TestUnknownCommandAndArity,
+		"IdleTimeout":            TestIdleTimeout,
+		"MaxClients":             TestMaxClients,
+		"ShutdownWithAppends":    TestShutdownWithAppendsInFlight,
+		"PipelinedAppends":       TestPipelinedAppends,
+		"GroupCommit":            TestGroupCommit,
+		"SlowReader":             TestSlowReader,
+		"PipelineOrder":          TestPipelineOrder,
+		"AppendsThenProtocolErr": TestAppendsThenProtocolError,
+		"BusyAtShutdown":         TestBusyConnectionAtShutdown,
+	} {
+		t.Run(name, f)
+	}
+}
+
+// TestSlowReader: a client that sends many requests and reads none of the
+// replies fills its socket; the server holds its replies and goes on
+// serving everyone else, and the client later gets every reply, in order.
+func TestSlowReader(t *testing.T) {
+	ts := startServer(t)
+	slow := ts.raw(t)
+	const n = 64
+	payload := strings.Repeat("x", 256<<10)
+	go func() {
+		for i := range n {
+			slow.send("ECHO", fmt.Sprintf("%03d%s", i, payload))
+		}
+	}()
+	other := ts.raw(t)
+	for range 20 {
+		if got := other.do("PING"); got != simple("PONG") {
+			t.Fatalf("PING = %#v", got)
+		}
+	}
+	for i := range n {
+		got, ok := slow.read().(bulk)
+		if !ok || len(got) != len(payload)+3 || string(got[:3]) != fmt.Sprintf("%03d", i) {
+			t.Fatalf("reply %d: %.10q (%d bytes)", i, got, len(got))
+		}
+	}
+}
+
+// TestPipelineOrder: appends, commands run on the loop and commands run
+// elsewhere, pipelined in one write, are answered in the order sent.
+func TestPipelineOrder(t *testing.T) {
+	ts := startServer(t)
+	r := ts.raw(t)
+	var b strings.Builder
+	cmd := func(args ...string) {
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+	}
+	cmd("EVENT.APPEND", "o:1", "T", `{}`)
+	cmd("EVENT.APPEND", "o:1", "T", `{}`)
+	cmd("ECHO", "a")
+	cmd("EVENT.APPEND", "o:1", "EXPECT", "2", "T", `{}`)
+	cmd("EVENT.VERSION", "o:1")
+	cmd("EVENT.APPEND", "o:1", "EXPECT", "1", "T", `{}`)
+	cmd("CLIENT", "GETNAME")
+	cmd("EVENT.APPEND", "o:2", "T", `{}`)
+	cmd("PING")
+	r.write(b.String())
+	want := []string{"[1 1]", "[2 2]", "a", "[3 3]", "3", "WRONGVERSION", "<nil>", "[1 4]", "PONG"}
+	for i, w := range want {
+		got := fmt.Sprint(r.read())
+		if !strings.HasPrefix(got, w) {
+			t.Fatalf("reply %d = %s, want %s", i, got, w)
+		}
+	}
+}
+
+// TestAppendsThenProtocolError: appends pipelined before a protocol error
+// are committed and answered before the error, then the connection closes.
+func TestAppendsThenProtocolError(t *testing.T) {
+	ts := startServer(t)
+	r := ts.raw(t)
+	r.write("*4\r\n$12\r\nEVENT.APPEND\r\n$3\r\np:1\r\n$1\r\nT\r\n$2\r\n{}\r\n" +
+		"*4\r\n$12\r\nEVENT.APPEND\r\n$3\r\np:1\r\n$1\r\nT\r\n$2\r\n{}\r\n" +
+		"*1\r\n$x\r\n")
+	for i, want := range []string{"[1 1]", "[2 2]", "ERR Protocol error: invalid bulk length"} {
+		if got := fmt.Sprint(r.read()); got != want {
+			t.Fatalf("reply %d = %s, want %s", i, got, want)
+		}
+	}
+	r.waitClosed()
+	waitFor(t, "the appends to stay", func() bool { return ts.Log().LastPosition() == 2 })
+}
+
+// TestBusyConnectionAtShutdown: a connection whose command runs off the
+// loop when the shutdown starts gets its reply before it is closed.
+func TestBusyConnectionAtShutdown(t *testing.T) {
+	ts := startServer(t)
+	r := ts.raw(t)
+	r.do("EVENT.APPEND", "b:1", "T", `{}`)
+	r.send("SNAPSHOT.SAVE")
+	// Shut down once the command has started; it may also have ended.
+	ctl := ts.raw(t)
+	waitFor(t, "SNAPSHOT.SAVE to start", func() bool {
+		list, _ := ctl.do("CLIENT", "LIST").(bulk)
+		return strings.Contains(string(list), "cmd=snapshot.save")
+	})
+	ts.Shutdown(false)
+	got := r.read()
+	if _, ok := got.(simple); !ok {
+		if _, ok := got.(respErr); !ok {
+			t.Fatalf("SNAPSHOT.SAVE = %#v", got)
+		}
+	}
+	r.waitClosed()
+}

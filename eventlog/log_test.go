@@ -427,3 +427,42 @@ func TestVerifyLargerThanCache(t *testing.T) {
 		t.Fatalf("verify saw %d events in %d streams, want 20000 in 7", rep.Events, rep.Streams)
 	}
 }
+
+func TestAppendAsync(t *testing.T) {
+	l := openTest(t, DefaultOptions())
+	as := []*Append{
+		{Stream: "x:1", Events: []Proposed{ev("A", `{}`)}},
+		{Stream: "x:1", Expect: Expect{Kind: ExpectVersion, Version: 5}, Events: []Proposed{ev("A", `{}`)}},
+		{Stream: "x:1", Events: []Proposed{ev("A", `not json`)}},
+		{Stream: "x:2", Events: []Proposed{ev("A", `{}`)}},
+	}
+	done := make(chan struct{})
+	l.AppendAsync(as, func() { close(done) })
+	<-done
+	if r := as[0].Result; r.Err != nil || r.Position != 1 || r.Version != 1 {
+		t.Errorf("first: %+v", r)
+	}
+	var wv *WrongVersionError
+	if !errors.As(as[1].Result.Err, &wv) {
+		t.Errorf("wrong EXPECT: %+v", as[1].Result)
+	}
+	if as[2].Result.Err == nil {
+		t.Errorf("invalid JSON accepted: %+v", as[2].Result)
+	}
+	if r := as[3].Result; r.Err != nil || r.Position != 2 {
+		t.Errorf("last: %+v", r)
+	}
+
+	// Nothing valid: done is called at once, on the caller's goroutine.
+	called := false
+	l.AppendAsync(as[2:3], func() { called = true })
+	if !called {
+		t.Error("done not called for an append refused by validation")
+	}
+	l.Close()
+	called = false
+	l.AppendAsync(as[:1], func() { called = true })
+	if !called || !errors.Is(as[0].Result.Err, ErrClosed) {
+		t.Errorf("closed log: called %v, %v", called, as[0].Result.Err)
+	}
+}

@@ -183,3 +183,48 @@ func TestWriterZeroAllocs(t *testing.T) {
 		}
 	}
 }
+
+// stingyWriter takes at most n bytes a call, as a full non-blocking socket
+// takes part of a write.
+type stingyWriter struct {
+	n   int
+	got []byte
+}
+
+func (s *stingyWriter) Write(p []byte) (int, error) {
+	n := min(s.n, len(p))
+	s.got = append(s.got, p[:n]...)
+	return n, nil
+}
+
+func TestWriterFlushSome(t *testing.T) {
+	sw := &stingyWriter{n: 4}
+	w := NewWriter(sw)
+	w.BulkString("hello") // $5\r\nhello\r\n: 11 bytes
+	flush := func(want int) {
+		t.Helper()
+		if left, err := w.FlushSome(); err != nil || left != want || w.Buffered() != want {
+			t.Fatalf("FlushSome = %d, %v (Buffered %d); want %d left", left, err, w.Buffered(), want)
+		}
+	}
+	flush(7)
+	flush(3)
+	w.OK() // a reply added while part of the buffer is out
+	flush(4)
+	flush(0)
+	if got := string(sw.got); got != "$5\r\nhello\r\n+OK\r\n" {
+		t.Fatalf("wrote %q", got)
+	}
+	if w.off != 0 || len(w.buf) != 0 {
+		t.Fatalf("not reset: off %d, len %d", w.off, len(w.buf))
+	}
+
+	w = NewWriter(failWriter{n: -1})
+	w.OK()
+	if _, err := w.FlushSome(); err == nil {
+		t.Fatal("no error from a failed write")
+	}
+	if _, err := w.FlushSome(); err == nil {
+		t.Fatal("the error is not kept")
+	}
+}

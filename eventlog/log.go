@@ -57,8 +57,9 @@ func Open(dir string, opts Options) (*Log, error) {
 		MemTableSize: opts.MemTableSize,
 		Logger:       pebbleLogger{l.log},
 	}
+	popts.FS = walPreallocFS{vfs.Default}
 	if opts.Durability != DurabilityAlways {
-		l.lazy = newLazyWALFS(vfs.Default, opts.Durability == DurabilityEverySec)
+		l.lazy = newLazyWALFS(popts.FS, opts.Durability == DurabilityEverySec)
 		popts.FS = l.lazy
 	}
 	for i := range popts.Levels {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -72,6 +73,10 @@ type loop struct {
 	s      *Server
 	epfd   int
 	wakefd int
+	// epf is epfd in Go's poller: the loop parks there rather than block
+	// in epoll_wait (see wait).
+	epf    *os.File
+	epraw  syscall.RawConn
 	conns  map[int]*conn
 	events []unix.EpollEvent
 	now    time.Time
@@ -104,13 +109,24 @@ func newLoop(s *Server) (*loop, error) {
 		return nil, err
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev); err != nil {
+	err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev)
+	if err == nil {
+		err = unix.SetNonblock(epfd, true)
+	}
+	if err != nil {
 		unix.Close(epfd)
 		unix.Close(wakefd)
 		return nil, err
 	}
+	epf := os.NewFile(uintptr(epfd), "epoll")
+	epraw, err := epf.SyscallConn()
+	if err != nil {
+		epf.Close()
+		unix.Close(wakefd)
+		return nil, err
+	}
 	return &loop{
-		s: s, epfd: epfd, wakefd: wakefd,
+		s: s, epfd: epfd, wakefd: wakefd, epf: epf, epraw: epraw,
 		conns:  make(map[int]*conn),
 		events: make([]unix.EpollEvent, 256),
 		exited: make(chan struct{}),
@@ -226,7 +242,7 @@ func (l *loop) stop() {
 func (l *loop) run() {
 	defer close(l.exited)
 	defer unix.Close(l.wakefd)
-	defer unix.Close(l.epfd)
+	defer l.epf.Close()
 	for {
 		l.mu.Lock()
 		batch := l.ready
@@ -249,8 +265,8 @@ func (l *loop) run() {
 		if l.quit.Load() {
 			return
 		}
-		n, err := unix.EpollWait(l.epfd, l.events, int(sweepEvery/time.Millisecond))
-		if err != nil && err != unix.EINTR {
+		n, err := l.wait()
+		if err != nil {
 			l.s.log.Error("epoll_wait failed", "err", err)
 			time.Sleep(10 * time.Millisecond)
 			continue
@@ -278,6 +294,28 @@ func (l *loop) run() {
 			}
 		}
 	}
+}
+
+// wait returns the ready events, or none after sweepEvery. It never blocks
+// in epoll_wait: a thread blocked in a system call keeps its P (Go's
+// scheduler slot) until sysmon takes it back, up to milliseconds later, so
+// the goroutines the loop just woke (the log's writer, a command's
+// goroutine) would wait that long. Parking in Go's poller, which watches
+// the epoll fd itself, frees the P at once.
+func (l *loop) wait() (int, error) {
+	n, err := unix.EpollWait(l.epfd, l.events, 0)
+	if n != 0 || (err != nil && err != unix.EINTR) {
+		return n, err
+	}
+	l.epf.SetReadDeadline(time.Now().Add(sweepEvery))
+	perr := l.epraw.Read(func(fd uintptr) bool {
+		n, err = unix.EpollWait(int(fd), l.events, 0)
+		return n != 0 || (err != nil && err != unix.EINTR)
+	})
+	if errors.Is(perr, os.ErrDeadlineExceeded) {
+		return 0, nil
+	}
+	return n, errors.Join(perr, err)
 }
 
 // resume takes back a connection handed to the loop: a new one, or one

@@ -70,11 +70,9 @@ func (c *conn) shutdown() {
 
 // loop is the network loop.
 type loop struct {
-	s      *Server
-	epfd   int
-	wakefd int
-	// epf is epfd in Go's poller: the loop parks there rather than block
-	// in epoll_wait (see wait).
+	s    *Server
+	epfd int
+	// epf is epfd in Go's poller, where the watcher waits (see wait).
 	epf    *os.File
 	epraw  syscall.RawConn
 	conns  map[int]*conn
@@ -85,7 +83,13 @@ type loop struct {
 	mu    sync.Mutex
 	ready []*conn // handed back by the writer, workers and accept
 	spare []*conn
-	woken bool // an eventfd write is on its way since ready was taken
+	woken bool // a kick is on its way since ready was taken
+
+	kick     chan struct{} // something was posted, or stop or interrupt
+	sockets  chan struct{} // the watcher saw events
+	rearm    chan struct{} // the watcher may wait for events again
+	watching bool          // the watcher has a rearm it has not answered
+	timer    *time.Timer
 
 	stopping atomic.Bool // the server is shutting down: close idle connections
 	quit     atomic.Bool // every connection is gone: return
@@ -103,33 +107,25 @@ func newLoop(s *Server) (*loop, error) {
 	if err != nil {
 		return nil, err
 	}
-	wakefd, err := unix.Eventfd(0, unix.EFD_NONBLOCK|unix.EFD_CLOEXEC)
-	if err != nil {
+	if err := unix.SetNonblock(epfd, true); err != nil {
 		unix.Close(epfd)
-		return nil, err
-	}
-	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(wakefd)}
-	err = unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, wakefd, &ev)
-	if err == nil {
-		err = unix.SetNonblock(epfd, true)
-	}
-	if err != nil {
-		unix.Close(epfd)
-		unix.Close(wakefd)
 		return nil, err
 	}
 	epf := os.NewFile(uintptr(epfd), "epoll")
 	epraw, err := epf.SyscallConn()
 	if err != nil {
 		epf.Close()
-		unix.Close(wakefd)
 		return nil, err
 	}
 	return &loop{
-		s: s, epfd: epfd, wakefd: wakefd, epf: epf, epraw: epraw,
-		conns:  make(map[int]*conn),
-		events: make([]unix.EpollEvent, 256),
-		exited: make(chan struct{}),
+		s: s, epfd: epfd, epf: epf, epraw: epraw,
+		kick:    make(chan struct{}, 1),
+		sockets: make(chan struct{}, 1),
+		rearm:   make(chan struct{}, 1),
+		timer:   time.NewTimer(sweepEvery),
+		conns:   make(map[int]*conn),
+		events:  make([]unix.EpollEvent, 256),
+		exited:  make(chan struct{}),
 	}, nil
 }
 
@@ -221,8 +217,10 @@ func (l *loop) post(c *conn) {
 }
 
 func (l *loop) wakeup() {
-	one := [8]byte{1}
-	unix.Write(l.wakefd, one[:])
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
 }
 
 // interrupt makes the loop close every connection once it has no command
@@ -241,8 +239,9 @@ func (l *loop) stop() {
 
 func (l *loop) run() {
 	defer close(l.exited)
-	defer unix.Close(l.wakefd)
 	defer l.epf.Close()
+	defer close(l.rearm)
+	go l.watch()
 	for {
 		l.mu.Lock()
 		batch := l.ready
@@ -273,13 +272,7 @@ func (l *loop) run() {
 		}
 		l.now = time.Now()
 		for _, ev := range l.events[:max(n, 0)] {
-			fd := int(ev.Fd)
-			if fd == l.wakefd {
-				var b [8]byte
-				unix.Read(l.wakefd, b[:])
-				continue
-			}
-			c := l.conns[fd]
+			c := l.conns[int(ev.Fd)]
 			switch {
 			case c == nil:
 			case c.busy:
@@ -296,26 +289,51 @@ func (l *loop) run() {
 	}
 }
 
-// wait returns the ready events, or none after sweepEvery. It never blocks
-// in epoll_wait: a thread blocked in a system call keeps its P (Go's
-// scheduler slot) until sysmon takes it back, up to milliseconds later, so
-// the goroutines the loop just woke (the log's writer, a command's
-// goroutine) would wait that long. Parking in Go's poller, which watches
-// the epoll fd itself, frees the P at once.
+// wait returns the ready events, or none after sweepEvery or a kick.
+//
+// It never blocks in epoll_wait. A thread blocked in a system call keeps
+// its P (Go's scheduler slot) until sysmon takes it back, up to
+// milliseconds later, so the goroutines the loop has just woken (the log's
+// writer, a command's goroutine) would wait that long. Nor does the loop
+// park in Go's poller itself: the writer's answer would then come through
+// that poller on the other CPU, which on a VM means waking an idle vCPU.
+// Instead the loop parks on channels: the writer, the command goroutines
+// and the watcher (which waits in Go's poller for the epoll fd) hand over
+// by a channel send, and the loop runs next on the sender's CPU.
 func (l *loop) wait() (int, error) {
 	n, err := unix.EpollWait(l.epfd, l.events, 0)
 	if n != 0 || (err != nil && err != unix.EINTR) {
 		return n, err
 	}
-	l.epf.SetReadDeadline(time.Now().Add(sweepEvery))
-	perr := l.epraw.Read(func(fd uintptr) bool {
-		n, err = unix.EpollWait(int(fd), l.events, 0)
-		return n != 0 || (err != nil && err != unix.EINTR)
-	})
-	if errors.Is(perr, os.ErrDeadlineExceeded) {
-		return 0, nil
+	if !l.watching {
+		l.watching = true
+		l.rearm <- struct{}{}
 	}
-	return n, errors.Join(perr, err)
+	l.timer.Reset(sweepEvery)
+	select {
+	case <-l.kick:
+	case <-l.sockets:
+		l.watching = false
+	case <-l.timer.C:
+	}
+	l.timer.Stop()
+	return unix.EpollWait(l.epfd, l.events, 0)
+}
+
+// watch waits in Go's poller for events on the epoll fd whenever the loop
+// asks (rearm), and tells it (sockets). It ends when the loop does.
+func (l *loop) watch() {
+	var ev [1]unix.EpollEvent
+	for range l.rearm {
+		err := l.epraw.Read(func(fd uintptr) bool {
+			n, err := unix.EpollWait(int(fd), ev[:], 0)
+			return n != 0 || (err != nil && err != unix.EINTR)
+		})
+		if err != nil {
+			return // the loop has closed epf
+		}
+		l.sockets <- struct{}{}
+	}
 }
 
 // resume takes back a connection handed to the loop: a new one, or one

@@ -32,7 +32,7 @@ func eventCommands() []*Command {
 			Run:     handle(parseRange, runRange),
 		},
 		{
-			Name: "EVENT.VERSION", Arity: 2, Flags: FlagRead | FlagFast, Group: "event", Since: "0.1.0",
+			Name: "EVENT.VERSION", Arity: 2, Flags: FlagRead, Group: "event", Since: "0.1.0",
 			FirstKey: 1, LastKey: 1, Step: 1,
 			Syntax:  "EVENT.VERSION stream",
 			Summary: "Returns a stream's current version, 0 when it does not exist.",

@@ -30,7 +30,9 @@ const (
 	FlagLoading
 	// FlagNoAuth: answers before AUTH where a password is set (otherwise -NOAUTH).
 	FlagNoAuth
-	// FlagFast: constant time, no I/O.
+	// FlagFast: constant time, no I/O, no waiting: the network loop runs
+	// these commands itself (server/loop_linux.go), so one that could wait
+	// on the disk or a lock would hold up every connection.
 	FlagFast
 	// FlagStale is accepted for COMMAND's flag list only.
 	FlagStale

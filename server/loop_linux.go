@@ -348,7 +348,11 @@ func (l *loop) wait() (int, error) {
 		}
 		return n, err
 	}
-	if !l.watching {
+	// The watcher is needed only while some connection is idle: a busy
+	// one's events wait for it to come back anyway. A single client's
+	// append, or a round that holds every client, then costs no wake-up of
+	// the watcher's thread.
+	if !l.watching && len(l.conns) > l.inflight {
 		l.watching = true
 		l.rearm <- struct{}{}
 	}

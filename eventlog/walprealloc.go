@@ -17,8 +17,8 @@ import "github.com/cockroachdb/pebble/v2/vfs"
 // commit returns, and fdatasync writes back whatever metadata is needed to
 // read the data (the unwritten-to-written extent conversion included). The
 // reserved disk space is the same as before; only the apparent size of a WAL
-// file grows (and with it Pebble's WAL size figures, so log_disk_bytes now
-// counts the preallocated WAL space). The preallocated tail reads as zeros, which Pebble's WAL reader
+// file grows (log_disk_bytes, which counts what was written, does not). The
+// preallocated tail reads as zeros, which Pebble's WAL reader
 // takes for the end of the log, as it does for its own preallocated and
 // recycled WALs: a WAL is closed with an EOF trailer before the next one is
 // created, and only the newest WAL may end without one.

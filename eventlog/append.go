@@ -14,7 +14,8 @@ import (
 )
 
 // Applier folds appends into state inside the writer. The log calls it from
-// its writer goroutine only, in position order.
+// one round at a time (on the writer goroutine, or on the goroutine of an
+// AppendNow), in position order.
 //
 // Stage sees the events of one append (positions, versions and time
 // assigned) before anything is committed. It checks guards against current
@@ -61,6 +62,7 @@ type writerState struct {
 	val    []byte
 	subs   []*submission
 
+	now     [1]*submission // AppendNow's round
 	rounds  atomic.Uint64
 	appends atomic.Uint64
 }
@@ -121,6 +123,34 @@ func (l *Log) AppendAsync(appends []*Append, done func()) {
 		failAll(appends, err)
 		done()
 	}
+}
+
+// AppendNow runs the appends as one round on the caller's goroutine when
+// the writer is idle, and reports whether it did; when it did not, nothing
+// was done and the caller submits them. It saves the hand-off to the
+// writer and back for a caller that would wait anyway.
+func (l *Log) AppendNow(appends []*Append) bool {
+	if len(l.subs) != 0 || !l.roundMu.TryLock() {
+		return false
+	}
+	defer l.roundMu.Unlock()
+	if len(l.subs) != 0 {
+		return false // queued submissions go first
+	}
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if !l.validateAll(appends) {
+		return true
+	}
+	if l.closed {
+		failAll(appends, ErrClosed)
+		return true
+	}
+	s := submission{appends: appends}
+	l.w.now[0] = &s
+	l.round(l.w.now[:])
+	l.w.now[0] = nil
+	return true
 }
 
 // validateAll resets each request's result and validates it, reporting
@@ -269,8 +299,10 @@ func (l *Log) writer() {
 			}
 			first = s
 		}
+		l.roundMu.Lock()
 		if first.fn != nil {
 			first.err = first.fn(l.last.Load())
+			l.roundMu.Unlock()
 			first.done <- struct{}{}
 			continue
 		}
@@ -294,6 +326,7 @@ func (l *Log) writer() {
 			}
 		}
 		l.round(w.subs)
+		l.roundMu.Unlock()
 		for i, s := range w.subs {
 			w.subs[i] = nil
 			if notify := s.notify; notify != nil {

@@ -27,6 +27,7 @@ type Log struct {
 
 	subs     chan *submission
 	closeMu  sync.RWMutex // held for reading while submitting; Close takes it for writing
+	roundMu  sync.Mutex   // held while a round or an Exclusive runs: by the writer, or by AppendNow
 	closed   bool
 	writerWG sync.WaitGroup
 	stopSync chan struct{}

@@ -466,3 +466,48 @@ func TestAppendAsync(t *testing.T) {
 		t.Errorf("closed log: called %v, %v", called, as[0].Result.Err)
 	}
 }
+
+func TestAppendNow(t *testing.T) {
+	l := openTest(t, DefaultOptions())
+	as := []*Append{
+		{Stream: "n:1", Events: []Proposed{ev("A", `{}`)}},
+		{Stream: "n:1", Expect: Expect{Kind: ExpectVersion, Version: 0}, Events: []Proposed{ev("A", `{}`)}},
+		{Stream: "n:2", Events: []Proposed{ev("A", `[]`)}},
+	}
+	if !l.AppendNow(as) {
+		t.Fatal("AppendNow with the writer idle did not run")
+	}
+	if r := as[0].Result; r.Err != nil || r.Position != 1 || r.Version != 1 {
+		t.Errorf("first: %+v", r)
+	}
+	var wv *WrongVersionError
+	if !errors.As(as[1].Result.Err, &wv) {
+		t.Errorf("EXPECT 0 on a stream at 1: %+v", as[1].Result)
+	}
+	if as[2].Result.Err == nil {
+		t.Errorf("a JSON array accepted: %+v", as[2].Result)
+	}
+	if l.LastPosition() != 1 {
+		t.Errorf("last position %d, want 1", l.LastPosition())
+	}
+
+	// While the writer runs an Exclusive, AppendNow leaves the appends alone.
+	inside, release := make(chan struct{}), make(chan struct{})
+	go l.Exclusive(func(uint64) error { close(inside); <-release; return nil })
+	<-inside
+	b := &Append{Stream: "n:3", Events: []Proposed{ev("A", `{}`)}}
+	if l.AppendNow([]*Append{b}) {
+		t.Error("AppendNow ran while the writer was busy")
+	}
+	close(release)
+	l.Append(b)
+	if b.Result.Err != nil || b.Result.Position != 2 {
+		t.Errorf("after the Exclusive: %+v", b.Result)
+	}
+
+	l.Close()
+	c := &Append{Stream: "n:4", Events: []Proposed{ev("A", `{}`)}}
+	if !l.AppendNow([]*Append{c}) || !errors.Is(c.Result.Err, ErrClosed) {
+		t.Errorf("closed log: %+v", c.Result)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/foldb/foldb/commands"
+	"github.com/foldb/foldb/eventlog"
 	"github.com/foldb/foldb/resp"
 )
 
@@ -23,11 +24,17 @@ import (
 // connection costs a scheduler hand-off and a wake-up on another CPU for
 // each request, which is most of the time of a small read.
 //
-// Nothing slow runs on the loop:
-//   - Appends go to the log's writer with AppendAsync; the writer hands the
-//     connection back when their round is durable, and the loop writes the
-//     replies. There is no goroutine per append and no wake-up per
-//     connection, only one per round.
+// Appends are gathered over a turn of the loop (every ready socket) and
+// committed at its end as one round:
+//   - When the log's writer is idle, the loop runs the round itself
+//     (eventlog.Log.AppendNow) and answers it, as Redis's loop fsyncs
+//     before it answers: other connections wait for that fsync, and their
+//     appends make the next round larger.
+//   - Otherwise the appends go to the writer with AppendAsync; the writer
+//     hands the connections back when their round is durable, and the loop
+//     writes the replies: no goroutine per append, one wake-up per round.
+//
+// Nothing else slow runs on the loop:
 //   - Every other command that is not flagged fast (ENTITY.ALL, SAVE,
 //     CONFIG, CLIENT, ...) runs on a goroutine of its own, after the appends
 //     gathered before it.
@@ -85,6 +92,15 @@ type loop struct {
 	// the channels (wake it with kick).
 	blocking bool
 	inflight int // loop-owned: connections busy elsewhere
+	// toCommit are the connections whose appends the loop runs at the end
+	// of this turn (commit); all and answering are its scratch.
+	toCommit  []*conn
+	all       []*eventlog.Append
+	answering []*conn
+	// served: the loop ran other commands this turn or the one before, so
+	// other clients are reading and a round goes to the writer rather than
+	// hold them up for its fsync.
+	served, servedBefore bool
 
 	kick     chan struct{} // something was posted, or stop or interrupt
 	sockets  chan struct{} // the watcher saw events
@@ -266,6 +282,7 @@ func (l *loop) run() {
 			l.resume(c)
 			batch[i] = nil
 		}
+		l.commit()
 		l.mu.Lock()
 		if l.spare == nil {
 			l.spare = batch
@@ -305,6 +322,7 @@ func (l *loop) run() {
 				l.process(c, true)
 			}
 		}
+		l.commit()
 	}
 }
 
@@ -406,6 +424,11 @@ func (l *loop) resume(c *conn) {
 		c.async = false
 		c.replyPending()
 	}
+	l.carryOn(c)
+}
+
+// carryOn goes on with a connection that is back from being busy.
+func (l *loop) carryOn(c *conn) {
 	if c.disarmed {
 		c.disarmed = false
 		l.ctl(c, unix.EPOLLIN)
@@ -451,9 +474,13 @@ func (l *loop) process(c *conn, readable bool) {
 			c.done = true
 			break
 		}
-		if !c.runsInline(c.s.table.Lookup(args[0])) {
+		cmd := c.s.table.Lookup(args[0])
+		if !c.runsInline(cmd) {
 			l.offload(c, args)
 			return
+		}
+		if cmd != nil && cmd.Prepare == nil {
+			l.served = true
 		}
 		c.dispatch(args)
 		if c.client.CloseAfter {
@@ -477,12 +504,48 @@ func (c *conn) runsInline(cmd *commands.Command) bool {
 	return cmd == nil || cmd.Prepare != nil || cmd.Flags&commands.FlagFast != 0
 }
 
-// submit hands the gathered appends to the log's writer.
+// submit queues the connection's gathered appends for the loop's round
+// (commit), which joins every connection's appends of this turn.
 func (l *loop) submit(c *conn) {
 	c.gatherAppends()
-	c.busy, c.async = true, true
-	l.inflight++
-	c.s.elog.AppendAsync(c.appends, c.wake)
+	c.busy = true
+	l.toCommit = append(l.toCommit, c)
+}
+
+// commit runs the appends queued this turn. When the log's writer is idle
+// and no other client is reading, the loop runs them as one round itself
+// and answers them, as Redis's loop fsyncs before it answers: no hand-off
+// to the writer and back. Otherwise each connection's appends go to the
+// writer, which hands them back, and reads go on meanwhile.
+func (l *loop) commit() {
+	reading := l.served || l.servedBefore
+	l.servedBefore, l.served = l.served, false
+	for len(l.toCommit) > 0 {
+		l.all = l.all[:0]
+		for _, c := range l.toCommit {
+			l.all = append(l.all, c.appends...)
+		}
+		if reading || !l.s.elog.AppendNow(l.all) {
+			for _, c := range l.toCommit {
+				c.async = true
+				l.inflight++
+				c.s.elog.AppendAsync(c.appends, c.wake)
+			}
+			clear(l.toCommit)
+			l.toCommit = l.toCommit[:0]
+			break
+		}
+		l.answering = append(l.answering[:0], l.toCommit...)
+		clear(l.toCommit)
+		l.toCommit = l.toCommit[:0]
+		for _, c := range l.answering {
+			c.busy = false
+			c.replyPending()
+			l.carryOn(c) // may queue more appends of its pipeline
+		}
+		clear(l.answering)
+	}
+	clear(l.all)
 }
 
 // offload runs one command, after the gathered appends, on a goroutine.

@@ -129,8 +129,15 @@ func (l *Log) AppendAsync(appends []*Append, done func()) {
 // the writer is idle, and reports whether it did; when it did not, nothing
 // was done and the caller submits them. It saves the hand-off to the
 // writer and back for a caller that would wait anyway.
+//
+// It declines while Pebble stalls writes and for stallMemory after a stall
+// began, so that a caller serving others (the network loop) is held up by
+// at most the stall it walked into.
 func (l *Log) AppendNow(appends []*Append) bool {
-	if len(l.subs) != 0 || !l.roundMu.TryLock() {
+	if len(l.subs) != 0 || l.stalling.Load() || time.Now().UnixNano()-l.stalled.Load() < int64(stallMemory) {
+		return false
+	}
+	if !l.roundMu.TryLock() {
 		return false
 	}
 	defer l.roundMu.Unlock()
@@ -152,6 +159,9 @@ func (l *Log) AppendNow(appends []*Append) bool {
 	l.w.now[0] = nil
 	return true
 }
+
+// stallMemory is how long AppendNow declines after a write stall began.
+const stallMemory = 10 * time.Second
 
 // validateAll resets each request's result and validates it, reporting
 // whether any is left to submit.

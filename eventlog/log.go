@@ -40,6 +40,11 @@ type Log struct {
 	// lazy is the file system that defers WAL fsyncs under everysec and
 	// none; nil under always.
 	lazy *lazyWALFS
+
+	// stalling is set while Pebble holds writes back (a memtable flush or
+	// compactions behind); stalled is when the last such stall began.
+	stalling atomic.Bool
+	stalled  atomic.Int64
 }
 
 // Open opens or creates the log in dir.
@@ -57,6 +62,17 @@ func Open(dir string, opts Options) (*Log, error) {
 		Cache:        pebble.NewCache(opts.CacheSize),
 		MemTableSize: opts.MemTableSize,
 		Logger:       pebbleLogger{l.log},
+	}
+	popts.EventListener = &pebble.EventListener{
+		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
+			l.stalled.Store(time.Now().UnixNano())
+			l.stalling.Store(true)
+			l.log.Warn("the log's writes are stalled", "reason", info.Reason)
+		},
+		WriteStallEnd: func() {
+			l.stalling.Store(false)
+			l.log.Info("the log's writes go on")
+		},
 	}
 	popts.FS = walPreallocFS{vfs.Default}
 	if opts.Durability != DurabilityAlways {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func openTest(t testing.TB, opts Options) *Log {
@@ -490,6 +491,18 @@ func TestAppendNow(t *testing.T) {
 	if l.LastPosition() != 1 {
 		t.Errorf("last position %d, want 1", l.LastPosition())
 	}
+
+	// During a write stall, and for a while after one began, it declines.
+	l.stalling.Store(true)
+	if l.AppendNow(as[:1]) {
+		t.Error("AppendNow ran during a write stall")
+	}
+	l.stalling.Store(false)
+	l.stalled.Store(time.Now().UnixNano())
+	if l.AppendNow(as[:1]) {
+		t.Error("AppendNow ran right after a write stall")
+	}
+	l.stalled.Store(0)
 
 	// While the writer runs an Exclusive, AppendNow leaves the appends alone.
 	inside, release := make(chan struct{}), make(chan struct{})

@@ -429,27 +429,38 @@ func TestVerifyLargerThanCache(t *testing.T) {
 	}
 }
 
-func TestAppendAsync(t *testing.T) {
-	l := openTest(t, DefaultOptions())
-	as := []*Append{
-		{Stream: "x:1", Events: []Proposed{ev("A", `{}`)}},
-		{Stream: "x:1", Expect: Expect{Kind: ExpectVersion, Version: 5}, Events: []Proposed{ev("A", `{}`)}},
-		{Stream: "x:1", Events: []Proposed{ev("A", `not json`)}},
-		{Stream: "x:2", Events: []Proposed{ev("A", `{}`)}},
+// threeAppends are a good append, one whose EXPECT fails after it, and one
+// refused by validation.
+func threeAppends(stream string) []*Append {
+	return []*Append{
+		{Stream: stream, Events: []Proposed{ev("A", `{}`)}},
+		{Stream: stream, Expect: Expect{Kind: ExpectVersion, Version: 0}, Events: []Proposed{ev("A", `{}`)}},
+		{Stream: stream, Events: []Proposed{ev("A", `[]`)}},
 	}
-	done := make(chan struct{})
-	l.AppendAsync(as, func() { close(done) })
-	<-done
+}
+
+// checkThree checks the results of threeAppends run first in a new log.
+func checkThree(t *testing.T, as []*Append) {
+	t.Helper()
 	if r := as[0].Result; r.Err != nil || r.Position != 1 || r.Version != 1 {
 		t.Errorf("first: %+v", r)
 	}
 	var wv *WrongVersionError
 	if !errors.As(as[1].Result.Err, &wv) {
-		t.Errorf("wrong EXPECT: %+v", as[1].Result)
+		t.Errorf("EXPECT 0 on a stream at 1: %+v", as[1].Result)
 	}
 	if as[2].Result.Err == nil {
-		t.Errorf("invalid JSON accepted: %+v", as[2].Result)
+		t.Errorf("a JSON array accepted: %+v", as[2].Result)
 	}
+}
+
+func TestAppendAsync(t *testing.T) {
+	l := openTest(t, DefaultOptions())
+	as := append(threeAppends("x:1"), &Append{Stream: "x:2", Events: []Proposed{ev("A", `{}`)}})
+	done := make(chan struct{})
+	l.AppendAsync(as, func() { close(done) })
+	<-done
+	checkThree(t, as)
 	if r := as[3].Result; r.Err != nil || r.Position != 2 {
 		t.Errorf("last: %+v", r)
 	}
@@ -470,24 +481,11 @@ func TestAppendAsync(t *testing.T) {
 
 func TestAppendNow(t *testing.T) {
 	l := openTest(t, DefaultOptions())
-	as := []*Append{
-		{Stream: "n:1", Events: []Proposed{ev("A", `{}`)}},
-		{Stream: "n:1", Expect: Expect{Kind: ExpectVersion, Version: 0}, Events: []Proposed{ev("A", `{}`)}},
-		{Stream: "n:2", Events: []Proposed{ev("A", `[]`)}},
-	}
+	as := threeAppends("n:1")
 	if !l.AppendNow(as) {
 		t.Fatal("AppendNow with the writer idle did not run")
 	}
-	if r := as[0].Result; r.Err != nil || r.Position != 1 || r.Version != 1 {
-		t.Errorf("first: %+v", r)
-	}
-	var wv *WrongVersionError
-	if !errors.As(as[1].Result.Err, &wv) {
-		t.Errorf("EXPECT 0 on a stream at 1: %+v", as[1].Result)
-	}
-	if as[2].Result.Err == nil {
-		t.Errorf("a JSON array accepted: %+v", as[2].Result)
-	}
+	checkThree(t, as)
 	if l.LastPosition() != 1 {
 		t.Errorf("last position %d, want 1", l.LastPosition())
 	}

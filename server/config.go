@@ -106,8 +106,9 @@ func (s *Server) idleTimeout() time.Duration {
 	return s.opts.Timeout
 }
 
-// rearmIdleTimeouts applies a changed idle timeout to the connections that
-// already wait for a command, as Redis's clientsCron does; a busy one sets
+// rearmIdleTimeouts applies a changed idle timeout to the goroutine-served
+// connections that already wait for a command, as Redis's clientsCron does
+// (the network loop reads the timeout at each sweep itself); a busy one sets
 // its own deadline before its next read. It holds mu, as the shutdown does
 // while it interrupts, so it never replaces an interrupt's deadline. It
 // must not run under optsMu: accept takes optsMu inside mu.

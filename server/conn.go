@@ -132,6 +132,9 @@ func (c *conn) serve() {
 			return
 		}
 		c.dispatch(args)
+		if len(c.pending) >= maxPending {
+			c.runPending()
+		}
 		if c.client.CloseAfter {
 			c.runPending()
 			c.w.Flush()
@@ -168,9 +171,6 @@ func (c *conn) dispatch(args [][]byte) {
 	c.client.Touch(&cmd.Name)
 	if cmd.Prepare != nil {
 		c.pending = append(c.pending, cmd.Prepare(&c.ctx, args))
-		if len(c.pending) >= maxPending && c.lp == nil {
-			c.runPending()
-		}
 		return
 	}
 	wasAuthed := c.client.Authed

@@ -249,19 +249,23 @@ func (l *loop) wakeup(blocking bool) {
 	}
 }
 
+// wakeupAll wakes the loop whichever way it waits.
+func (l *loop) wakeupAll() {
+	l.wakeup(true)
+	l.wakeup(false)
+}
+
 // interrupt makes the loop close every connection once it has no command
 // left to run and its replies are written.
 func (l *loop) interrupt() {
 	l.stopping.Store(true)
-	l.wakeup(true)
-	l.wakeup(false)
+	l.wakeupAll()
 }
 
 // stop ends the loop once the server has no connection left.
 func (l *loop) stop() {
 	l.quit.Store(true)
-	l.wakeup(true)
-	l.wakeup(false)
+	l.wakeupAll()
 	<-l.exited
 }
 
@@ -529,7 +533,7 @@ func (l *loop) commit() {
 			for _, c := range l.toCommit {
 				c.async = true
 				l.inflight++
-				c.s.elog.AppendAsync(c.appends, c.wake)
+				l.s.elog.AppendAsync(c.appends, c.wake)
 			}
 			clear(l.toCommit)
 			l.toCommit = l.toCommit[:0]

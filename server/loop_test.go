@@ -29,6 +29,7 @@ func TestGoroutinePerConnection(t *testing.T) {
 		"PipelineOrder":          TestPipelineOrder,
 		"AppendsThenProtocolErr": TestAppendsThenProtocolError,
 		"BusyAtShutdown":         TestBusyConnectionAtShutdown,
+		"OverMaxPending":         TestPipelineOverMaxPending,
 	} {
 		t.Run(name, f)
 	}
@@ -42,11 +43,12 @@ func TestSlowReader(t *testing.T) {
 	slow := ts.raw(t)
 	const n = 64
 	payload := strings.Repeat("x", 256<<10)
-	go func() {
-		for i := range n {
-			slow.send("ECHO", fmt.Sprintf("%03d%s", i, payload))
-		}
-	}()
+	var req strings.Builder
+	for i := range n {
+		arg := fmt.Sprintf("%03d%s", i, payload)
+		fmt.Fprintf(&req, "*2\r\n$4\r\nECHO\r\n$%d\r\n%s\r\n", len(arg), arg)
+	}
+	slow.writeBehind(req.String())
 	other := ts.raw(t)
 	for range 20 {
 		if got := other.do("PING"); got != simple("PONG") {
@@ -130,4 +132,23 @@ func TestBusyConnectionAtShutdown(t *testing.T) {
 		}
 	}
 	r.waitClosed()
+}
+
+// TestPipelineOverMaxPending: more pipelined appends than one connection
+// gathers into a submission are all committed and answered, in order.
+func TestPipelineOverMaxPending(t *testing.T) {
+	ts := startServer(t)
+	r := ts.raw(t)
+	const n = maxPending + maxPending/2
+	var b strings.Builder
+	for range n {
+		b.WriteString("*4\r\n$12\r\nEVENT.APPEND\r\n$3\r\nm:1\r\n$1\r\nT\r\n$2\r\n{}\r\n")
+	}
+	r.writeBehind(b.String())
+	for i := 1; i <= n; i++ {
+		want := fmt.Sprintf("[%d %d]", i, i)
+		if got := fmt.Sprint(r.read()); got != want {
+			t.Fatalf("reply %d = %s, want %s", i, got, want)
+		}
+	}
 }

@@ -268,6 +268,18 @@ func (r *rawConn) write(s string) {
 	}
 }
 
+// writeBehind writes s from a goroutine of its own, for a test that reads
+// the replies while the requests are still going out; a failed write fails
+// the test without stopping it there.
+func (r *rawConn) writeBehind(s string) {
+	go func() {
+		r.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.WriteString(r.nc, s); err != nil {
+			r.t.Errorf("write: %v", err)
+		}
+	}()
+}
+
 // do sends a command and reads its reply.
 func (r *rawConn) do(args ...string) any {
 	r.t.Helper()

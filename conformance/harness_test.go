@@ -12,11 +12,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/foldb/foldb/conformance/internal/outbuf"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -76,7 +76,7 @@ type Server struct {
 	Start string
 
 	cmd    *exec.Cmd
-	log    lockedBuffer
+	log    outbuf.Buffer
 	exited chan struct{}
 	err    error // from Wait, once exited is closed
 }
@@ -360,30 +360,6 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) WriteString(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.WriteString(s)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // needTool returns the path of an external tool, or skips the test when it
 // is missing: fails it instead when FOLDB_REQUIRE_TOOLS=1 (as CI sets).

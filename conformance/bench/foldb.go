@@ -122,7 +122,7 @@ func (f *foldbServer) waitLoaded(ctx context.Context) (time.Duration, error) {
 		}
 		select {
 		case <-f.exited:
-			return 0, fmt.Errorf("foldb (pid %d) exited while loading: %v\n%s", f.pid, f.err, f.out.tail(20))
+			return 0, fmt.Errorf("foldb (pid %d) exited while loading: %v\n%s", f.pid, f.err, f.out.Tail(20))
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -143,7 +143,7 @@ func (f *foldbServer) shutdown(ctx context.Context, mode string) error {
 		return fmt.Errorf("foldb SHUTDOWN %s: %w", mode, err)
 	}
 	if err := f.wait(stopTimeout); err != nil {
-		return fmt.Errorf("foldb SHUTDOWN %s: %w\n%s", mode, err, f.out.tail(20))
+		return fmt.Errorf("foldb SHUTDOWN %s: %w\n%s", mode, err, f.out.Tail(20))
 	}
 	return nil
 }

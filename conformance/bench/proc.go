@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/foldb/foldb/conformance/internal/outbuf"
 )
 
 // proc is one server process started by the bench (foldb or redis-server).
@@ -25,8 +26,8 @@ type proc struct {
 	pid     int
 	started time.Time // just before exec
 
-	out    lockedBuffer // stdout and stderr, line by line
-	lines  chan string  // each line, for whoever waits for one (dropped when full)
+	out    outbuf.Buffer // stdout and stderr, line by line
+	lines  chan string   // each line, for whoever waits for one (dropped when full)
 	exited chan struct{}
 	err    error // from Wait, once exited is closed
 }
@@ -78,9 +79,9 @@ func (p *proc) waitLine(substr string, timeout time.Duration) (string, error) {
 				return line, nil
 			}
 		case <-p.exited:
-			return "", fmt.Errorf("%s (pid %d) exited before logging %q: %v\n%s", p.name, p.pid, substr, p.err, p.out.tail(20))
+			return "", fmt.Errorf("%s (pid %d) exited before logging %q: %v\n%s", p.name, p.pid, substr, p.err, p.out.Tail(20))
 		case <-deadline:
-			return "", fmt.Errorf("%s (pid %d) did not log %q within %v\n%s", p.name, p.pid, substr, timeout, p.out.tail(20))
+			return "", fmt.Errorf("%s (pid %d) did not log %q within %v\n%s", p.name, p.pid, substr, timeout, p.out.Tail(20))
 		}
 	}
 }
@@ -167,33 +168,6 @@ func freePort() (int, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) WriteString(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.WriteString(s)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
-// tail is the last n lines.
-func (b *lockedBuffer) tail(n int) string {
-	lines := strings.SplitAfter(b.String(), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "")
 }
 
 var errInterrupted = errors.New("interrupted")

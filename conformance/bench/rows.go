@@ -218,7 +218,7 @@ func (b *bench) rowMemory() ([]result, error) {
 	}
 	defer f2.kill()
 	if _, ok := f2.waitLogFields("snapshot loaded"); !ok {
-		return nil, fmt.Errorf("foldb did not log \"snapshot loaded\" on restart after SHUTDOWN SAVE:\n%s", f2.out.tail(20))
+		return nil, fmt.Errorf("foldb did not log \"snapshot loaded\" on restart after SHUTDOWN SAVE:\n%s", f2.out.Tail(20))
 	}
 	foldbRestarted, err := b.rssAfterSettle(f2.proc)
 	if err != nil {
@@ -337,7 +337,7 @@ func (b *bench) rowRestart() ([]result, error) {
 			defer f.kill()
 			fields, ok := f.waitLogFields("snapshot loaded")
 			if !ok {
-				return 0, fmt.Errorf("foldb did not load its snapshot:\n%s", f.out.tail(20))
+				return 0, fmt.Errorf("foldb did not load its snapshot:\n%s", f.out.Tail(20))
 			}
 			if s, err := strconv.ParseFloat(fields["seconds"], 64); err == nil {
 				snapLoads = append(snapLoads, s)
@@ -426,7 +426,7 @@ func (b *bench) fullReplay(dir string) (*foldbServer, time.Duration, map[string]
 	fields, ok := f.waitLogFields("loading done")
 	if !ok || fields["events_per_sec"] == "" {
 		f.kill()
-		return nil, 0, nil, fmt.Errorf("foldb did not log a full replay (\"loading done\" with events_per_sec=):\n%s", f.out.tail(20))
+		return nil, 0, nil, fmt.Errorf("foldb did not log a full replay (\"loading done\" with events_per_sec=):\n%s", f.out.Tail(20))
 	}
 	return f, took, fields, nil
 }

@@ -62,15 +62,18 @@ type writerState struct {
 	val    []byte
 	subs   []*submission
 
-	now     [1]*submission // AppendNow's round
-	rounds  atomic.Uint64
-	appends atomic.Uint64
+	// now is AppendNow's submission, and nowRound the round of it alone.
+	now      submission
+	nowRound [1]*submission
+	rounds   atomic.Uint64
+	appends  atomic.Uint64
 }
 
 func (w *writerState) init() {
 	w.versions = make(map[string]uint64)
 	w.known = make(map[string]uint64)
 	w.ids = make(map[idemKeyT]Result)
+	w.nowRound[0] = &w.now
 }
 
 const knownMax = 1 << 16
@@ -153,10 +156,10 @@ func (l *Log) AppendNow(appends []*Append) bool {
 		failAll(appends, ErrClosed)
 		return true
 	}
-	s := submission{appends: appends}
-	l.w.now[0] = &s
-	l.round(l.w.now[:])
-	l.w.now[0] = nil
+	w := &l.w
+	w.now.appends = appends
+	l.round(w.nowRound[:])
+	w.now.appends = nil
 	return true
 }
 

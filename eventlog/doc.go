@@ -15,12 +15,19 @@
 //   - With [DurabilityAlways] an append returns only after its events are
 //     fsynced. Under every durability it returns only after they are written
 //     to the OS, so a process crash never loses an answered append;
-//     everysec and none defer the fsync (lazyfs.go). A failed commit stops the log from taking more writes: it
+//     everysec and none defer the journal's fsync. A failed commit stops the log from taking more writes: it
 //     returns [ErrFailed] until it is reopened, so state is never served that
 //     the log lacks.
 //   - All events of one [Append] are atomic: all are committed or none.
 //
 // # On-disk format
+//
+// Pebble runs without its own WAL. The log's write-ahead log is the
+// journal (journal.go), in <dir>/journal: a round's batch is written there,
+// and under always fdatasynced, by the goroutine that commits the round,
+// before it is applied to Pebble. Opening the log applies the journal's
+// records that Pebble's tables lack; a clean Close flushes Pebble and
+// empties the journal.
 //
 // All keys live in one Pebble keyspace, told apart by their first byte.
 // Integers in keys are big-endian so that Pebble's byte order is numeric order.

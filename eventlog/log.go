@@ -12,7 +12,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
 // Log is the event log. Reads may run from any goroutine; appends are
@@ -37,9 +36,8 @@ type Log struct {
 
 	w writerState // touched by the writer goroutine only
 
-	// lazy is the file system that defers WAL fsyncs under everysec and
-	// none; nil under always.
-	lazy *lazyWALFS
+	// journal is the write-ahead log (journal.go).
+	journal *journal
 
 	// stalling is set while Pebble holds writes back (a memtable flush or
 	// compactions behind); stalled is when the last such stall began.
@@ -74,11 +72,9 @@ func Open(dir string, opts Options) (*Log, error) {
 			l.log.Info("the log's writes go on")
 		},
 	}
-	popts.FS = walPreallocFS{vfs.Default}
-	if opts.Durability != DurabilityAlways {
-		l.lazy = newLazyWALFS(popts.FS, opts.Durability == DurabilityEverySec)
-		popts.FS = l.lazy
-	}
+	// The journal is the write-ahead log. Pebble still replays a WAL that
+	// a format 1 directory left, and flushes it, when it opens.
+	popts.DisableWAL = true
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
@@ -97,7 +93,14 @@ func Open(dir string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, err
 	}
+	l.journal, last, err = recoverJournal(dir, db, last, opts, l.log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
 	l.last.Store(last)
+	l.journal.retired.Add(1)
+	go l.journal.retirer(db)
 	l.w.init()
 	l.writerWG.Add(1)
 	go l.writer()
@@ -123,6 +126,10 @@ func (l *Log) checkFormat() error {
 	if n > formatVersion {
 		return fmt.Errorf("%w: format %d, this foldb reads up to %d", ErrNewerFormat, n, formatVersion)
 	}
+	if n < formatVersion {
+		l.log.Info("upgrading the data directory's format", "from", n, "to", formatVersion)
+		return l.SetMeta("format", []byte(strconv.Itoa(formatVersion)))
+	}
 	return nil
 }
 
@@ -145,8 +152,9 @@ func (l *Log) findLast() (uint64, error) {
 	return binary.BigEndian.Uint64(k[1:]), nil
 }
 
-// Close stops the writer after the appends already submitted, syncs and
-// closes Pebble. It is safe to call more than once.
+// Close stops the writer after the appends already submitted, flushes Pebble
+// (which empties the journal) and closes it. It is safe to call more than
+// once.
 func (l *Log) Close() error {
 	l.closeMu.Lock()
 	if l.closed {
@@ -158,10 +166,16 @@ func (l *Log) Close() error {
 	close(l.stopSync)
 	l.closeMu.Unlock()
 	l.writerWG.Wait()
+	// After a failed write the memtables may hold what the journal lacks;
+	// they are not flushed, and the journal is kept for the next open.
+	flushed := false
 	var err error
-	if l.lazy != nil && l.Err() == nil {
-		err = l.lazy.SyncWAL()
+	if l.Err() == nil {
+		if err = l.db.Flush(); err == nil {
+			flushed = true
+		}
 	}
+	err = errors.Join(err, l.journal.close(flushed))
 	return errors.Join(err, l.db.Close())
 }
 
@@ -224,12 +238,16 @@ func (l *Log) Meta(name string) ([]byte, error) {
 	return append([]byte{}, v...), nil
 }
 
-// SetMeta stores a metadata value durably (fsynced whatever the durability).
+// SetMeta stores a metadata value durably (flushed to Pebble's tables,
+// whatever the durability): metadata does not go through the journal.
 func (l *Log) SetMeta(name string, value []byte) error {
-	return l.db.Set(metaKey(name), value, pebble.Sync)
+	if err := l.db.Set(metaKey(name), value, pebble.NoSync); err != nil {
+		return err
+	}
+	return l.db.Flush()
 }
 
-// syncEverySecond is the everysec durability: one WAL fsync a second.
+// syncEverySecond is the everysec durability: one journal fsync a second.
 // A failed fsync stops writes, as under always.
 func (l *Log) syncEverySecond() {
 	defer l.writerWG.Done()
@@ -243,7 +261,7 @@ func (l *Log) syncEverySecond() {
 			if l.Err() != nil {
 				continue
 			}
-			if err := l.lazy.SyncWAL(); err != nil {
+			if err := l.journal.sync(); err != nil {
 				l.fail(err)
 			}
 		}
@@ -263,7 +281,7 @@ func (l *Log) Stats() Stats {
 	m := l.db.Metrics()
 	return Stats{
 		LastPosition: l.LastPosition(),
-		DiskBytes:    m.DiskSpaceUsage(),
+		DiskBytes:    m.DiskSpaceUsage() + l.journal.diskBytes(),
 		Rounds:       l.w.rounds.Load(),
 		Appends:      l.w.appends.Load(),
 	}

@@ -20,7 +20,10 @@ const (
 const recordFormat1 = 1
 
 // formatVersion is the data directory's format, stored under meta "format".
-const formatVersion = 1
+// Format 2 keeps the newest events in the journal (journal.go), not in
+// Pebble's WAL: a foldb that reads only format 1 would miss them, so it must
+// refuse the directory. A format 1 directory is upgraded when opened.
+const formatVersion = 2
 
 // ErrCorruptRecord is wrapped by decode errors.
 var ErrCorruptRecord = errors.New("eventlog: corrupt record")

@@ -1,0 +1,376 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// The journal is the log's write-ahead log. Pebble runs with its own WAL
+// disabled: a round's batch is first written (and under always fdatasynced)
+// to the journal by the goroutine that commits the round, and only then
+// applied to Pebble's memtable. This is what Redis does with its AOF: the
+// write and the fsync happen on the committing thread, with no hand-off to a
+// flusher goroutine and back, which on the bench machine was most of the
+// time an append with one client spent before its fsync started.
+//
+// What is in Pebble's tables is durable (a flush syncs them); what is only
+// in its memtables is in the journal. Pebble's tables always hold a prefix
+// of the log: rounds are applied in order, and memtables are flushed in
+// order. So recovery is: open Pebble, find its last position, and apply
+// every journal record after it, in order.
+//
+// # Files
+//
+// The journal lives in <dir>/journal as numbered segments,
+// 0000000000000001.journal and up. A segment is made its full size when it
+// is created (fallocate), so that a round's fdatasync writes only data, not
+// a new file length; its unwritten tail reads as zeros. Records:
+//
+//	length:u32   bytes after the checksum (16 + len(batch))
+//	crc:u32      CRC-32C of those bytes
+//	first:u64    position of the record's first event
+//	last:u64     position of its last event
+//	batch        the Pebble batch (its Repr)
+//
+// A length of zero ends a segment. A record that runs past the segment's
+// end or fails its checksum was being written when the process or the
+// machine stopped: nothing in it was answered under always (its fdatasync
+// had not returned), so it and the rest of its segment are dropped.
+//
+// When a segment is full, it is synced and closed and the next one is
+// created; then, off the append path, Pebble flushes its memtables and the
+// segments before the new one are deleted. Close flushes Pebble and deletes
+// every segment, so a cleanly stopped log has an empty journal.
+type journal struct {
+	dir        string
+	durability Durability
+	segSize    int64
+	log        *slog.Logger
+
+	// mu guards the open segment against the everysec syncer; the
+	// writer (or AppendNow, under roundMu) is the only one that writes.
+	mu    sync.Mutex
+	f     *os.File
+	num   uint64 // the open segment's number
+	off   int64  // where the next record goes
+	dirty bool   // written since the last fdatasync
+	buf   []byte
+
+	// retire gets the number of a new segment: every older one may go
+	// once Pebble has flushed.
+	retire  chan uint64
+	retired sync.WaitGroup
+}
+
+const (
+	journalDir       = "journal"
+	journalExt       = ".journal"
+	journalHeader    = 8  // length, crc
+	journalPositions = 16 // first, last
+	minSegmentSize   = 1 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+func segmentName(num uint64) string { return fmt.Sprintf("%016d%s", num, journalExt) }
+
+// segments lists the journal's segment numbers in order.
+func segments(dir string) ([]uint64, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var nums []uint64
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), journalExt)
+		if !ok || e.IsDir() {
+			continue
+		}
+		n, err := strconv.ParseUint(name, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("eventlog: unexpected file %s in the journal", e.Name())
+		}
+		nums = append(nums, n)
+	}
+	slices.Sort(nums)
+	return nums, nil
+}
+
+// recoverJournal applies to db every journal record after position last
+// and returns the new last position. It then flushes Pebble, deletes the
+// old segments and opens a new one.
+func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *slog.Logger) (*journal, uint64, error) {
+	jdir := filepath.Join(dir, journalDir)
+	if err := os.MkdirAll(jdir, 0o755); err != nil {
+		return nil, 0, fmt.Errorf("eventlog: journal: %w", err)
+	}
+	nums, err := segments(jdir)
+	if err != nil {
+		return nil, 0, fmt.Errorf("eventlog: journal: %w", err)
+	}
+	from := last
+	var next uint64 = 1
+	for _, num := range nums {
+		next = num + 1
+		last, err = replaySegment(filepath.Join(jdir, segmentName(num)), db, last, log)
+		if err != nil {
+			return nil, 0, err
+		}
+	}
+	if len(nums) > 0 {
+		// What was replayed is only in memtables; the segments go once it
+		// is in tables.
+		if err := db.Flush(); err != nil {
+			return nil, 0, fmt.Errorf("eventlog: journal: flush after replay: %w", err)
+		}
+		for _, num := range nums {
+			if err := os.Remove(filepath.Join(jdir, segmentName(num))); err != nil {
+				return nil, 0, fmt.Errorf("eventlog: journal: %w", err)
+			}
+		}
+		log.Info("journal replayed", "segments", len(nums), "events", last-from, "last_position", last)
+	}
+	j := &journal{
+		dir:        jdir,
+		durability: opts.Durability,
+		segSize:    max(int64(opts.MemTableSize), minSegmentSize),
+		log:        log,
+		retire:     make(chan uint64, 16),
+	}
+	if err := j.create(next); err != nil {
+		return nil, 0, err
+	}
+	return j, last, nil
+}
+
+// replaySegment applies one segment's records after position last.
+func replaySegment(path string, db *pebble.DB, last uint64, log *slog.Logger) (uint64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("eventlog: journal: %w", err)
+	}
+	off := 0
+	for off+journalHeader <= len(data) {
+		n := int(binary.LittleEndian.Uint32(data[off:]))
+		if n == 0 {
+			return last, nil
+		}
+		body := data[off+journalHeader:]
+		if n < journalPositions || n > len(body) || crc32.Checksum(body[:n], crcTable) != binary.LittleEndian.Uint32(data[off+4:]) {
+			log.Warn("journal: dropping a record that was being written when foldb stopped (never acknowledged)",
+				"segment", filepath.Base(path), "offset", off)
+			return last, nil
+		}
+		first := binary.LittleEndian.Uint64(body)
+		end := binary.LittleEndian.Uint64(body[8:])
+		off += journalHeader + n
+		if end <= last {
+			continue // already in Pebble's tables
+		}
+		if first != last+1 || end < first {
+			return 0, fmt.Errorf("%w: the journal's record for positions %d-%d follows position %d (segment %s)",
+				ErrCorruptRecord, first, end, last, filepath.Base(path))
+		}
+		b := db.NewBatch()
+		err := b.SetRepr(slices.Clone(body[journalPositions:n]))
+		if err == nil {
+			err = db.Apply(b, pebble.NoSync)
+		}
+		b.Close()
+		if err != nil {
+			return 0, fmt.Errorf("eventlog: journal: positions %d-%d: %w", first, end, err)
+		}
+		last = end
+	}
+	return last, nil
+}
+
+// create makes segment num the open one. The directory is synced so that
+// the new file survives a power loss.
+func (j *journal) create(num uint64) error {
+	path := filepath.Join(j.dir, segmentName(num))
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err == nil {
+		err = preallocate(f, j.segSize)
+	}
+	if err == nil {
+		err = syncDir(j.dir)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		return fmt.Errorf("eventlog: journal: %w", err)
+	}
+	j.f, j.num, j.off, j.dirty = f, num, 0, false
+	return nil
+}
+
+// write adds a round's batch, holding positions first to last, and under
+// always fdatasyncs it. An error leaves the journal unusable: the log fails.
+func (j *journal) write(first, last uint64, batch []byte) error {
+	n := journalPositions + len(batch)
+	size := int64(journalHeader + n)
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return errors.New("eventlog: journal closed")
+	}
+	if j.off > 0 && j.off+size > j.segSize {
+		if err := j.rotate(); err != nil {
+			return err
+		}
+	}
+	buf := slices.Grow(j.buf[:0], int(size))
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(n))
+	buf = binary.LittleEndian.AppendUint32(buf, 0)
+	buf = binary.LittleEndian.AppendUint64(buf, first)
+	buf = binary.LittleEndian.AppendUint64(buf, last)
+	buf = append(buf, batch...)
+	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[journalHeader:], crcTable))
+	j.buf = buf
+	if _, err := j.f.WriteAt(buf, j.off); err != nil {
+		return fmt.Errorf("eventlog: journal write: %w", err)
+	}
+	j.off += size
+	if j.durability == DurabilityAlways {
+		if err := fdatasync(j.f); err != nil {
+			return fmt.Errorf("eventlog: journal fdatasync: %w", err)
+		}
+		return nil
+	}
+	j.dirty = true
+	return nil
+}
+
+// rotate syncs and closes the full segment and opens the next; the old one
+// is deleted once Pebble has flushed. Called with mu held.
+func (j *journal) rotate() error {
+	if err := fdatasync(j.f); err != nil {
+		return fmt.Errorf("eventlog: journal fdatasync: %w", err)
+	}
+	if err := j.f.Close(); err != nil {
+		return fmt.Errorf("eventlog: journal: %w", err)
+	}
+	j.f = nil
+	if err := j.create(j.num + 1); err != nil {
+		return err
+	}
+	select {
+	case j.retire <- j.num:
+	default: // a retirement is pending; it will take this segment too
+	}
+	return nil
+}
+
+// sync fdatasyncs what was written since the last sync (everysec).
+func (j *journal) sync() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil || !j.dirty {
+		return nil
+	}
+	j.dirty = false
+	if err := fdatasync(j.f); err != nil {
+		return fmt.Errorf("eventlog: journal fdatasync: %w", err)
+	}
+	return nil
+}
+
+// retirer deletes full segments once Pebble has flushed what they hold.
+// The round that filled a segment was applied to a memtable before the
+// next segment was created, so a flush that starts after that covers it.
+func (j *journal) retirer(db *pebble.DB) {
+	defer j.retired.Done()
+	for range j.retire {
+		j.mu.Lock()
+		current := j.num
+		j.mu.Unlock()
+		if err := db.Flush(); err != nil {
+			j.log.Warn("journal: flush failed; full segments are kept", "err", err)
+			continue
+		}
+		if err := j.removeBefore(current); err != nil {
+			j.log.Warn("journal: removing full segments", "err", err)
+		}
+	}
+}
+
+// removeBefore deletes the segments numbered below num.
+func (j *journal) removeBefore(num uint64) error {
+	nums, err := segments(j.dir)
+	if err != nil {
+		return err
+	}
+	for _, n := range nums {
+		if n >= num {
+			break
+		}
+		if err := os.Remove(filepath.Join(j.dir, segmentName(n))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close stops the retirer and closes the open segment. When flushed is
+// true (Pebble holds everything), every segment is deleted; otherwise the
+// open one is synced and all are kept for the next open to replay.
+func (j *journal) close(flushed bool) error {
+	close(j.retire)
+	j.retired.Wait()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return nil
+	}
+	var err error
+	if !flushed {
+		err = fdatasync(j.f)
+	}
+	err = errors.Join(err, j.f.Close())
+	j.f = nil
+	if flushed && err == nil {
+		err = j.removeBefore(j.num + 1)
+	}
+	if err != nil {
+		return fmt.Errorf("eventlog: journal: %w", err)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory, so that files created in it survive a power
+// loss.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// diskBytes is the space the segments take, allocated or written.
+func (j *journal) diskBytes() uint64 {
+	nums, err := segments(j.dir)
+	if err != nil {
+		return 0
+	}
+	var total uint64
+	for _, n := range nums {
+		if fi, err := os.Stat(filepath.Join(j.dir, segmentName(n))); err == nil {
+			total += uint64(fi.Size())
+		}
+	}
+	return total
+}

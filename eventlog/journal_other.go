@@ -1,0 +1,11 @@
+//go:build !linux
+
+package eventlog
+
+import "os"
+
+// preallocate does nothing here: the segment grows as it is written.
+func preallocate(f *os.File, size int64) error { return nil }
+
+// fdatasync is a full fsync where fdatasync is not offered.
+func fdatasync(f *os.File) error { return f.Sync() }

@@ -1,0 +1,305 @@
+package eventlog
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// crashImage copies dir as a crash would leave it: taken while the log is
+// open, so Pebble's memtables are not in it and only the journal has the
+// newest events.
+func crashImage(t *testing.T, dir string) string {
+	t.Helper()
+	to := t.TempDir()
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(to, rel), 0o755)
+		}
+		if strings.HasPrefix(d.Name(), "LOCK") {
+			return nil
+		}
+		copyFile(t, path, filepath.Join(to, rel))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return to
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	src, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	dst, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func appendN(t *testing.T, l *Log, n int, data string) {
+	t.Helper()
+	for i := range n {
+		r := appendOne(l, Append{Stream: "acct:" + strconv.Itoa(i%7), ID: fmt.Sprint("id", l.LastPosition()), Events: []Proposed{ev("A", data)}})
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+}
+
+// checkLog reopens dir and checks that it holds want events that verify,
+// then closes it.
+func checkLog(t *testing.T, dir string, opts Options, want uint64) {
+	t.Helper()
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := l.LastPosition(); got != want {
+		t.Fatalf("last position %d, want %d", got, want)
+	}
+	if rep, err := l.Verify(nil); err != nil || rep.Events != want {
+		t.Fatalf("verify %+v, %v", rep, err)
+	}
+}
+
+func journalFiles(t *testing.T, dir string) []uint64 {
+	t.Helper()
+	nums, err := segments(filepath.Join(dir, journalDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nums
+}
+
+// TestJournalAfterCrash: under every durability, a crash image of an open
+// log has every answered append (the process died, the OS kept its
+// writes); it takes new appends and reopens again. A clean close leaves an
+// empty journal.
+func TestJournalAfterCrash(t *testing.T) {
+	for _, d := range []Durability{DurabilityAlways, DurabilityEverySec, DurabilityNone} {
+		t.Run(d.String(), func(t *testing.T) {
+			opts := DefaultOptions()
+			opts.Durability = d
+			dir := t.TempDir()
+			l, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appendN(t, l, 200, `{"n":1}`)
+			nums := journalFiles(t, dir)
+			if len(nums) != 1 {
+				t.Fatalf("journal segments %v, want one", nums)
+			}
+			if runtime.GOOS == "linux" {
+				fi, err := os.Stat(filepath.Join(dir, journalDir, segmentName(nums[0])))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if fi.Size() < int64(opts.MemTableSize) {
+					t.Logf("segment not preallocated (%d bytes): file system without fallocate?", fi.Size())
+				}
+			}
+			crash := crashImage(t, dir)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if nums := journalFiles(t, dir); len(nums) != 0 {
+				t.Fatalf("journal segments %v after a clean close", nums)
+			}
+			checkLog(t, dir, opts, 200)
+
+			l, err = Open(crash, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := l.LastPosition(); got != 200 {
+				t.Fatalf("last position %d after the crash, want 200", got)
+			}
+			if r := appendOne(l, Append{Stream: "acct:4", ID: "id4", Events: []Proposed{ev("A", `{}`)}}); !r.Duplicate || r.Position != 5 {
+				t.Fatalf("idempotency lost in the crash: %+v", r)
+			}
+			if r := appendOne(l, Append{Stream: "acct:z", Events: []Proposed{ev("A", `{}`)}}); r.Err != nil || r.Position != 201 {
+				t.Fatalf("append after the crash: %+v", r)
+			}
+			again := crashImage(t, crash)
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
+			checkLog(t, crash, opts, 201)
+			checkLog(t, again, opts, 201)
+		})
+	}
+}
+
+// TestJournalTornRecord: a record cut short or damaged by a crash in the
+// middle of its write is dropped with the rest of its segment; every record
+// before it is kept.
+func TestJournalTornRecord(t *testing.T) {
+	for _, damage := range []string{"checksum", "cut"} {
+		t.Run(damage, func(t *testing.T) {
+			opts := DefaultOptions()
+			dir := t.TempDir()
+			l, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			appendN(t, l, 50, `{"n":1}`)
+			crash := crashImage(t, dir)
+			path := filepath.Join(crash, journalDir, segmentName(journalFiles(t, crash)[0]))
+			data, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Find the last record.
+			off, lastOff := 0, 0
+			for {
+				n := int(binary.LittleEndian.Uint32(data[off:]))
+				if n == 0 {
+					break
+				}
+				lastOff = off
+				off += journalHeader + n
+			}
+			switch damage {
+			case "checksum":
+				data[off-1] ^= 0xff
+			case "cut":
+				clear(data[off-3 : off])
+				data = data[:off-3]
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if lastOff == 0 {
+				t.Fatal("one record in the segment")
+			}
+			checkLog(t, crash, opts, 49)
+		})
+	}
+}
+
+// TestJournalGapRefused: a journal that skips positions Pebble lacks is
+// refused, not opened with a hole.
+func TestJournalGapRefused(t *testing.T) {
+	opts := DefaultOptions()
+	dir := t.TempDir()
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendN(t, l, 10, `{"n":1}`)
+	crash := crashImage(t, dir)
+	path := filepath.Join(crash, journalDir, segmentName(journalFiles(t, crash)[0]))
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Move the first record's positions forward by one.
+	binary.LittleEndian.PutUint64(data[journalHeader:], 2)
+	binary.LittleEndian.PutUint64(data[journalHeader+8:], 2)
+	n := binary.LittleEndian.Uint32(data)
+	binary.LittleEndian.PutUint32(data[4:], crc32.Checksum(data[journalHeader:journalHeader+int(n)], crcTable))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(crash, opts); !errors.Is(err, ErrCorruptRecord) {
+		t.Fatalf("got %v, want ErrCorruptRecord", err)
+	}
+}
+
+// TestJournalSegments: full segments are synced, replaced and, once Pebble
+// has flushed, deleted; a crash image taken across segments has every
+// event.
+func TestJournalSegments(t *testing.T) {
+	opts := DefaultOptions()
+	opts.MemTableSize = minSegmentSize
+	dir := t.TempDir()
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	big := `{"pad":"` + strings.Repeat("x", 4000) + `"}`
+	appendN(t, l, 1000, big) // about 4 MB: four segments or more
+	nums := journalFiles(t, dir)
+	if nums[len(nums)-1] < 4 {
+		t.Fatalf("segments %v after 4 MB of appends of 1 MiB segments", nums)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for len(journalFiles(t, dir)) > 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("full segments not deleted: %v", journalFiles(t, dir))
+		}
+		runtime.Gosched()
+	}
+	crash := crashImage(t, dir)
+	appendN(t, l, 10, big)
+	checkLog(t, crash, opts, 1000)
+}
+
+// TestOpensFormat1: a directory of format 1, whose newest events are in
+// Pebble's WAL, opens with all of them and is upgraded to format 2.
+func TestOpensFormat1(t *testing.T) {
+	dir := t.TempDir()
+	db, err := pebble.Open(dir, &pebble.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(metaKey("format"), []byte("1"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	b := db.NewBatch()
+	for i := uint64(1); i <= 3; i++ {
+		e := Event{Position: i, Stream: "s:1", Version: i, Type: "T", Data: []byte(`{}`), Time: 1}
+		b.Set(eventKey(nil, i), AppendRecord(nil, &e), nil)
+		b.Set(indexKey(nil, e.Stream, i), binary.BigEndian.AppendUint64(nil, i), nil)
+		b.Set(versionKey(nil, e.Stream), binary.BigEndian.AppendUint64(nil, i), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil { // not flushed: the events are in the WAL only
+		t.Fatal(err)
+	}
+	checkLog(t, dir, DefaultOptions(), 3)
+	l, err := Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if v, err := l.Meta("format"); err != nil || string(v) != strconv.Itoa(formatVersion) {
+		t.Fatalf("format %q, %v", v, err)
+	}
+	if r := appendOne(l, Append{Stream: "s:1", Expect: Expect{ExpectVersion, 3}, Events: []Proposed{ev("T", `{}`)}}); r.Err != nil || r.Position != 4 {
+		t.Fatalf("append after the upgrade: %+v", r)
+	}
+}

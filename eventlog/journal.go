@@ -66,6 +66,10 @@ type journal struct {
 	off   int64  // where the next record goes
 	dirty bool   // written since the last fdatasync
 	buf   []byte
+	// syncing is set while sync fdatasyncs the open segment without mu; a
+	// rotation then leaves closing it to sync, in closeAfterSync.
+	syncing        bool
+	closeAfterSync *os.File
 
 	// retire gets the number of a new segment: every older one may go
 	// once Pebble has flushed.
@@ -260,7 +264,9 @@ func (j *journal) rotate() error {
 	if err := fdatasync(j.f); err != nil {
 		return fmt.Errorf("eventlog: journal fdatasync: %w", err)
 	}
-	if err := j.f.Close(); err != nil {
+	if j.syncing {
+		j.closeAfterSync = j.f
+	} else if err := j.f.Close(); err != nil {
 		return fmt.Errorf("eventlog: journal: %w", err)
 	}
 	j.f = nil
@@ -274,15 +280,26 @@ func (j *journal) rotate() error {
 	return nil
 }
 
-// sync fdatasyncs what was written since the last sync (everysec).
+// sync fdatasyncs what was written since the last sync (everysec). It does
+// not hold mu during the fdatasync, so rounds go on meanwhile.
 func (j *journal) sync() error {
 	j.mu.Lock()
-	defer j.mu.Unlock()
-	if j.f == nil || !j.dirty {
+	f := j.f
+	if f == nil || !j.dirty {
+		j.mu.Unlock()
 		return nil
 	}
-	j.dirty = false
-	if err := fdatasync(j.f); err != nil {
+	j.dirty, j.syncing = false, true
+	j.mu.Unlock()
+	err := fdatasync(f)
+	j.mu.Lock()
+	j.syncing = false
+	if j.closeAfterSync != nil {
+		err = errors.Join(err, j.closeAfterSync.Close())
+		j.closeAfterSync = nil
+	}
+	j.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("eventlog: journal fdatasync: %w", err)
 	}
 	return nil

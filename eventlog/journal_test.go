@@ -238,32 +238,37 @@ func TestJournalGapRefused(t *testing.T) {
 
 // TestJournalSegments: full segments are synced, replaced and, once Pebble
 // has flushed, deleted; a crash image taken across segments has every
-// event.
+// event. Under everysec the once-a-second sync runs beside the rotations.
 func TestJournalSegments(t *testing.T) {
-	opts := DefaultOptions()
-	opts.MemTableSize = minSegmentSize
-	dir := t.TempDir()
-	l, err := Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
+	for _, d := range []Durability{DurabilityAlways, DurabilityEverySec, DurabilityNone} {
+		t.Run(d.String(), func(t *testing.T) {
+			opts := DefaultOptions()
+			opts.Durability = d
+			opts.MemTableSize = minSegmentSize
+			dir := t.TempDir()
+			l, err := Open(dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			big := `{"pad":"` + strings.Repeat("x", 4000) + `"}`
+			appendN(t, l, 1000, big) // about 4 MB: four segments or more
+			nums := journalFiles(t, dir)
+			if nums[len(nums)-1] < 4 {
+				t.Fatalf("segments %v after 4 MB of appends of 1 MiB segments", nums)
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for len(journalFiles(t, dir)) > 2 {
+				if time.Now().After(deadline) {
+					t.Fatalf("full segments not deleted: %v", journalFiles(t, dir))
+				}
+				runtime.Gosched()
+			}
+			crash := crashImage(t, dir)
+			appendN(t, l, 10, big)
+			checkLog(t, crash, opts, 1000)
+		})
 	}
-	defer l.Close()
-	big := `{"pad":"` + strings.Repeat("x", 4000) + `"}`
-	appendN(t, l, 1000, big) // about 4 MB: four segments or more
-	nums := journalFiles(t, dir)
-	if nums[len(nums)-1] < 4 {
-		t.Fatalf("segments %v after 4 MB of appends of 1 MiB segments", nums)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(journalFiles(t, dir)) > 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("full segments not deleted: %v", journalFiles(t, dir))
-		}
-		runtime.Gosched()
-	}
-	crash := crashImage(t, dir)
-	appendN(t, l, 10, big)
-	checkLog(t, crash, opts, 1000)
 }
 
 // TestOpensFormat1: a directory of format 1, whose newest events are in

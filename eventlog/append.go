@@ -1,10 +1,12 @@
 package eventlog
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,12 +63,44 @@ type writerState struct {
 	key    []byte
 	val    []byte
 	subs   []*submission
+	// side holds the round's index and idempotency entries end to end, and
+	// sideKVs where each is; round adds them to the batch sorted, after
+	// the events (sideEntries).
+	side    []byte
+	sideKVs []sideKV
 
 	// now is AppendNow's submission, and nowRound the round of it alone.
 	now      submission
 	nowRound [1]*submission
 	rounds   atomic.Uint64
 	appends  atomic.Uint64
+}
+
+// sideKV is one entry in writerState.side: key side[at:at+klen], value
+// the vlen bytes after it.
+type sideKV struct{ at, klen, vlen int }
+
+// addSide records an index or idempotency entry of the round.
+func (w *writerState) addSide(key, val []byte) {
+	w.sideKVs = append(w.sideKVs, sideKV{len(w.side), len(key), len(val)})
+	w.side = append(append(w.side, key...), val...)
+}
+
+// sideEntries adds the round's index and idempotency entries to the batch
+// in key order. Pebble inserts a batch into its memtable in batch order,
+// reusing the previous key's place in the skiplist when the next key
+// follows it: with each append's keys interleaved (event, index, event,
+// index...) every insert searched from the top, while this way the event
+// keys, whose positions ascend, are appended where the last one went.
+// With 50 clients it took foldb's CPU per append from about 22 to 18 µs,
+// with the stream version key gone (measured together, six pairs).
+func (w *writerState) sideEntries(batch *pebble.Batch) {
+	key := func(e sideKV) []byte { return w.side[e.at : e.at+e.klen] }
+	slices.SortFunc(w.sideKVs, func(a, b sideKV) int { return bytes.Compare(key(a), key(b)) })
+	for _, e := range w.sideKVs {
+		batch.Set(key(e), w.side[e.at+e.klen:e.at+e.klen+e.vlen], nil)
+	}
+	w.side, w.sideKVs = w.side[:0], w.sideKVs[:0]
 }
 
 func (w *writerState) init() {
@@ -379,6 +413,7 @@ func (l *Log) round(subs []*submission) {
 			}
 		}
 	}
+	w.sideEntries(batch)
 	if staged == 0 {
 		return
 	}
@@ -467,18 +502,15 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		batch.Set(w.key, w.val, nil)
 		w.key = indexKey(w.key[:0], e.Stream, e.Version)
 		w.val = binary.BigEndian.AppendUint64(w.val[:0], e.Position)
-		batch.Set(w.key, w.val, nil)
+		w.addSide(w.key, w.val)
 	}
 	last := &w.events[len(w.events)-1]
-	w.key = versionKey(w.key[:0], a.Stream)
-	w.val = binary.BigEndian.AppendUint64(w.val[:0], last.Version)
-	batch.Set(w.key, w.val, nil)
 	a.Result = Result{Version: last.Version, Position: last.Position}
 	if a.ID != "" {
 		w.key = idemKey(w.key[:0], a.Stream, a.ID)
 		w.val = binary.BigEndian.AppendUint64(w.val[:0], last.Version)
 		w.val = binary.BigEndian.AppendUint64(w.val, last.Position)
-		batch.Set(w.key, w.val, nil)
+		w.addSide(w.key, w.val)
 		w.ids[idemKeyT{a.Stream, a.ID}] = a.Result
 	}
 	w.versions[a.Stream] = last.Version

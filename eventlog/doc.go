@@ -36,7 +36,6 @@
 //
 //	'e' pos:u64                       -> event record (below)
 //	's' len:uvarint stream ver:u64    -> pos:u64         (index: stream version -> position)
-//	'v' stream                        -> ver:u64         (current version of a stream)
 //	'i' len:uvarint stream id         -> ver:u64 pos:u64 (idempotency: the result of the append with that ID)
 //	'm' name                          -> value           (metadata: "format", "schema", ...)
 //

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,47 +20,47 @@ import (
 
 // crashImage copies dir as a crash would leave it: taken while the log is
 // open, so Pebble's memtables are not in it and only the journal has the
-// newest events.
+// newest events. A copy during which Pebble deleted a file it had listed
+// (a compaction finishing) is taken again.
 func crashImage(t *testing.T, dir string) string {
 	t.Helper()
-	to := t.TempDir()
-	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+	for {
+		to := t.TempDir()
+		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(to, rel), 0o755)
+			}
+			if strings.HasPrefix(d.Name(), "LOCK") {
+				return nil
+			}
+			return copyFile(path, filepath.Join(to, rel))
+		})
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
-			return err
+			t.Fatal(err)
 		}
-		rel, _ := filepath.Rel(dir, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		if strings.HasPrefix(d.Name(), "LOCK") {
-			return nil
-		}
-		copyFile(t, path, filepath.Join(to, rel))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		return to
 	}
-	return to
 }
 
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
+func copyFile(from, to string) error {
 	src, err := os.Open(from)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	defer src.Close()
 	dst, err := os.Create(to)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
+	_, err = io.Copy(dst, src)
+	return errors.Join(err, dst.Close())
 }
 
 func appendN(t *testing.T, l *Log, n int, data string) {
@@ -287,7 +288,7 @@ func TestOpensFormat1(t *testing.T) {
 		e := Event{Position: i, Stream: "s:1", Version: i, Type: "T", Data: []byte(`{}`), Time: 1}
 		b.Set(eventKey(nil, i), AppendRecord(nil, &e), nil)
 		b.Set(indexKey(nil, e.Stream, i), binary.BigEndian.AppendUint64(nil, i), nil)
-		b.Set(versionKey(nil, e.Stream), binary.BigEndian.AppendUint64(nil, i), nil)
+		b.Set(append([]byte{prefixVersion1}, e.Stream...), binary.BigEndian.AppendUint64(nil, i), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		t.Fatal(err)
@@ -306,5 +307,13 @@ func TestOpensFormat1(t *testing.T) {
 	}
 	if r := appendOne(l, Append{Stream: "s:1", Expect: Expect{ExpectVersion, 3}, Events: []Proposed{ev("T", `{}`)}}); r.Err != nil || r.Position != 4 {
 		t.Fatalf("append after the upgrade: %+v", r)
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixVersion1}, UpperBound: []byte{prefixVersion1 + 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer it.Close()
+	if it.First() {
+		t.Fatalf("format 1's version key %q is left after the upgrade", it.Key())
 	}
 }

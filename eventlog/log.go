@@ -127,7 +127,12 @@ func (l *Log) checkFormat() error {
 		return fmt.Errorf("%w: format %d, this foldb reads up to %d", ErrNewerFormat, n, formatVersion)
 	}
 	if n < formatVersion {
+		// Format 1 also kept each stream's version under its own key;
+		// format 2 reads it from the index.
 		l.log.Info("upgrading the data directory's format", "from", n, "to", formatVersion)
+		if err := l.db.DeleteRange([]byte{prefixVersion1}, []byte{prefixVersion1 + 1}, pebble.NoSync); err != nil {
+			return err
+		}
 		return l.SetMeta("format", []byte(strconv.Itoa(formatVersion)))
 	}
 	return nil
@@ -205,9 +210,23 @@ func (l *Log) fail(err error) error {
 	return l.failed
 }
 
-// Version is the stream's current version, 0 when it does not exist.
+// Version is the stream's current version, 0 when it does not exist: the
+// version of its newest index entry.
 func (l *Log) Version(stream string) (uint64, error) {
-	return l.getUint64(versionKey(nil, stream))
+	prefix := indexPrefix(nil, stream)
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	if !it.Last() {
+		return 0, it.Error()
+	}
+	k := it.Key()
+	if len(k) != len(prefix)+8 {
+		return 0, fmt.Errorf("%w: malformed index key %x", ErrCorruptRecord, k)
+	}
+	return binary.BigEndian.Uint64(k[len(prefix):]), nil
 }
 
 func (l *Log) getUint64(key []byte) (uint64, error) {

@@ -9,11 +9,13 @@ import (
 
 // Key prefixes; see doc.go. They only grow.
 const (
-	prefixEvent   = 'e'
-	prefixIndex   = 's'
-	prefixVersion = 'v'
-	prefixIDem    = 'i'
-	prefixMeta    = 'm'
+	prefixEvent = 'e'
+	prefixIndex = 's'
+	// prefixVersion1 held each stream's version in format 1; the upgrade
+	// to format 2 deletes those keys.
+	prefixVersion1 = 'v'
+	prefixIDem     = 'i'
+	prefixMeta     = 'm'
 )
 
 // recordFormat1 is the only record layout so far.
@@ -21,7 +23,8 @@ const recordFormat1 = 1
 
 // formatVersion is the data directory's format, stored under meta "format".
 // Format 2 keeps the newest events in the journal (journal.go), not in
-// Pebble's WAL: a foldb that reads only format 1 would miss them, so it must
+// Pebble's WAL, and no longer keeps a stream's version under a key of its
+// own ('v'): a foldb that reads only format 1 would miss both, so it must
 // refuse the directory. A format 1 directory is upgraded when opened.
 const formatVersion = 2
 
@@ -41,10 +44,6 @@ func indexPrefix(dst []byte, stream string) []byte {
 
 func indexKey(dst []byte, stream string, version uint64) []byte {
 	return binary.BigEndian.AppendUint64(indexPrefix(dst, stream), version)
-}
-
-func versionKey(dst []byte, stream string) []byte {
-	return append(append(dst, prefixVersion), stream...)
 }
 
 func idemKey(dst []byte, stream, id string) []byte {

@@ -141,9 +141,6 @@ func (l *Log) Import(events []Event, keep bool) error {
 			key = indexKey(key[:0], e.Stream, e.Version)
 			val = binary.BigEndian.AppendUint64(val[:0], e.Position)
 			batch.Set(key, val, nil)
-			key = versionKey(key[:0], e.Stream)
-			val = binary.BigEndian.AppendUint64(val[:0], e.Version)
-			batch.Set(key, val, nil)
 			if e.ID != "" {
 				key = idemKey(key[:0], e.Stream, e.ID)
 				val = binary.BigEndian.AppendUint64(val[:0], e.Version)

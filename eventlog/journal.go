@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,6 +226,9 @@ func (j *journal) create(num uint64) error {
 // always fdatasyncs it. An error leaves the journal unusable: the log fails.
 func (j *journal) write(first, last uint64, batch []byte) error {
 	n := journalPositions + len(batch)
+	if n > math.MaxUint32 {
+		return fmt.Errorf("eventlog: a round of %d bytes is more than the journal's records hold", len(batch))
+	}
 	size := int64(journalHeader + n)
 	j.mu.Lock()
 	defer j.mu.Unlock()

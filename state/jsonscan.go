@@ -159,10 +159,8 @@ func rawValue(v []byte) any {
 	case c == 'n':
 		return nil
 	case c == '-' || (c >= '0' && c <= '9'):
-		if isIntLiteral(string(v)) {
-			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-				return int(n)
-			}
+		if n, ok := intValue(v); ok {
+			return n
 		}
 		f, err := strconv.ParseFloat(string(v), 64)
 		if err == nil {
@@ -170,4 +168,14 @@ func rawValue(v []byte) any {
 		}
 	}
 	return toValue(gjson.ParseBytes(v))
+}
+
+// intValue reads a raw JSON value that expressions see as an int: an
+// integral number literal that fits.
+func intValue(v []byte) (int, bool) {
+	if !isIntLiteral(string(v)) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return int(n), err == nil
 }

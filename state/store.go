@@ -248,7 +248,11 @@ func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
 func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live bool) error {
 	id := streamID
 	if t.ID != nil {
-		out, err := s.eval.eval(t.ID, &input{entity: nil, entityID: streamID, ev: ev})
+		var out any = t.ID.value
+		var err error
+		if !t.ID.constant {
+			out, err = s.eval.eval(t.ID, &input{entity: nil, entityID: streamID, ev: ev})
+		}
 		if err == nil {
 			id, err = idString(out)
 		}
@@ -300,6 +304,13 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 			ends = append(ends, len(s.vals))
 			continue
 		}
+		if a := set.prog.arith; a != nil {
+			if v, ok := a.eval(base, ev); ok {
+				s.vals = strconv.AppendInt(s.vals, int64(v), 10)
+				ends = append(ends, len(s.vals))
+				continue
+			}
+		}
 		if !bound {
 			s.eval.bind(&h.setNeeds, &in)
 			bound = true
@@ -327,6 +338,14 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 // appendMember appends the JSON of the member a copy expression reads, or
 // null when it is missing, as running the expression would.
 func appendMember(dst []byte, c *copyMember, entity []byte, ev *eventlog.Event) []byte {
+	if v := c.raw(entity, ev); v != nil {
+		return append(dst, v...)
+	}
+	return append(dst, "null"...)
+}
+
+// raw returns the JSON of the member c reads, or nil when it is missing.
+func (c *copyMember) raw(entity []byte, ev *eventlog.Event) []byte {
 	obj := entity
 	switch c.from {
 	case nameEvent:
@@ -334,10 +353,7 @@ func appendMember(dst []byte, c *copyMember, entity []byte, ev *eventlog.Event) 
 	case nameMeta:
 		obj = ev.Meta
 	}
-	if v := member(obj, c.key); v != nil {
-		return append(dst, v...)
-	}
-	return append(dst, "null"...)
+	return member(obj, c.key)
 }
 
 // idString turns an id expression's result into an entity id.

@@ -442,6 +442,38 @@ func BenchmarkReplayBank(b *testing.B) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
+// BenchmarkApplyBank folds bank events already read into one store on one
+// goroutine: the fold of a replay without the log and the shards.
+func BenchmarkApplyBank(b *testing.B) {
+	schema, _ := ParseSchema(bankSchema)
+	const accounts = 5000
+	var events []eventlog.Event
+	add := func(i int, typ, data string) {
+		events = append(events, eventlog.Event{Position: uint64(len(events) + 1), Stream: fmt.Sprintf("account:%d", i), Type: typ, Data: []byte(data)})
+	}
+	for i := range accounts {
+		add(i, "AccountOpened", fmt.Sprintf(`{"uuid":"%08d-aaaa-bbbb-cccc-dddddddddddd","name":"Customer %d"}`, i, i))
+		add(i, "BalanceIncreased", `{"amount":1000}`)
+	}
+	for round := range 3 {
+		for i := range accounts {
+			if round%2 == 0 {
+				add(i, "BalanceIncreased", `{"amount":100}`)
+			} else {
+				add(i, "BalanceDecreased", `{"amount":30}`)
+			}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewStore(schema)
+		for i := range events {
+			s.Apply(&events[i])
+		}
+	}
+	b.ReportMetric(float64(len(events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
 func BenchmarkGet(b *testing.B) {
 	f := newFixture(b, bankSchema)
 	for i := 0; i < 1000; i++ {

@@ -60,7 +60,9 @@ func (m *members) next() (rawKey, val []byte, ok bool) {
 }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	// JSON's spaces are all at most ' ', the bytes of compact JSON between
+	// tokens never are: one comparison settles the common case.
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i

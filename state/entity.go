@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -18,7 +19,7 @@ type Entity string
 
 func packEntity(id string, version uint64, json []byte) Entity {
 	var b strings.Builder
-	b.Grow(binary.MaxVarintLen64*2 + len(id) + len(json))
+	b.Grow(uvarintLen(uint64(len(id))) + len(id) + uvarintLen(version) + len(json)) // exactly: one allocation, nothing spare
 	var tmp [binary.MaxVarintLen64]byte
 	b.Write(tmp[:binary.PutUvarint(tmp[:], uint64(len(id)))])
 	b.WriteString(id)
@@ -52,6 +53,9 @@ func (e Entity) JSON() string {
 	_, w := uvarintString(rest)
 	return rest[w:]
 }
+
+// uvarintLen is the length of x as a uvarint.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 func uvarintString(s string) (uint64, int) {
 	if len(s) > 0 && s[0] < 0x80 {

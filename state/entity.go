@@ -17,6 +17,15 @@ import (
 // the one it got without a lock.
 type Entity string
 
+// appendEntityHead appends what comes before an entity's JSON: with the
+// JSON appended after it, string(dst) is the packed entity, made with one
+// allocation and one copy.
+func appendEntityHead(dst []byte, id string, version uint64) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(id)))
+	dst = append(dst, id...)
+	return binary.AppendUvarint(dst, version)
+}
+
 func packEntity(id string, version uint64, json []byte) Entity {
 	var b strings.Builder
 	b.Grow(uvarintLen(uint64(len(id))) + len(id) + uvarintLen(version) + len(json)) // exactly: one allocation, nothing spare

@@ -248,8 +248,8 @@ func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
 		if ok {
 			base = stringBytes(cur.JSON())
 		}
-		s.buf = mergePatch(s.buf[:0], base, ev.Data)
-		s.putAt(t, sid, at, packEntity(sid, ev.Version, s.buf))
+		s.buf = mergePatch(appendEntityHead(s.buf[:0], sid, ev.Version), base, ev.Data)
+		s.putAt(t, sid, at, Entity(s.buf))
 	}
 	return nil
 }
@@ -383,8 +383,8 @@ func (s *Store) applyTo(t *EntityType, h *Handler, ev *eventlog.Event, streamID 
 		s.fields = append(s.fields, field{name: set.field, raw: s.vals[start:ends[i]]})
 		start = ends[i]
 	}
-	s.buf = setFields(s.buf[:0], base, s.fields)
-	s.putAt(tbl, id, at, packEntity(id, version, s.buf))
+	s.buf = setFields(appendEntityHead(s.buf[:0], id, version), base, s.fields)
+	s.putAt(tbl, id, at, Entity(s.buf))
 	return nil
 }
 

@@ -83,17 +83,30 @@ func appendBytes(dst []byte, b []byte) []byte {
 func DecodeRecord(rec []byte, pos uint64, e *Event) error { return decodeRecord(rec, pos, e, nil) }
 
 // views makes a scan's strings without copying: the stream and id alias the
-// record, and event types, which are few, are interned.
-type views struct{ types map[string]string }
+// record, and event types, which are few, are interned. A log holds runs
+// of a few types, so the types met last are compared before the map is
+// hashed.
+type views struct {
+	types  map[string]string
+	recent [4]string
+	next   int
+}
 
 func (v *views) typ(b []byte) string {
-	if t, ok := v.types[string(b)]; ok {
-		return t
+	for _, t := range v.recent {
+		if t == string(b) {
+			return t
+		}
 	}
-	t := string(b)
-	if len(v.types) < 4096 {
-		v.types[t] = t
+	t, ok := v.types[string(b)]
+	if !ok {
+		t = string(b)
+		if len(v.types) < 4096 {
+			v.types[t] = t
+		}
 	}
+	v.recent[v.next] = t
+	v.next = (v.next + 1) % len(v.recent)
 	return t
 }
 

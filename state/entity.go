@@ -3,6 +3,7 @@ package state
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strings"
 )
 
@@ -16,9 +17,18 @@ import (
 // the one it got without a lock.
 type Entity string
 
+// appendEntityHead appends what comes before an entity's JSON: with the
+// JSON appended after it, string(dst) is the packed entity, made with one
+// allocation and one copy.
+func appendEntityHead(dst []byte, id string, version uint64) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(id)))
+	dst = append(dst, id...)
+	return binary.AppendUvarint(dst, version)
+}
+
 func packEntity(id string, version uint64, json []byte) Entity {
 	var b strings.Builder
-	b.Grow(binary.MaxVarintLen64*2 + len(id) + len(json))
+	b.Grow(uvarintLen(uint64(len(id))) + len(id) + uvarintLen(version) + len(json)) // exactly: one allocation, nothing spare
 	var tmp [binary.MaxVarintLen64]byte
 	b.Write(tmp[:binary.PutUvarint(tmp[:], uint64(len(id)))])
 	b.WriteString(id)
@@ -52,6 +62,9 @@ func (e Entity) JSON() string {
 	_, w := uvarintString(rest)
 	return rest[w:]
 }
+
+// uvarintLen is the length of x as a uvarint.
+func uvarintLen(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 func uvarintString(s string) (uint64, int) {
 	if len(s) > 0 && s[0] < 0x80 {

@@ -40,6 +40,11 @@ type program struct {
 	prog  *vm.Program
 	needs needs
 	copy  *copyMember // the expression only reads one member: no need to run it
+	arith *intArith   // the expression is integer arithmetic on two members or literals
+	// constant is set when the expression is a string or integer literal
+	// (and no AsBool program): value is its result, known without running.
+	constant bool
+	value    any
 }
 
 // copyMember is an expression that is one member of the entity
@@ -149,7 +154,16 @@ func compile(src string, asBool bool) (*program, error) {
 	if err != nil {
 		return nil, firstLine(err)
 	}
-	return &program{src: src, prog: p, needs: r.needs, copy: copyOf(tree.Node, declared)}, nil
+	out := &program{src: src, prog: p, needs: r.needs, copy: copyOf(tree.Node, declared), arith: arithOf(tree.Node, declared)}
+	if !asBool {
+		switch n := tree.Node.(type) {
+		case *ast.StringNode:
+			out.constant, out.value = true, n.Value
+		case *ast.IntegerNode:
+			out.constant, out.value = true, n.Value
+		}
+	}
+	return out, nil
 }
 
 // copyOf recognises an expression that is one member read.
@@ -167,6 +181,70 @@ func copyOf(n ast.Node, declared map[string]bool) *copyMember {
 		}
 	}
 	return nil
+}
+
+// intArith is an expression that adds, subtracts or multiplies two
+// operands, each a member read (as copyOf recognises) or an integer
+// literal: "balance + event.amount". When both operands hold integers it is
+// worked out as the VM would (int arithmetic, wrapping on overflow) without
+// binding or running anything; otherwise the program runs.
+type intArith struct {
+	op   byte // '+', '-' or '*'
+	x, y intOperand
+}
+
+// intOperand is a member read, or an integer literal when member is nil.
+type intOperand struct {
+	member *copyMember
+	lit    int
+}
+
+// arithOf recognises an intArith.
+func arithOf(n ast.Node, declared map[string]bool) *intArith {
+	b, ok := n.(*ast.BinaryNode)
+	if !ok || (b.Operator != "+" && b.Operator != "-" && b.Operator != "*") {
+		return nil
+	}
+	operand := func(n ast.Node) (intOperand, bool) {
+		if lit, ok := n.(*ast.IntegerNode); ok {
+			return intOperand{lit: lit.Value}, true
+		}
+		c := copyOf(n, declared)
+		return intOperand{member: c}, c != nil
+	}
+	x, okx := operand(b.Left)
+	y, oky := operand(b.Right)
+	if !okx || !oky {
+		return nil
+	}
+	return &intArith{op: b.Operator[0], x: x, y: y}
+}
+
+// eval works the expression out for an entity and an event; ok is false
+// when an operand is not an integer, and the program must run instead.
+func (a *intArith) eval(entity []byte, ev *eventlog.Event) (v int, ok bool) {
+	x, ok := a.x.value(entity, ev)
+	if !ok {
+		return 0, false
+	}
+	y, ok := a.y.value(entity, ev)
+	if !ok {
+		return 0, false
+	}
+	switch a.op {
+	case '+':
+		return x + y, true
+	case '-':
+		return x - y, true
+	}
+	return x * y, true
+}
+
+func (o *intOperand) value(entity []byte, ev *eventlog.Event) (int, bool) {
+	if o.member == nil {
+		return o.lit, true
+	}
+	return intValue(o.member.raw(entity, ev))
 }
 
 type declaredNames map[string]bool

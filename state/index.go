@@ -80,12 +80,44 @@ func (p *page) find(id string, h uint64) int {
 
 // Get returns the entity with an id.
 func (x *index) Get(id string) (Entity, bool) {
+	e, ok, _ := x.lookup(id)
+	return e, ok
+}
+
+// spot is where a lookup found an id, or would insert it: the id's hash,
+// its directory slot and its slot in the page (-1: not there). setAt
+// writes there without searching again, provided the index is not written
+// in between.
+type spot struct {
+	h    uint64
+	dir  int
+	slot int
+}
+
+// lookup is Get, and where the id is.
+func (x *index) lookup(id string) (Entity, bool, spot) {
 	h := hashID(id)
-	_, p := x.pageOf(h)
-	if i := p.find(id, h); i >= 0 {
-		return p.slots[i], true
+	i, p := x.pageOf(h)
+	j := p.find(id, h)
+	if j >= 0 {
+		return p.slots[j], true, spot{h, i, j}
 	}
-	return "", false
+	return "", false, spot{h, i, -1}
+}
+
+// setAt is Set of an entity whose id lookup returned at, with no write to
+// the index since.
+func (x *index) setAt(at spot, e Entity) {
+	p := x.writable(at.dir) // a copy keeps every entity in its slot
+	if at.slot >= 0 {
+		p.slots[at.slot] = e
+		return
+	}
+	p.insert(e, at.h)
+	x.n++
+	if p.n*8 > len(p.slots)*7 {
+		x.grow(at.dir, p)
+	}
 }
 
 // writable returns the page at directory slot i, copied first if a view
@@ -116,19 +148,8 @@ func (x *index) setRange(i int, d uint, p *page) {
 
 // Set stores e under its id, replacing any entity with that id.
 func (x *index) Set(e Entity) {
-	id := e.ID()
-	h := hashID(id)
-	i, _ := x.pageOf(h)
-	p := x.writable(i)
-	if j := p.find(id, h); j >= 0 {
-		p.slots[j] = e
-		return
-	}
-	p.insert(e, h)
-	x.n++
-	if p.n*8 > len(p.slots)*7 {
-		x.grow(i, p)
-	}
+	_, _, at := x.lookup(e.ID())
+	x.setAt(at, e)
 }
 
 // insert puts an entity not in the page into its first free slot.

@@ -27,16 +27,9 @@ func setFields(dst, obj []byte, fields []field) []byte {
 	dst = append(dst, '{')
 	first := true
 	var used uint64 // bit i: fields[i] written (fields beyond 64 use a slow path)
-	var usedSlow map[int]bool
+	var usedSlow []bool
 	if len(fields) > 64 {
-		usedSlow = map[int]bool{}
-	}
-	mark := func(i int) {
-		if usedSlow != nil {
-			usedSlow[i] = true
-		} else {
-			used |= 1 << i
-		}
+		usedSlow = make([]bool, len(fields))
 	}
 	isUsed := func(i int) bool {
 		if usedSlow != nil {
@@ -44,7 +37,11 @@ func setFields(dst, obj []byte, fields []field) []byte {
 		}
 		return used&(1<<i) != 0
 	}
-	eachMember(obj, func(k, v []byte) bool {
+	for m := scanMembers(obj); ; {
+		k, v, ok := m.next()
+		if !ok {
+			break
+		}
 		idx := -1
 		for i := range fields {
 			if keyIs(k, fields[i].name) {
@@ -52,9 +49,13 @@ func setFields(dst, obj []byte, fields []field) []byte {
 			}
 		}
 		if idx >= 0 {
-			mark(idx)
+			if usedSlow != nil {
+				usedSlow[idx] = true
+			} else {
+				used |= 1 << idx
+			}
 			if fields[idx].del {
-				return true
+				continue
 			}
 		}
 		if !first {
@@ -68,8 +69,7 @@ func setFields(dst, obj []byte, fields []field) []byte {
 		} else {
 			dst = append(dst, v...)
 		}
-		return true
-	})
+	}
 	for i := range fields {
 		if isUsed(i) || fields[i].del {
 			continue

@@ -144,6 +144,10 @@ func TestSkipString(t *testing.T) {
 		{`"\\\\"`, 6},
 		{`"unterminated`, 13},
 		{`"ends in \"`, 11},
+		{`"0123456789012345678901\"x"`, 27},
+		{`"01234567890123456789012\"x"`, 28},
+		{`"012345678901234567890123\\"x`, 28},
+		{`"0123456789012345678901234567890"`, 33},
 	} {
 		if got := skipString([]byte(tc.in), 0); got != tc.want {
 			t.Errorf("skipString(%s) = %d, want %d", tc.in, got, tc.want)

@@ -12,46 +12,57 @@ import (
 // skips (gjson turns every number into a float64 on the way), which makes
 // folding an event several times cheaper.
 
-// eachMember calls fn for each top-level member of obj with the key as
-// written (quotes included) and the raw value. It stops when fn returns
-// false. obj must be valid JSON; anything else yields no members.
-func eachMember(obj []byte, fn func(rawKey, val []byte) bool) {
+// members walks the top-level members of a JSON object: next returns each
+// member's key as written (quotes included) and its raw value, then false.
+// obj must be valid JSON; anything else yields no members. A walk is a
+// value on the stack, with no callback per member.
+type members struct {
+	obj []byte
+	i   int // where the next member starts; -1 at the end
+}
+
+func scanMembers(obj []byte) members {
 	i := skipSpace(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
-		return
+		return members{i: -1}
 	}
-	i++
-	for {
-		i = skipSpace(obj, i)
-		if i >= len(obj) || obj[i] == '}' || obj[i] != '"' {
-			return
-		}
-		ks := i
-		i = skipString(obj, i)
-		key := obj[ks:i]
-		i = skipSpace(obj, i)
-		if i >= len(obj) || obj[i] != ':' {
-			return
-		}
-		i = skipSpace(obj, i+1)
-		vs := i
-		i = skipValue(obj, i)
-		if i > len(obj) || vs == i {
-			return
-		}
-		if !fn(key, obj[vs:i]) {
-			return
-		}
-		i = skipSpace(obj, i)
-		if i >= len(obj) || obj[i] != ',' {
-			return
-		}
-		i++
+	return members{obj: obj, i: i + 1}
+}
+
+func (m *members) next() (rawKey, val []byte, ok bool) {
+	obj, i := m.obj, m.i
+	if i < 0 {
+		return nil, nil, false
 	}
+	m.i = -1
+	i = skipSpace(obj, i)
+	if i >= len(obj) || obj[i] != '"' {
+		return nil, nil, false
+	}
+	ks := i
+	i = skipString(obj, i)
+	rawKey = obj[ks:i]
+	i = skipSpace(obj, i)
+	if i >= len(obj) || obj[i] != ':' {
+		return nil, nil, false
+	}
+	i = skipSpace(obj, i+1)
+	vs := i
+	i = skipValue(obj, i)
+	if i > len(obj) || vs == i {
+		return nil, nil, false
+	}
+	val = obj[vs:i]
+	if i = skipSpace(obj, i); i < len(obj) && obj[i] == ',' {
+		m.i = i + 1
+	}
+	return rawKey, val, true
 }
 
 func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+	// JSON's spaces are all at most ' ', the bytes of compact JSON between
+	// tokens never are: one comparison settles the common case.
+	for i < len(b) && b[i] <= ' ' && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
 		i++
 	}
 	return i
@@ -130,15 +141,15 @@ func keyIs(rawKey []byte, name string) bool {
 
 // member returns the raw value of a top-level member, or nil.
 func member(obj []byte, name string) []byte {
-	var out []byte
-	eachMember(obj, func(k, v []byte) bool {
-		if keyIs(k, name) {
-			out = v
-			return false
+	for m := scanMembers(obj); ; {
+		k, v, ok := m.next()
+		if !ok {
+			return nil
 		}
-		return true
-	})
-	return out
+		if keyIs(k, name) {
+			return v
+		}
+	}
 }
 
 // rawValue turns a raw JSON value into what expressions work with (see
@@ -159,10 +170,8 @@ func rawValue(v []byte) any {
 	case c == 'n':
 		return nil
 	case c == '-' || (c >= '0' && c <= '9'):
-		if isIntLiteral(string(v)) {
-			if n, err := strconv.ParseInt(string(v), 10, 64); err == nil {
-				return int(n)
-			}
+		if n, ok := intValue(v); ok {
+			return n
 		}
 		f, err := strconv.ParseFloat(string(v), 64)
 		if err == nil {
@@ -170,4 +179,32 @@ func rawValue(v []byte) any {
 		}
 	}
 	return toValue(gjson.ParseBytes(v))
+}
+
+// intValue reads a raw JSON value that expressions see as an int: an
+// integral number literal that fits.
+func intValue(v []byte) (int, bool) {
+	digits := v
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) > 0 && len(digits) <= 18 {
+		// 18 digits cannot overflow: no need for ParseInt.
+		n := 0
+		for _, c := range digits {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			n = n*10 + int(c-'0')
+		}
+		if len(digits) < len(v) {
+			n = -n
+		}
+		return n, true
+	}
+	if !isIntLiteral(string(v)) {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(v), 10, 64)
+	return int(n), err == nil
 }

@@ -34,6 +34,7 @@ type Store struct {
 	overlay   map[entKey]Entity // "" marks a deletion
 	undo      []undoEntry
 	newTables map[string]*table
+	routes    map[routeKey]*route
 	buf       []byte
 	vals      []byte
 	fields    []field
@@ -78,6 +79,7 @@ func NewStore(schema *Schema) *Store {
 		eval:      newEvaluator(),
 		overlay:   map[entKey]Entity{},
 		newTables: map[string]*table{},
+		routes:    map[routeKey]*route{},
 	}
 }
 
@@ -185,14 +187,25 @@ func (s *Store) tableFor(name string) *table {
 	return t
 }
 
-// lookup finds an entity as the writer sees it: staged, else published.
-func (s *Store) lookup(t *table, id string) (Entity, bool) {
+// lookup finds an entity as the writer sees it: staged, else published;
+// and where it is, for putAt.
+func (s *Store) lookup(t *table, id string) (Entity, bool, spot) {
 	if !s.direct {
 		if e, ok := s.overlay[entKey{t, id}]; ok {
-			return e, e != ""
+			return e, e != "", spot{}
 		}
 	}
-	return t.idx.Get(id)
+	return t.idx.lookup(id)
+}
+
+// putAt is put of an id that lookup just returned at for, with no write to
+// the table in between: in direct mode it does not search again.
+func (s *Store) putAt(t *table, id string, at spot, e Entity) {
+	if s.direct && e != "" {
+		t.idx.setAt(at, e)
+		return
+	}
+	s.put(t, id, e)
 }
 
 func (s *Store) put(t *table, id string, e Entity) {
@@ -213,42 +226,87 @@ func (s *Store) put(t *table, id string, e Entity) {
 // applyEvent folds one event into every entity type it feeds.
 func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
 	cat, sid := eventlog.SplitStream(ev.Stream)
-	for _, t := range s.schema.byCategory[cat] {
-		if t.feeds(ev.Type) {
-			if err := s.applyTo(t, ev, sid, live); err != nil {
+	r := s.routeOf(cat, ev.Type)
+	for _, st := range r.steps {
+		if !st.versionOnly {
+			if err := s.applyTo(st.t, st.h, ev, sid, live); err != nil {
 				return err
 			}
-		} else if t.streamVersioned() {
-			// The entity does not fold this event, but its version follows
-			// the stream so that EXPECT keeps working.
-			tbl := s.tableFor(t.Name)
-			if cur, ok := s.lookup(tbl, sid); ok {
-				s.put(tbl, sid, packEntity(sid, ev.Version, stringBytes(cur.JSON())))
-			}
+			continue
+		}
+		// The entity does not fold this event, but its version follows
+		// the stream so that EXPECT keeps working.
+		tbl := s.tableFor(st.t.Name)
+		if cur, ok, at := s.lookup(tbl, sid); ok {
+			s.putAt(tbl, sid, at, packEntity(sid, ev.Version, stringBytes(cur.JSON())))
 		}
 	}
-	for _, t := range s.schema.byEvent[ev.Type] {
-		if err := s.applyTo(t, ev, sid, live); err != nil {
-			return err
-		}
-	}
-	if !s.schema.declared[cat] && !s.noDefault {
+	if r.byDefault {
 		t := s.tableFor(cat)
-		cur, ok := s.lookup(t, sid)
+		cur, ok, at := s.lookup(t, sid)
 		base := []byte("{}")
 		if ok {
 			base = stringBytes(cur.JSON())
 		}
-		s.buf = mergePatch(s.buf[:0], base, ev.Data)
-		s.put(t, sid, packEntity(sid, ev.Version, s.buf))
+		s.buf = mergePatch(appendEntityHead(s.buf[:0], sid, ev.Version), base, ev.Data)
+		s.putAt(t, sid, at, Entity(s.buf))
 	}
 	return nil
 }
 
-func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live bool) error {
+// route is what events of one type from the streams of one category do to
+// the store: the entity types they feed, in the order they are folded, and
+// whether the default projection takes them. It is worked out from the
+// schema once per pair, so that folding an event costs one map lookup.
+type route struct {
+	steps     []routeStep
+	byDefault bool
+}
+
+type routeStep struct {
+	t           *EntityType
+	h           *Handler // t's handler of the event type, or nil
+	versionOnly bool     // t does not fold the event; its entity takes the stream's version
+}
+
+type routeKey struct{ cat, typ string }
+
+// maxRoutes bounds the routes a store keeps; past it they are worked out
+// for every event.
+const maxRoutes = 4096
+
+func (s *Store) routeOf(cat, typ string) *route {
+	if r, ok := s.routes[routeKey{cat, typ}]; ok {
+		return r
+	}
+	r := &route{byDefault: !s.schema.declared[cat] && !s.noDefault}
+	for _, t := range s.schema.byCategory[cat] {
+		if t.feeds(typ) {
+			r.steps = append(r.steps, routeStep{t: t, h: t.When[typ]})
+		} else if t.streamVersioned() {
+			r.steps = append(r.steps, routeStep{t: t, versionOnly: true})
+		}
+	}
+	for _, t := range s.schema.byEvent[typ] {
+		r.steps = append(r.steps, routeStep{t: t, h: t.When[typ]})
+	}
+	if len(s.routes) < maxRoutes {
+		// A replayed event's strings are valid only while it is folded.
+		s.routes[routeKey{strings.Clone(cat), strings.Clone(typ)}] = r
+	}
+	return r
+}
+
+// applyTo folds an event into the entity of type t it feeds, by t's
+// handler h of the event type (nil: none).
+func (s *Store) applyTo(t *EntityType, h *Handler, ev *eventlog.Event, streamID string, live bool) error {
 	id := streamID
 	if t.ID != nil {
-		out, err := s.eval.eval(t.ID, &input{entity: nil, entityID: streamID, ev: ev})
+		var out any = t.ID.value
+		var err error
+		if !t.ID.constant {
+			out, err = s.eval.eval(t.ID, &input{entity: nil, entityID: streamID, ev: ev})
+		}
 		if err == nil {
 			id, err = idString(out)
 		}
@@ -257,7 +315,7 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 		}
 	}
 	tbl := s.tableFor(t.Name)
-	cur, exists := s.lookup(tbl, id)
+	cur, exists, at := s.lookup(tbl, id)
 	base := t.Initial
 	var version uint64 = 1
 	if exists {
@@ -267,9 +325,8 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 	if t.streamVersioned() {
 		version = ev.Version
 	}
-	h := t.When[ev.Type]
 	if h == nil {
-		s.put(tbl, id, packEntity(id, version, base))
+		s.putAt(tbl, id, at, packEntity(id, version, base))
 		return nil
 	}
 	in := input{entity: base, entityID: id, ev: ev}
@@ -283,11 +340,11 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 		}
 	}
 	if h.Delete {
-		s.put(tbl, id, "")
+		s.putAt(tbl, id, at, "")
 		return nil
 	}
 	if len(h.Set) == 0 {
-		s.put(tbl, id, packEntity(id, version, base))
+		s.putAt(tbl, id, at, packEntity(id, version, base))
 		return nil
 	}
 	s.fields = s.fields[:0]
@@ -299,6 +356,13 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 			s.vals = appendMember(s.vals, c, base, ev)
 			ends = append(ends, len(s.vals))
 			continue
+		}
+		if a := set.prog.arith; a != nil {
+			if v, ok := a.eval(base, ev); ok {
+				s.vals = strconv.AppendInt(s.vals, int64(v), 10)
+				ends = append(ends, len(s.vals))
+				continue
+			}
 		}
 		if !bound {
 			s.eval.bind(&h.setNeeds, &in)
@@ -319,14 +383,22 @@ func (s *Store) applyTo(t *EntityType, ev *eventlog.Event, streamID string, live
 		s.fields = append(s.fields, field{name: set.field, raw: s.vals[start:ends[i]]})
 		start = ends[i]
 	}
-	s.buf = setFields(s.buf[:0], base, s.fields)
-	s.put(tbl, id, packEntity(id, version, s.buf))
+	s.buf = setFields(appendEntityHead(s.buf[:0], id, version), base, s.fields)
+	s.putAt(tbl, id, at, Entity(s.buf))
 	return nil
 }
 
 // appendMember appends the JSON of the member a copy expression reads, or
 // null when it is missing, as running the expression would.
 func appendMember(dst []byte, c *copyMember, entity []byte, ev *eventlog.Event) []byte {
+	if v := c.raw(entity, ev); v != nil {
+		return append(dst, v...)
+	}
+	return append(dst, "null"...)
+}
+
+// raw returns the JSON of the member c reads, or nil when it is missing.
+func (c *copyMember) raw(entity []byte, ev *eventlog.Event) []byte {
 	obj := entity
 	switch c.from {
 	case nameEvent:
@@ -334,10 +406,7 @@ func appendMember(dst []byte, c *copyMember, entity []byte, ev *eventlog.Event) 
 	case nameMeta:
 		obj = ev.Meta
 	}
-	if v := member(obj, c.key); v != nil {
-		return append(dst, v...)
-	}
-	return append(dst, "null"...)
+	return member(obj, c.key)
 }
 
 // idString turns an id expression's result into an entity id.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -411,9 +412,14 @@ func TestQueries(t *testing.T) {
 
 func TestEntityPacking(t *testing.T) {
 	for _, id := range []string{"1", "", strings.Repeat("x", 200), "ü"} {
-		e := packEntity(id, 1<<33, []byte(`{"a":1}`))
-		if e.ID() != id || e.Version() != 1<<33 || e.JSON() != `{"a":1}` {
-			t.Fatalf("pack %q: %q %d %q", id, e.ID(), e.Version(), e.JSON())
+		for _, v := range []uint64{0, 1, 127, 128, 1 << 33, math.MaxUint64} {
+			e := packEntity(id, v, []byte(`{"a":1}`))
+			if e.ID() != id || e.Version() != v || e.JSON() != `{"a":1}` {
+				t.Fatalf("pack %q %d: %q %d %q", id, v, e.ID(), e.Version(), e.JSON())
+			}
+			if n := len(binary.AppendUvarint(nil, uint64(len(id)))) + len(id) + len(binary.AppendUvarint(nil, v)) + len(`{"a":1}`); len(e) != n {
+				t.Fatalf("pack %q %d: %d bytes, want %d", id, v, len(e), n)
+			}
 		}
 	}
 }
@@ -440,6 +446,38 @@ func BenchmarkReplayBank(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkApplyBank folds bank events already read into one store on one
+// goroutine: the fold of a replay without the log and the shards.
+func BenchmarkApplyBank(b *testing.B) {
+	schema, _ := ParseSchema(bankSchema)
+	const accounts = 5000
+	var events []eventlog.Event
+	add := func(i int, typ, data string) {
+		events = append(events, eventlog.Event{Position: uint64(len(events) + 1), Stream: fmt.Sprintf("account:%d", i), Type: typ, Data: []byte(data)})
+	}
+	for i := range accounts {
+		add(i, "AccountOpened", fmt.Sprintf(`{"uuid":"%08d-aaaa-bbbb-cccc-dddddddddddd","name":"Customer %d"}`, i, i))
+		add(i, "BalanceIncreased", `{"amount":1000}`)
+	}
+	for round := range 3 {
+		for i := range accounts {
+			if round%2 == 0 {
+				add(i, "BalanceIncreased", `{"amount":100}`)
+			} else {
+				add(i, "BalanceDecreased", `{"amount":30}`)
+			}
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		s := NewStore(schema)
+		for i := range events {
+			s.Apply(&events[i])
+		}
+	}
+	b.ReportMetric(float64(len(events))*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
 
 func BenchmarkGet(b *testing.B) {

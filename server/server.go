@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -150,6 +151,7 @@ func (s *Server) Start() error {
 func (s *Server) load() {
 	var loaded *snapshot.Info
 	defer close(s.loadDone)
+	defer loadingGC()()
 	err := s.state.Load(s.schemaText, func(schema *state.Schema, last uint64) *state.Store {
 		st, info := snapshot.LoadNewest(s.snaps.Dir(), schema, last, s.log)
 		loaded = info
@@ -421,4 +423,45 @@ func (s *Server) limits(authed bool) resp.Limits {
 		l = l.Unauthenticated()
 	}
 	return l
+}
+
+// loadingGCPercent is the garbage collector's target while the state is
+// built at start-up, unless GOGC is set. A replay allocates a folded entity
+// for every event and keeps only the last of each, so a collection at
+// every doubling of the heap (Go's default, 100) spends about a sixth of
+// the replay's time (BENCHMARKS.md).
+const loadingGCPercent = 400
+
+// loadingGC raises the collector's target for the load and returns what
+// restores it; the restore then collects and hands the load's garbage back
+// to the OS off the serving path, so that the RSS settles where it would
+// have. Loads that overlap (servers in one process, as in tests) share the
+// raise; the last to finish restores the setting.
+func loadingGC() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	gcLoads.Lock()
+	defer gcLoads.Unlock()
+	if gcLoads.n == 0 {
+		gcLoads.old = debug.SetGCPercent(loadingGCPercent)
+	}
+	gcLoads.n++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			gcLoads.Lock()
+			defer gcLoads.Unlock()
+			if gcLoads.n--; gcLoads.n == 0 {
+				debug.SetGCPercent(gcLoads.old)
+				go debug.FreeOSMemory()
+			}
+		})
+	}
+}
+
+var gcLoads struct {
+	sync.Mutex
+	n   int // loads under way
+	old int // the GC percent before the first of them
 }

@@ -168,16 +168,15 @@ func Read(path string, schema *state.Schema) (*state.Store, Info, error) {
 	if h.SchemaHash != schema.Hash {
 		return nil, Info{}, fmt.Errorf("%w: it was taken with schema %.12s, the schema in force is %.12s", ErrOtherSchema, h.SchemaHash, schema.Hash)
 	}
-	s, n, err := decode(fr, h, schema)
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, Info{}, err
 	}
-	fi, _ := f.Stat()
-	info := Info{Path: path, Position: h.Position, Created: h.Created, Entities: n}
-	if fi != nil {
-		info.Size = fi.Size()
+	s, n, err := decode(fr, h, schema, fi.Size())
+	if err != nil {
+		return nil, Info{}, err
 	}
-	return s, info, nil
+	return s, Info{Path: path, Position: h.Position, Created: h.Created, Entities: n, Size: fi.Size()}, nil
 }
 
 // ErrOtherSchema is returned for a snapshot taken under another schema.

@@ -245,8 +245,14 @@ func readHeader(fr *frameReader) (Header, error) {
 	return h, p.done()
 }
 
+// minEntityBytes is the least an entity takes in a snapshot: its length,
+// its id's length, its version and "{}".
+const minEntityBytes = 5
+
 // decode reads the rest of a snapshot after its header into a store.
-func decode(fr *frameReader, h Header, schema *state.Schema) (*state.Store, uint64, error) {
+// size is the file's size, which bounds how many entities a type frame may
+// have the table laid out for.
+func decode(fr *frameReader, h Header, schema *state.Schema, size int64) (*state.Store, uint64, error) {
 	r := state.NewRestorer(schema)
 	var types, total uint64
 	var want, got uint64
@@ -271,7 +277,8 @@ func decode(fr *frameReader, h Header, schema *state.Schema) (*state.Store, uint
 			if types > 0 && name <= lastName {
 				return nil, total, corrupt("entity types out of order: %q after %q", name, lastName)
 			}
-			if err := r.Type(name); err != nil {
+			// Every entity takes at least minEntityBytes of the file.
+			if err := r.Type(name, int(min(want, uint64(max(size, 0))/minEntityBytes))); err != nil {
 				return nil, total, corrupt("%v", err)
 			}
 			lastName, inType = name, true

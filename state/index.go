@@ -50,6 +50,26 @@ func newIndex() *index {
 	return &index{dir: []*page{newPage(0, 0, minSlots)}}
 }
 
+// newIndexSized returns an empty index laid out for n entities, its pages
+// about half full as a split leaves them, so that adding them neither
+// doubles nor splits a page: restoring a snapshot then hashes each entity
+// once instead of once per doubling and split.
+func newIndexSized(n int) *index {
+	var depth uint
+	for n>>depth > maxSlots/2 {
+		depth++
+	}
+	slots := minSlots
+	for slots < 2*(n>>depth) {
+		slots *= 2
+	}
+	x := &index{dir: make([]*page, 1<<depth), depth: depth}
+	for i := range x.dir {
+		x.dir[i] = newPage(0, depth, slots)
+	}
+	return x
+}
+
 func newPage(gen uint64, depth uint, slots int) *page {
 	return &page{gen: gen, depth: depth, tags: make([]uint8, slots), slots: make([]Entity, slots)}
 }

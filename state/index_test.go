@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -93,6 +94,36 @@ func TestIndexDeleteAll(t *testing.T) {
 	x.Delete("missing")
 	if x.Len() != 0 {
 		t.Fatalf("Len = %d after deleting a missing id", x.Len())
+	}
+}
+
+// TestIndexSized: an index laid out for n entities takes them without a
+// page doubling or splitting, and then behaves as any other (it grows past
+// them, and a view of it stays as it was).
+func TestIndexSized(t *testing.T) {
+	for _, n := range []int{0, 1, 7, 600, 5000, 200_000} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			x := newIndexSized(n)
+			pages := slices.Clone(x.dir)
+			want := map[string]Entity{}
+			for i := range n {
+				e := packEntity(fmt.Sprint("id", i), 1, []byte(`{}`))
+				x.Set(e)
+				want[e.ID()] = e
+			}
+			if !slices.Equal(x.dir, pages) {
+				t.Fatalf("%d entities into an index laid out for them: the pages changed", n)
+			}
+			checkIndex(t, x, want)
+			v, before := x.freeze(), maps.Clone(want)
+			for i := range n + 3000 {
+				e := packEntity(fmt.Sprint("more", i), 2, []byte(`{}`))
+				x.Set(e)
+				want[e.ID()] = e
+			}
+			checkIndex(t, x, want)
+			checkIndex(t, v, before)
+		})
 	}
 }
 

@@ -555,12 +555,14 @@ type Restorer struct {
 // NewRestorer starts a store for a schema from snapshot contents.
 func NewRestorer(schema *Schema) *Restorer { return &Restorer{s: NewStore(schema)} }
 
-// Type starts the entities of a type; each type at most once.
-func (r *Restorer) Type(name string) error {
+// Type starts the entities of a type; each type at most once. n is how
+// many entities the type is expected to have (0: unknown); the table is
+// laid out for them.
+func (r *Restorer) Type(name string, n int) error {
 	if _, dup := r.s.tables[name]; dup {
 		return fmt.Errorf("state: entity type %q restored twice", name)
 	}
-	r.t = newTable(name)
+	r.t = &table{name: name, idx: newIndexSized(n)}
 	r.s.tables[name] = r.t
 	return nil
 }

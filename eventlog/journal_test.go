@@ -159,6 +159,26 @@ func TestJournalAfterCrash(t *testing.T) {
 	}
 }
 
+// crashedSegment appends n events to a new log, takes a crash image of it
+// and returns the image's folder, its journal segment and what that holds.
+func crashedSegment(t *testing.T, opts Options, n int) (crash, path string, data []byte) {
+	t.Helper()
+	dir := t.TempDir()
+	l, err := Open(dir, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendN(t, l, n, `{"n":1}`)
+	crash = crashImage(t, dir)
+	path = filepath.Join(crash, journalDir, segmentName(journalFiles(t, crash)[0]))
+	data, err = os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return crash, path, data
+}
+
 // TestJournalTornRecord: a record cut short or damaged by a crash in the
 // middle of its write is dropped with the rest of its segment; every record
 // before it is kept.
@@ -166,19 +186,7 @@ func TestJournalTornRecord(t *testing.T) {
 	for _, damage := range []string{"checksum", "cut"} {
 		t.Run(damage, func(t *testing.T) {
 			opts := DefaultOptions()
-			dir := t.TempDir()
-			l, err := Open(dir, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			appendN(t, l, 50, `{"n":1}`)
-			crash := crashImage(t, dir)
-			path := filepath.Join(crash, journalDir, segmentName(journalFiles(t, crash)[0]))
-			data, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
+			crash, path, data := crashedSegment(t, opts, 50)
 			// Find the last record.
 			off, lastOff := 0, 0
 			for {
@@ -211,19 +219,7 @@ func TestJournalTornRecord(t *testing.T) {
 // refused, not opened with a hole.
 func TestJournalGapRefused(t *testing.T) {
 	opts := DefaultOptions()
-	dir := t.TempDir()
-	l, err := Open(dir, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	appendN(t, l, 10, `{"n":1}`)
-	crash := crashImage(t, dir)
-	path := filepath.Join(crash, journalDir, segmentName(journalFiles(t, crash)[0]))
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	crash, path, data := crashedSegment(t, opts, 10)
 	// Move the first record's positions forward by one.
 	binary.LittleEndian.PutUint64(data[journalHeader:], 2)
 	binary.LittleEndian.PutUint64(data[journalHeader+8:], 2)

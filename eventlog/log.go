@@ -139,10 +139,14 @@ func (l *Log) checkFormat() error {
 }
 
 func (l *Log) findLast() (uint64, error) {
-	it, err := l.db.NewIter(&pebble.IterOptions{
-		LowerBound: []byte{prefixEvent},
-		UpperBound: []byte{prefixEvent + 1},
-	})
+	return l.lastNumber([]byte{prefixEvent}, []byte{prefixEvent + 1})
+}
+
+// lastNumber is the big-endian number that ends the last key starting with
+// prefix (every such key is the prefix and 8 bytes); upper bounds those
+// keys. It is 0 when there is none.
+func (l *Log) lastNumber(prefix, upper []byte) (uint64, error) {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
 	if err != nil {
 		return 0, err
 	}
@@ -151,10 +155,10 @@ func (l *Log) findLast() (uint64, error) {
 		return 0, it.Error()
 	}
 	k := it.Key()
-	if len(k) != 9 {
-		return 0, fmt.Errorf("%w: malformed event key %x", ErrCorruptRecord, k)
+	if len(k) != len(prefix)+8 {
+		return 0, fmt.Errorf("%w: malformed key %x", ErrCorruptRecord, k)
 	}
-	return binary.BigEndian.Uint64(k[1:]), nil
+	return binary.BigEndian.Uint64(k[len(prefix):]), nil
 }
 
 // Close stops the writer after the appends already submitted, flushes Pebble
@@ -214,19 +218,7 @@ func (l *Log) fail(err error) error {
 // version of its newest index entry.
 func (l *Log) Version(stream string) (uint64, error) {
 	prefix := indexPrefix(nil, stream)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return 0, err
-	}
-	defer it.Close()
-	if !it.Last() {
-		return 0, it.Error()
-	}
-	k := it.Key()
-	if len(k) != len(prefix)+8 {
-		return 0, fmt.Errorf("%w: malformed index key %x", ErrCorruptRecord, k)
-	}
-	return binary.BigEndian.Uint64(k[len(prefix):]), nil
+	return l.lastNumber(prefix, prefixEnd(prefix))
 }
 
 func (l *Log) getUint64(key []byte) (uint64, error) {

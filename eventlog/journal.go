@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io/fs"
 	"log/slog"
 	"math"
 	"os"
@@ -117,8 +118,14 @@ func segments(dir string) ([]uint64, error) {
 // old segments and opens a new one.
 func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *slog.Logger) (*journal, uint64, error) {
 	jdir := filepath.Join(dir, journalDir)
-	if err := os.MkdirAll(jdir, 0o755); err != nil {
-		return nil, 0, fmt.Errorf("eventlog: journal: %w", err)
+	if _, err := os.Stat(jdir); errors.Is(err, fs.ErrNotExist) {
+		// A new journal folder must survive a power loss like its files.
+		if err := os.Mkdir(jdir, 0o755); err != nil {
+			return nil, 0, fmt.Errorf("eventlog: journal: %w", err)
+		}
+		if err := syncDir(dir); err != nil {
+			return nil, 0, fmt.Errorf("eventlog: journal: %w", err)
+		}
 	}
 	nums, err := segments(jdir)
 	if err != nil {

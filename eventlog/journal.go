@@ -62,12 +62,15 @@ type journal struct {
 
 	// mu guards the open segment against the everysec syncer; the
 	// writer (or AppendNow, under roundMu) is the only one that writes.
-	mu    sync.Mutex
-	f     *os.File
-	num   uint64 // the open segment's number
-	off   int64  // where the next record goes
-	dirty bool   // written since the last fdatasync
-	buf   []byte
+	mu  sync.Mutex
+	f   *os.File
+	num uint64 // the open segment's number
+	off int64  // where the next record goes
+	// zeroed is how far the segment has been written with zeros: records
+	// go only where zeros were written first (zeroAhead).
+	zeroed int64
+	dirty  bool // written since the last fdatasync
+	buf    []byte
 	// syncing is set while sync fdatasyncs the open segment without mu; a
 	// rotation then leaves closing it to sync, in closeAfterSync.
 	syncing        bool
@@ -225,7 +228,7 @@ func (j *journal) create(num uint64) error {
 		}
 		return fmt.Errorf("eventlog: journal: %w", err)
 	}
-	j.f, j.num, j.off, j.dirty = f, num, 0, false
+	j.f, j.num, j.off, j.zeroed, j.dirty = f, num, 0, 0, false
 	return nil
 }
 
@@ -255,6 +258,9 @@ func (j *journal) write(first, last uint64, batch []byte) error {
 	buf = append(buf, batch...)
 	binary.LittleEndian.PutUint32(buf[4:], crc32.Checksum(buf[journalHeader:], crcTable))
 	j.buf = buf
+	if err := j.zeroFor(size); err != nil {
+		return err
+	}
 	if _, err := j.f.WriteAt(buf, j.off); err != nil {
 		return fmt.Errorf("eventlog: journal write: %w", err)
 	}
@@ -266,6 +272,33 @@ func (j *journal) write(first, last uint64, batch []byte) error {
 		return nil
 	}
 	j.dirty = true
+	return nil
+}
+
+// zeroAhead is how much of a segment is written with zeros at a time,
+// ahead of the records. fallocate leaves a segment's blocks allocated but
+// marked unwritten, and the first write into a block makes ext4 record the
+// block as written, a metadata change that the round's fdatasync must
+// write too: for rounds of 8 KiB (50 clients), a pwrite and fdatasync took
+// 217-308 µs p50 on a fallocated file against 147-178 µs with zeros
+// written first, on the bench machine. Zeros written a MiB at a time move
+// that cost to one round in 128 of that size.
+const zeroAhead = 1 << 20
+
+var zeros = make([]byte, zeroAhead)
+
+// zeroFor writes zeros ahead of the next record of size bytes where none
+// were written yet; the round's fdatasync then takes them too. Zeros read
+// as the end of the segment, as its unwritten tail does.
+func (j *journal) zeroFor(size int64) error {
+	end := max(j.segSize, j.off+size) // not past the segment's length, unless the record is
+	for j.zeroed < j.off+size {
+		n := min(zeroAhead, end-j.zeroed)
+		if _, err := j.f.WriteAt(zeros[:n], j.zeroed); err != nil {
+			return fmt.Errorf("eventlog: journal write: %w", err)
+		}
+		j.zeroed += n
+	}
 	return nil
 }
 

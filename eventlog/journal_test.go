@@ -114,6 +114,9 @@ func TestJournalAfterCrash(t *testing.T) {
 				t.Fatal(err)
 			}
 			appendN(t, l, 200, `{"n":1}`)
+			if j := l.journal; j.zeroed < j.off || j.zeroed > j.segSize {
+				t.Fatalf("zeros written to %d with records to %d in a segment of %d", j.zeroed, j.off, j.segSize)
+			}
 			nums := journalFiles(t, dir)
 			if len(nums) != 1 {
 				t.Fatalf("journal segments %v, want one", nums)

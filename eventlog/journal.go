@@ -36,8 +36,10 @@ import (
 //
 // The journal lives in <dir>/journal as numbered segments,
 // 0000000000000001.journal and up. A segment is made its full size when it
-// is created (fallocate), so that a round's fdatasync writes only data, not
-// a new file length; its unwritten tail reads as zeros. Records:
+// is created (fallocate), so that a round's fdatasync writes no new file
+// length, and zeros are written ahead of the records (zeroAhead), so that
+// it writes no block's change from unwritten to written either. Its tail
+// reads as zeros. Records:
 //
 //	length:u32   bytes after the checksum (16 + len(batch))
 //	crc:u32      CRC-32C of those bytes

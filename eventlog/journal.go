@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/foldb/foldb/internal/dirsync"
 )
 
 // The journal is the log's write-ahead log. Pebble runs with its own WAL
@@ -120,7 +121,7 @@ func segments(dir string) ([]uint64, error) {
 
 // recoverJournal applies to db every journal record after position last
 // and returns the new last position. It then flushes Pebble, deletes the
-// old segments and opens a new one.
+// old segments, opens a new one and starts the retirer; close stops it.
 func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *slog.Logger) (*journal, uint64, error) {
 	jdir := filepath.Join(dir, journalDir)
 	if _, err := os.Stat(jdir); errors.Is(err, fs.ErrNotExist) {
@@ -128,7 +129,7 @@ func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *s
 		if err := os.Mkdir(jdir, 0o755); err != nil {
 			return nil, 0, fmt.Errorf("eventlog: journal: %w", err)
 		}
-		if err := syncDir(dir); err != nil {
+		if err := dirsync.Sync(dir); err != nil {
 			return nil, 0, fmt.Errorf("eventlog: journal: %w", err)
 		}
 	}
@@ -168,6 +169,8 @@ func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *s
 	if err := j.create(next); err != nil {
 		return nil, 0, err
 	}
+	j.retired.Add(1)
+	go j.retirer(db)
 	return j, last, nil
 }
 
@@ -222,7 +225,7 @@ func (j *journal) create(num uint64) error {
 		err = preallocate(f, j.segSize)
 	}
 	if err == nil {
-		err = syncDir(j.dir)
+		err = dirsync.Sync(j.dir)
 	}
 	if err != nil {
 		if f != nil {
@@ -413,16 +416,6 @@ func (j *journal) close(flushed bool) error {
 		return fmt.Errorf("eventlog: journal: %w", err)
 	}
 	return nil
-}
-
-// syncDir fsyncs a directory, so that files created in it survive a power
-// loss.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	return errors.Join(d.Sync(), d.Close())
 }
 
 // diskBytes is the space the segments take, allocated or written.

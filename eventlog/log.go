@@ -99,8 +99,6 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.last.Store(last)
-	l.journal.retired.Add(1)
-	go l.journal.retirer(db)
 	l.w.init()
 	l.writerWG.Add(1)
 	go l.writer()

@@ -87,8 +87,9 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 // data, meta, ID and time. With keep, each event must carry the position
 // and version it gets here (a whole log imported into an empty one); without,
 // positions and versions are assigned as by EVENT.APPEND with ANY. It runs
-// on the writer, between rounds, and commits once, durably as the log's
-// durability says (Close syncs under every durability). It is for a log no
+// on the writer, between rounds, and commits once, straight into Pebble's
+// tables (flushed, so durable whatever the durability), not through the
+// journal. It is for a log no
 // server is serving (foldb import): imported events are not staged through
 // an Applier; the state folds them when it is next loaded.
 func (l *Log) Import(events []Event, keep bool) error {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/foldb/foldb/internal/dirsync"
 	"github.com/foldb/foldb/state"
 )
 
@@ -71,7 +72,7 @@ func Write(dir string, c *state.Capture) (Info, error) {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return Info{}, fmt.Errorf("snapshot: rename: %w", err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := dirsync.Sync(dir); err != nil {
 		return Info{}, fmt.Errorf("snapshot: sync %s: %w", dir, err)
 	}
 	st, err := os.Stat(final)
@@ -79,15 +80,6 @@ func Write(dir string, c *state.Capture) (Info, error) {
 		return Info{}, err
 	}
 	return Info{Path: final, Position: c.Position, Created: start, Size: st.Size(), Entities: n, Duration: time.Since(start)}, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // List returns the snapshot files in dir by name, newest position first.

@@ -92,8 +92,9 @@ func (w *writerState) addSide(key, val []byte) {
 // follows it: with each append's keys interleaved (event, index, event,
 // index...) every insert searched from the top, while this way the event
 // keys, whose positions ascend, are appended where the last one went.
-// With 50 clients it took foldb's CPU per append from about 22 to 18 µs,
-// with the stream version key gone (measured together, six pairs).
+// With 50 clients it took foldb's CPU per append from about 21.5 to 17 µs,
+// with the stream version key gone (the two measured together, three
+// pairs by turns; BENCHMARKS.md).
 func (w *writerState) sideEntries(batch *pebble.Batch) {
 	key := func(e sideKV) []byte { return w.side[e.at : e.at+e.klen] }
 	slices.SortFunc(w.sideKVs, func(a, b sideKV) int { return bytes.Compare(key(a), key(b)) })

@@ -61,7 +61,9 @@ func ParseKey(key string) View {
 
 // Derived reports whether the view is one of the log's own ($all, $ce-,
 // $et-), which no client appends to directly.
-func (v View) Derived() bool { return v.Kind == KindAll || v.Kind == KindCategory || v.Kind == KindType }
+func (v View) Derived() bool {
+	return v.Kind == KindAll || v.Kind == KindCategory || v.Kind == KindType
+}
 
 // Matches reports whether an event belongs to the view.
 func (v View) Matches(e *eventlog.Event) bool {

@@ -3,10 +3,10 @@ package pubsub
 // Match reports whether s matches the Redis glob pattern p, as Redis's
 // stringmatchlen does for PSUBSCRIBE, PUBSUB CHANNELS and KEYS:
 //
-//	*       any run of bytes, also none
-//	?       any one byte
-//	[abc]   one of the bytes listed; [^abc] one that is not; [a-z] a range
-//	\x      the byte x itself
+//   - any run of bytes, also none
+//     ?       any one byte
+//     [abc]   one of the bytes listed; [^abc] one that is not; [a-z] a range
+//     \x      the byte x itself
 //
 // Matching is bytewise and case-sensitive. A '[' that is never closed
 // matches as if the class ended at the pattern's end, as in Redis.

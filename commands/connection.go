@@ -25,13 +25,13 @@ func connectionCommands() []*Command {
 	}
 	client.Run = dispatchSub(client)
 	return []*Command{
-		{Name: "PING", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale, Group: "connection", Since: "0.1.0", Syntax: "PING [message]", Summary: "Replies PONG, or the message.", Run: runPing},
+		{Name: "PING", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "PING [message]", Summary: "Replies PONG, or the message.", Run: runPing},
 		{Name: "ECHO", Arity: 2, Flags: FlagFast | FlagLoading | FlagStale, Group: "connection", Since: "0.1.0", Syntax: "ECHO message", Summary: "Replies the message.", Run: func(c *Ctx, args [][]byte) { c.W.Bulk(args[1]) }},
 		{Name: "HELLO", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth, Group: "connection", Since: "0.1.0", Syntax: "HELLO [protover [AUTH username password] [SETNAME clientname]]", Summary: "Picks RESP2 or RESP3, authenticates and names the connection.", Run: handle(parseHello, runHello)},
 		{Name: "AUTH", Arity: -2, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth, Group: "connection", Since: "0.1.0", Syntax: "AUTH [username] password", Summary: "Authenticates the connection.", Run: handle(parseAuth, runAuth)},
 		{Name: "SELECT", Arity: 2, Flags: FlagFast | FlagLoading | FlagStale, Group: "connection", Since: "0.1.0", Syntax: "SELECT 0", Summary: "Accepts database 0, the only one.", Run: runSelect},
-		{Name: "QUIT", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth, Group: "connection", Since: "0.1.0", Syntax: "QUIT", Summary: "Closes the connection.", Run: func(c *Ctx, _ [][]byte) { c.W.OK(); c.Client.CloseAfter = true }},
-		{Name: "RESET", Arity: 1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth, Group: "connection", Since: "0.1.0", Syntax: "RESET", Summary: "Resets the connection: RESP2, no name, not authenticated.", Run: runReset},
+		{Name: "QUIT", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "QUIT", Summary: "Closes the connection.", Run: func(c *Ctx, _ [][]byte) { c.W.OK(); c.Client.CloseAfter = true }},
+		{Name: "RESET", Arity: 1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "RESET", Summary: "Resets the connection: RESP2, no name, not authenticated.", Run: runReset},
 		client,
 	}
 }
@@ -53,6 +53,17 @@ func dispatchSub(parent *Command) func(c *Ctx, args [][]byte) {
 }
 
 func runPing(c *Ctx, args [][]byte) {
+	if len(args) <= 2 && c.Client.Subscribed() && c.W.Proto() == 2 {
+		// In subscribed mode a RESP2 reply must look like a message.
+		c.W.Array(2)
+		c.W.BulkString("pong")
+		if len(args) > 1 {
+			c.W.Bulk(args[1])
+		} else {
+			c.W.BulkString("")
+		}
+		return
+	}
 	switch len(args) {
 	case 1:
 		c.W.Simple("PONG")
@@ -184,6 +195,9 @@ func runSelect(c *Ctx, args [][]byte) {
 }
 
 func runReset(c *Ctx, _ [][]byte) {
+	if c.Client.Sub != nil {
+		c.Client.Sub.Close()
+	}
 	c.Client.setProto(2)
 	c.W.SetProto(2)
 	c.Client.SetName("")

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/pubsub"
 	"github.com/foldb/foldb/resp"
 	"github.com/foldb/foldb/snapshot"
 	"github.com/foldb/foldb/state"
@@ -26,6 +27,7 @@ type Env struct {
 	Snapshots *snapshot.Manager
 	Table     *Table
 	Server    Server
+	Hub       *pubsub.Hub
 }
 
 // Server is what the server package offers to commands that act on the
@@ -91,9 +93,14 @@ type Client struct {
 	libName string
 	libVer  string
 
-	Proto       int  // 2 or 3; written by the connection under mu, read by others under mu
-	Authed      bool // read and written only by the connection
-	CloseAfter  bool // QUIT: close once the reply is written
+	Proto      int  // 2 or 3; written by the connection under mu, read by others under mu
+	Authed     bool // read and written only by the connection
+	CloseAfter bool // QUIT: close once the reply is written
+	// Sink receives the connection's Pub/Sub messages; Sub is its
+	// subscriptions, made on the first SUBSCRIBE. Both belong to the
+	// connection.
+	Sink        pubsub.Sink
+	Sub         *pubsub.Sub
 	lastActive  atomic.Int64
 	lastCmd     atomic.Pointer[string]
 	killed      atomic.Bool

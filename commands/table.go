@@ -36,6 +36,10 @@ const (
 	FlagFast
 	// FlagStale is accepted for COMMAND's flag list only.
 	FlagStale
+	// FlagSubscribed: allowed on a RESP2 connection in subscribed mode
+	// ((P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT, RESET), as in Redis.
+	// COMMAND does not show it: Redis has no such flag name.
+	FlagSubscribed
 )
 
 var flagNames = []struct {

@@ -94,6 +94,16 @@ func (w *Writer) Array(n int) {
 	w.buf = redcon.AppendArray(w.buf, n)
 }
 
+// Push starts an out-of-band message of n elements (Pub/Sub): a RESP3
+// push, or in RESP2 an array, as Redis sends.
+func (w *Writer) Push(n int) {
+	if w.proto == 3 {
+		w.buf = appendPrefix(w.buf, '>', int64(n))
+		return
+	}
+	w.buf = redcon.AppendArray(w.buf, n)
+}
+
 // Map starts a map of n key-value pairs; the caller writes 2n elements next,
 // each key before its value. RESP2 has no maps, so there it is an array of
 // 2n elements, as Redis sends.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/foldb/foldb/commands"
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/pubsub"
 	"github.com/foldb/foldb/resp"
 	"github.com/foldb/foldb/snapshot"
 	"github.com/foldb/foldb/state"
@@ -109,7 +110,7 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		elog.Close()
 		return nil, err
 	}
-	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Table: s.table, Server: s}
+	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Table: s.table, Server: s, Hub: pubsub.New()}
 	return s, nil
 }
 

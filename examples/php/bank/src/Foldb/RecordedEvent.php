@@ -31,6 +31,23 @@ final readonly class RecordedEvent
             $f[$fields[$i]] = $fields[$i + 1];
         }
 
+        return self::fromFields($f);
+    }
+
+    /**
+     * A stream entry of XRANGE or XREADGROUP: its ID is "<position>-0", its
+     * fields those of EVENT.READ without the position.
+     *
+     * @param array<string, string> $fields
+     */
+    public static function fromStreamEntry(string $id, array $fields): self
+    {
+        return self::fromFields(['position' => (int) strtok($id, '-')] + $fields);
+    }
+
+    /** @param array<string, mixed> $f */
+    private static function fromFields(array $f): self
+    {
         return new self(
             position: (int) $f['position'],
             stream: (string) $f['stream'],

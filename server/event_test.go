@@ -13,50 +13,15 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// eventFieldOrder is the order of an event's fields in a reply (docs/commands.md, after EVENT.VERSION).
-var eventFieldOrder = []string{"position", "stream", "version", "type", "data", "meta", "id", "time"}
-
-// eventOf checks one event of a reply: a flat field/value array in RESP2, a
-// map in RESP3, with the fields of eventFieldOrder. It returns them by name.
+// eventOf checks one event of a reply in the shape of its protocol
+// (testkit.EventOf) and returns its fields by name.
 func eventOf(t testing.TB, v any, proto int) map[string]any {
 	t.Helper()
-	out := map[string]any{}
-	switch proto {
-	case 2:
-		a, ok := v.([]any)
-		if !ok || len(a) != 2*len(eventFieldOrder) {
-			t.Fatalf("RESP2 event is %#v, want a flat array of %d", v, 2*len(eventFieldOrder))
-		}
-		for i, name := range eventFieldOrder {
-			if a[2*i] != name {
-				t.Fatalf("RESP2 event field %d is %v, want %s", i, a[2*i], name)
-			}
-			out[name] = a[2*i+1]
-		}
-	case 3:
-		m, ok := v.(map[any]any)
-		if !ok || len(m) != len(eventFieldOrder) {
-			t.Fatalf("RESP3 event is %#v, want a map of %d", v, len(eventFieldOrder))
-		}
-		for _, name := range eventFieldOrder {
-			f, ok := m[name]
-			if !ok {
-				t.Fatalf("RESP3 event has no %s: %v", name, m)
-			}
-			out[name] = f
-		}
+	e, err := testkit.EventOf(v, proto)
+	if err != nil {
+		t.Fatalf("RESP%d: %v", proto, err)
 	}
-	for _, name := range []string{"position", "version", "time"} {
-		if _, ok := out[name].(int64); !ok {
-			t.Fatalf("event field %s is %#v, want an integer", name, out[name])
-		}
-	}
-	for _, name := range []string{"stream", "type", "data", "meta", "id"} {
-		if _, ok := out[name].(string); !ok {
-			t.Fatalf("event field %s is %#v, want a string", name, out[name])
-		}
-	}
-	return out
+	return e
 }
 
 func eventsOf(t testing.TB, v any, proto int) []map[string]any {
@@ -374,7 +339,7 @@ func TestEventReplyShape(t *testing.T) {
 		default:
 			t.Fatalf("event is %T", e)
 		}
-		for i, name := range eventFieldOrder {
+		for i, name := range testkit.EventFields {
 			if fields[2*i] != testkit.Bulk(name) {
 				t.Fatalf("RESP%d field %d is %#v, want %s", p, i, fields[2*i], name)
 			}

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/internal/testkit"
 )
 
 type fixture struct {
@@ -81,7 +82,7 @@ func (f *fixture) get(typ, id string) string {
 }
 
 func TestBankProjectionAndGuards(t *testing.T) {
-	f := newFixture(t, bankSchema)
+	f := newFixture(t, testkit.BankSchema(t))
 	f.mustAppend("account:1", "AccountOpened", `{"uuid":"u-1","name":"Alice"}`)
 	f.mustAppend("account:1", "BalanceIncreased", `{"amount":100}`)
 	f.mustAppend("account:2", "AccountOpened", `{"uuid":"u-2","name":"Bob"}`, "BalanceIncreased", `{"amount":5}`)
@@ -108,7 +109,7 @@ func TestBankProjectionAndGuards(t *testing.T) {
 	}
 	// A guard that errors rejects with the expression's error.
 	r = f.append("account:1", nil, "BalanceDecreased", `{"amt":1}`)
-	if !errors.As(r.Err, &rej) || !strings.Contains(rej.Message, "require balance >= event.amount") {
+	if !errors.As(r.Err, &rej) || !strings.Contains(rej.Message, "require event.amount > 0 && balance >= event.amount") {
 		t.Fatalf("guard on a missing field: %v", r.Err)
 	}
 	if f.log.LastPosition() != 6 {
@@ -135,7 +136,7 @@ func TestBankProjectionAndGuards(t *testing.T) {
 }
 
 func TestDefaultProjection(t *testing.T) {
-	f := newFixture(t, bankSchema)
+	f := newFixture(t, testkit.BankSchema(t))
 	f.mustAppend("order:7", "Placed", `{"total":10,"items":{"a":1,"b":2}}`)
 	f.mustAppend("order:7", "Changed", `{"items":{"b":null,"c":3},"note":"x"}`)
 	if got := f.get("order", "7"); got != `{"total":10,"items":{"a":1,"c":3},"note":"x"}` {
@@ -180,7 +181,7 @@ entities:
 // TestConcurrentGuards: many writers withdraw from one account at once;
 // the balance never goes below zero and every accepted withdrawal counts.
 func TestConcurrentGuards(t *testing.T) {
-	f := newFixture(t, bankSchema)
+	f := newFixture(t, testkit.BankSchema(t))
 	f.mustAppend("account:1", "AccountOpened", `{"uuid":"u","name":"A"}`, "BalanceIncreased", `{"amount":1000}`)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -222,7 +223,7 @@ func TestSchemaChangeRebuildsAndSurvivesRestart(t *testing.T) {
 	if got := f.get("account", "1"); got != `{"amount":4}` {
 		t.Fatalf("after refused schema: %s", got)
 	}
-	if err := f.eng.SetSchema(bankSchema); err != nil {
+	if err := f.eng.SetSchema(testkit.BankSchema(t)); err != nil {
 		t.Fatal(err)
 	}
 	if got := f.get("account", "1"); got != `{"balance":7}` {
@@ -259,7 +260,7 @@ func TestSchemaChangeUnderLoad(t *testing.T) {
 			n++
 		}
 	}()
-	if err := f.eng.SetSchema(bankSchema); err != nil {
+	if err := f.eng.SetSchema(testkit.BankSchema(t)); err != nil {
 		t.Fatal(err)
 	}
 	close(stop)
@@ -283,7 +284,7 @@ func TestSchemaChangeUnderLoad(t *testing.T) {
 // replayed from the log give the same state.
 func TestLiveEqualsReplay(t *testing.T) {
 	for seed := uint64(1); seed <= 5; seed++ {
-		f := newFixture(t, bankSchema)
+		f := newFixture(t, testkit.BankSchema(t))
 		rng := rand.New(rand.NewPCG(seed, 0))
 		for i := 0; i < 300; i++ {
 			acc := fmt.Sprintf("account:%d", rng.IntN(8))
@@ -342,7 +343,7 @@ func dump(s *Store) string {
 }
 
 func TestQueries(t *testing.T) {
-	f := newFixture(t, bankSchema)
+	f := newFixture(t, testkit.BankSchema(t))
 	for i := 1; i <= 20; i++ {
 		f.mustAppend(fmt.Sprintf("account:%02d", i), "AccountOpened", fmt.Sprintf(`{"uuid":"u%d","name":"%c%d"}`, i, 'A'+i%3, i), "BalanceIncreased", fmt.Sprintf(`{"amount":%d}`, i*10))
 	}
@@ -425,6 +426,7 @@ func TestEntityPacking(t *testing.T) {
 }
 
 func BenchmarkReplayBank(b *testing.B) {
+	bankSchema := testkit.BankSchema(b)
 	f := newFixture(b, bankSchema)
 	const n = 20000
 	for i := 0; i < n/4; i++ {
@@ -451,7 +453,7 @@ func BenchmarkReplayBank(b *testing.B) {
 // BenchmarkApplyBank folds bank events already read into one store on one
 // goroutine: the fold of a replay without the log and the shards.
 func BenchmarkApplyBank(b *testing.B) {
-	schema, _ := ParseSchema(bankSchema)
+	schema, _ := ParseSchema(testkit.BankSchema(b))
 	const accounts = 5000
 	var events []eventlog.Event
 	add := func(i int, typ, data string) {
@@ -481,7 +483,7 @@ func BenchmarkApplyBank(b *testing.B) {
 }
 
 func BenchmarkGet(b *testing.B) {
-	f := newFixture(b, bankSchema)
+	f := newFixture(b, testkit.BankSchema(b))
 	for i := 0; i < 1000; i++ {
 		f.mustAppend(fmt.Sprintf("account:%d", i), "AccountOpened", `{"uuid":"u","name":"n"}`)
 	}
@@ -525,7 +527,7 @@ entities:
 }
 
 func BenchmarkCountWhere(b *testing.B) {
-	schema, _ := ParseSchema(bankSchema)
+	schema, _ := ParseSchema(testkit.BankSchema(b))
 	s := NewStore(schema)
 	const n = 100_000
 	for i := range n {
@@ -543,6 +545,7 @@ func BenchmarkCountWhere(b *testing.B) {
 // TestReplayStopsEarly: a parallel replay that its progress stops returns
 // the error and leaves no goroutine blocked (the test would hang).
 func TestReplayStopsEarly(t *testing.T) {
+	bankSchema := testkit.BankSchema(t)
 	f := newFixture(t, bankSchema)
 	for i := range 30 {
 		a := &eventlog.Append{Stream: fmt.Sprintf("account:%d", i)}

@@ -54,6 +54,12 @@ func (m Map) Get(key string) (any, bool) {
 	return nil, false
 }
 
+// Has reports whether m's value of key (see Get) is value.
+func (m Map) Has(key string, value any) bool {
+	v, ok := m.Get(key)
+	return ok && v == value
+}
+
 // Dial connects to addr; the test's cleanup closes the connection.
 func Dial(t testing.TB, addr string) *RawConn {
 	t.Helper()

@@ -79,7 +79,8 @@ func TestTableEntries(t *testing.T) {
 			t.Errorf("the table has no %s", name)
 		}
 	}
-	// DESIGN §2: these answer before AUTH and while loading.
+	// A Redis client sends these first, before AUTH and while the state
+	// loads: they must answer then.
 	for _, name := range []string{"HELLO", "AUTH"} {
 		if f := tab.Lookup([]byte(name)).Flags; f&FlagNoAuth == 0 || f&FlagLoading == 0 {
 			t.Errorf("%s: flags %v", name, f.Names())

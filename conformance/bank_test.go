@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foldb/foldb/internal/testkit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -30,11 +31,8 @@ import (
 // connections: the guard alone must keep every balance at zero or above.
 func TestBankExample(t *testing.T) {
 	t.Parallel()
-	dir, err := filepath.Abs(filepath.Join("..", "examples", "php", "bank"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := startServer(t, "", "--schema", filepath.Join(dir, "schema.yaml"))
+	dir := testkit.RepoPath(t, "examples", "php", "bank")
+	s := startServer(t, "", "--schema", testkit.BankSchemaPath(t))
 	c := s.Client(2)
 	// Not parallel: both runs move money on accounts 1..10, and each
 	// compares the end state with its own baseline.
@@ -197,7 +195,7 @@ func checkOverdrafts(t *testing.T, c *redis.Client) {
 				t.Fatalf("ENTITY.GET bank totals: %v", err)
 			}
 			return fmt.Sprintf("EVENT.VERSION %d, log_last_position %d, account %v, totals %s",
-				version, infoInt(t, c, "log_last_position"), acct, totals)
+				version, testkit.InfoInt(t, c, "everything", "log_last_position"), acct, totals)
 		}
 		before := state()
 		acct, err := c.Do(ctx, "ENTITY.GET", "account", strconv.Itoa(id), "WITHVERSION").Slice()

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/foldb/foldb/internal/testkit"
 )
 
 // TestRedisBenchmark runs redis-benchmark's custom-command mode against
@@ -14,7 +16,7 @@ func TestRedisBenchmark(t *testing.T) {
 	bench := needTool(t, "redis-benchmark")
 	s := startServer(t, "")
 	c := s.Client(2)
-	before := infoInt(t, c, "log_last_position")
+	before := testkit.InfoInt(t, c, "everything", "log_last_position")
 
 	const requests = 10000
 	// redis-benchmark 7 exits with status 1 at the first error reply, which runTool reports.
@@ -39,7 +41,7 @@ func TestRedisBenchmark(t *testing.T) {
 		t.Logf("EVENT.APPEND, 20 clients, durability always: %s requests per second (race detector: %v)", m[1], raceEnabled)
 	}
 
-	after := infoInt(t, c, "log_last_position")
+	after := testkit.InfoInt(t, c, "everything", "log_last_position")
 	if after-before != requests {
 		t.Fatalf("log_last_position went from %d to %d: %d events for %d requests", before, after, after-before, requests)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foldb/foldb/internal/testkit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -282,7 +284,7 @@ func checkAppends(t *testing.T, s *Server, recs []*appendRec) int {
 	if got := s.StartEvents(); got != last {
 		t.Errorf("start line says events=%d, EVENT.RANGE found %d", got, last)
 	}
-	if got := infoInt(t, c, "log_last_position"); got != last {
+	if got := testkit.InfoInt(t, c, "everything", "log_last_position"); got != last {
 		t.Errorf("INFO log_last_position = %d, EVENT.RANGE found %d", got, last)
 	}
 	byToken := make(map[string]event, len(evs))
@@ -363,7 +365,7 @@ func checkAppends(t *testing.T, s *Server, recs []*appendRec) int {
 			t.Errorf("append %s again: %v, %v; want %v", r.id, got, err, want)
 		}
 	}
-	if got := infoInt(t, c, "log_last_position"); got != last {
+	if got := testkit.InfoInt(t, c, "everything", "log_last_position"); got != last {
 		t.Errorf("replaying %d IDs moved the last position from %d to %d", replayed, last, got)
 	}
 	// The log takes new appends after the restart.
@@ -379,12 +381,12 @@ func checkAppends(t *testing.T, s *Server, recs []*appendRec) int {
 func TestShutdownCommand(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
-	c := dialRaw(t, s.Addr)
-	if got := c.do("EVENT.APPEND", "account:1", "AccountOpened", "{}"); !equalReply(got, []any{int64(1), int64(1)}) {
+	c := testkit.Dial(t, s.Addr)
+	if got := c.Do("EVENT.APPEND", "account:1", "AccountOpened", "{}"); !reflect.DeepEqual(got, []any{int64(1), int64(1)}) {
 		t.Fatalf("EVENT.APPEND = %v", got)
 	}
-	c.command("SHUTDOWN")
-	c.expectClosed("")
+	c.Send("SHUTDOWN")
+	c.ExpectClosed("")
 	if err := s.Wait(stopTimeout); err != nil {
 		t.Fatalf("after SHUTDOWN foldb exited with %v", err)
 	}

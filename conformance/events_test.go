@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/foldb/foldb/internal/testkit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,61 +22,17 @@ type event struct {
 	Time     int64
 }
 
-// eventFields are an event's fields in reply order.
-var eventFields = []string{"position", "stream", "version", "type", "data", "meta", "id", "time"}
-
-// parseEvent decodes one event of a go-redis reply: a flat field/value
-// array (RESP2) or a map (RESP3). It checks that every field is there, in
-// order for RESP2, with its type, and that data and meta are JSON objects.
+// parseEvent decodes one event of a go-redis reply in either protocol
+// (testkit.EventOf checks its fields and their types) and checks that data
+// and meta are JSON objects.
 func parseEvent(v any) (event, error) {
-	var e event
-	fields := map[string]any{}
-	switch v := v.(type) {
-	case []any:
-		if len(v) != 2*len(eventFields) {
-			return e, fmt.Errorf("event has %d elements, want %d", len(v), 2*len(eventFields))
-		}
-		for i, name := range eventFields {
-			if v[2*i] != name {
-				return e, fmt.Errorf("event field %d is %v, want %s", i, v[2*i], name)
-			}
-			fields[name] = v[2*i+1]
-		}
-	case map[any]any:
-		if len(v) != len(eventFields) {
-			return e, fmt.Errorf("event has %d fields, want %d", len(v), len(eventFields))
-		}
-		for k, x := range v {
-			s, ok := k.(string)
-			if !ok {
-				return e, fmt.Errorf("event field name %v is a %T", k, k)
-			}
-			fields[s] = x
-		}
-	default:
-		return e, fmt.Errorf("event is a %T: %v", v, v)
-	}
-	var err error
-	str := func(name string) string {
-		s, ok := fields[name].(string)
-		if !ok && err == nil {
-			err = fmt.Errorf("event field %s is %T %v, want a string", name, fields[name], fields[name])
-		}
-		return s
-	}
-	num := func(name string) int64 {
-		n, ok := fields[name].(int64)
-		if !ok && err == nil {
-			err = fmt.Errorf("event field %s is %T %v, want an integer", name, fields[name], fields[name])
-		}
-		return n
-	}
-	e = event{
-		Position: num("position"), Stream: str("stream"), Version: num("version"), Type: str("type"),
-		Data: str("data"), Meta: str("meta"), ID: str("id"), Time: num("time"),
-	}
+	f, err := testkit.EventOf(v, 0)
 	if err != nil {
-		return e, err
+		return event{}, err
+	}
+	e := event{
+		Position: f["position"].(int64), Stream: f["stream"].(string), Version: f["version"].(int64), Type: f["type"].(string),
+		Data: f["data"].(string), Meta: f["meta"].(string), ID: f["id"].(string), Time: f["time"].(int64),
 	}
 	for _, j := range []struct{ name, text string }{{"data", e.Data}, {"meta", e.Meta}} {
 		var obj map[string]any

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/foldb/foldb/conformance/internal/outbuf"
+	"github.com/foldb/foldb/internal/testkit"
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
@@ -27,7 +28,6 @@ var binary string
 const (
 	startTimeout = 60 * time.Second // a -race binary opening a big log is slow
 	stopTimeout  = 30 * time.Second // the server gives busy connections 10s
-	replyTimeout = 10 * time.Second
 )
 
 func TestMain(m *testing.M) {
@@ -35,8 +35,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
-	// go-redis logs failed redials after a kill; the tests check errors themselves.
-	redis.SetLogger(quietLogger{})
+	testkit.QuietRedisLogs()
 	if bin := os.Getenv("FOLDB_BIN"); bin != "" {
 		binary = bin
 		return m.Run()
@@ -160,19 +159,19 @@ func startProcess(t testing.TB, dir string, flags ...string) *Server {
 // answers LOADING) while it folds the log into its state.
 func (s *Server) waitLoaded() {
 	s.t.Helper()
-	c := dialRaw(s.t, s.Addr)
-	defer c.nc.Close()
+	c := testkit.Dial(s.t, s.Addr)
+	defer c.Conn.Close()
 	if pass := s.flag("--requirepass"); pass != "" {
-		if got := c.do("AUTH", pass); got != "OK" {
-			s.t.Fatalf("AUTH = %v", got)
+		if got := c.Do("AUTH", pass); got != testkit.Simple("OK") {
+			s.t.Fatalf("AUTH = %#v", got)
 		}
 	}
-	waitFor(s.t, startTimeout, "the server to load its state", func() bool {
-		info, ok := c.do("INFO", "persistence").(string)
+	testkit.WaitForWithin(s.t, startTimeout, "the server to load its state", func() bool {
+		info, ok := c.Do("INFO", "persistence").(testkit.Bulk)
 		if !ok {
-			s.t.Fatalf("INFO persistence = %v", info)
+			s.t.Fatalf("INFO persistence = %#v", info)
 		}
-		return !strings.Contains(info, "\r\nloading:1\r\n")
+		return testkit.InfoField(s.t, string(info), "loading") == "0"
 	})
 }
 
@@ -279,50 +278,20 @@ func (s *Server) Client(proto int) *redis.Client {
 	return c
 }
 
-// clientOptions are the tests' go-redis options: one connection, and no
-// retries, so that a test sees every failure.
+// clientOptions are testkit's go-redis options (no retries, so that a test
+// sees every failure) with one connection, and without go-redis's
+// maintenance notifications.
 func clientOptions(addr string, proto int) *redis.Options {
-	return &redis.Options{
-		Addr:                     addr,
-		Protocol:                 proto,
-		MaxRetries:               -1,
-		PoolSize:                 1,
-		ReadTimeout:              replyTimeout,
-		WriteTimeout:             replyTimeout,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	}
+	o := testkit.ClientOptions(addr, proto)
+	o.PoolSize = 1
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	return o
 }
 
-// Info returns one field of INFO.
+// Info returns one field of INFO everything.
 func (s *Server) Info(field string) string {
 	s.t.Helper()
-	return infoField(s.t, s.Client(2), field)
-}
-
-func infoField(t testing.TB, c *redis.Client, field string) string {
-	t.Helper()
-	info, err := c.Info(context.Background(), "everything").Result()
-	if err != nil {
-		t.Fatalf("INFO: %v", err)
-	}
-	for line := range strings.Lines(info) {
-		if v, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), field+":"); ok {
-			return v
-		}
-	}
-	t.Fatalf("INFO has no %s field:\n%s", field, info)
-	return ""
-}
-
-// infoInt is a numeric INFO field.
-func infoInt(t testing.TB, c *redis.Client, field string) int64 {
-	t.Helper()
-	v := infoField(t, c, field)
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		t.Fatalf("INFO %s is %q, not an integer", field, v)
-	}
-	return n
+	return testkit.InfoField(s.t, testkit.Info(s.t, s.Client(2), "everything"), field)
 }
 
 // RSS is the process's resident set size in bytes (VmRSS of /proc/PID/status).
@@ -344,22 +313,6 @@ func (s *Server) RSS() int64 {
 	s.t.Fatalf("no VmRSS in /proc/%d/status", s.PID)
 	return 0
 }
-
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-type quietLogger struct{}
-
-func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // needTool returns the path of an external tool, or skips the test when it
 // is missing: fails it instead when FOLDB_REQUIRE_TOOLS=1 (as CI sets).

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// TestPHPClients runs php/phpredis.php and php/predis.php, the two PHP
-// clients of DESIGN.md, against one server: EXPECT, WRONGVERSION as an
+// TestPHPClients runs php/phpredis.php and php/predis.php, one for each PHP
+// client foldb supports, against one server: EXPECT, WRONGVERSION as an
 // error with its text, EVENT.READ, ID idempotency, bad JSON, META,
 // pipelining.
 func TestPHPClients(t *testing.T) {

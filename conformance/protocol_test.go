@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/foldb/foldb/internal/testkit"
 )
 
 // TestMalformedRequests sends what breaks the protocol over raw TCP. Each
@@ -12,8 +14,8 @@ import (
 func TestMalformedRequests(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
-	bystander := dialRaw(t, s.Addr) // open throughout: it must not notice
-	if got := bystander.do("PING"); got != "PONG" {
+	bystander := testkit.Dial(t, s.Addr) // open throughout: it must not notice
+	if got := bystander.Do("PING"); got != testkit.Simple("PONG") {
 		t.Fatalf("PING = %v", got)
 	}
 	cases := []struct {
@@ -35,18 +37,18 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			c := dialRaw(t, s.Addr)
+			c := testkit.Dial(t, s.Addr)
 			for _, p := range tc.parts {
-				c.write(p)
+				c.Write(p)
 			}
-			c.expectClosed(tc.want)
+			c.ExpectClosed(tc.want)
 			// The server is still up for others.
-			if got := dialRaw(t, s.Addr).do("PING"); got != "PONG" {
+			if got := testkit.Dial(t, s.Addr).Do("PING"); got != testkit.Simple("PONG") {
 				t.Fatalf("PING from a new connection = %v", got)
 			}
 		})
 	}
-	if got := bystander.do("ECHO", "still here"); got != "still here" {
+	if got := bystander.Do("ECHO", "still here"); got != testkit.Bulk("still here") {
 		t.Fatalf("ECHO on the connection opened before = %v", got)
 	}
 	if got := s.Info("protocol_errors"); got != "10" {
@@ -58,15 +60,15 @@ func TestMalformedRequests(t *testing.T) {
 func TestInlineCommands(t *testing.T) {
 	t.Parallel()
 	s := startServer(t, "")
-	c := dialRaw(t, s.Addr)
-	c.write("PING\r\nEVENT.APPEND account:7 AccountOpened '{\"name\": \"Bob\"}'\r\n\r\nEVENT.VERSION account:7\n")
-	if got := c.reply(); got != "PONG" {
+	c := testkit.Dial(t, s.Addr)
+	c.Write("PING\r\nEVENT.APPEND account:7 AccountOpened '{\"name\": \"Bob\"}'\r\n\r\nEVENT.VERSION account:7\n")
+	if got := c.Read(); got != testkit.Simple("PONG") {
 		t.Errorf("inline PING = %v", got)
 	}
-	if got, ok := c.reply().([]any); !ok || len(got) != 2 || got[0] != int64(1) {
+	if got, ok := c.Read().([]any); !ok || len(got) != 2 || got[0] != int64(1) {
 		t.Errorf("inline EVENT.APPEND = %v", got)
 	}
-	if got := c.reply(); got != int64(1) {
+	if got := c.Read(); got != int64(1) {
 		t.Errorf("inline EVENT.VERSION = %v", got)
 	}
 }
@@ -80,10 +82,10 @@ func TestHugeBulkAnnouncement(t *testing.T) {
 	c := s.Client(2)
 	// Let the process settle before the first figure.
 	for range 3 {
-		infoInt(t, c, "used_memory")
+		testkit.InfoInt(t, c, "everything", "used_memory")
 	}
-	rss0, heap0 := s.RSS(), infoInt(t, c, "used_memory")
-	in0 := infoInt(t, c, "total_net_input_bytes")
+	rss0, heap0 := s.RSS(), testkit.InfoInt(t, c, "everything", "used_memory")
+	in0 := testkit.InfoInt(t, c, "everything", "total_net_input_bytes")
 
 	const (
 		clients  = 8
@@ -92,18 +94,18 @@ func TestHugeBulkAnnouncement(t *testing.T) {
 	)
 	header := "*2\r\n$4\r\nECHO\r\n$536870000\r\n"
 	payload := strings.Repeat("x", sent)
-	conns := make([]*rawConn, clients)
+	conns := make([]*testkit.RawConn, clients)
 	for i := range conns {
-		conns[i] = dialRaw(t, s.Addr)
-		conns[i].write(header + payload)
+		conns[i] = testkit.Dial(t, s.Addr)
+		conns[i].Write(header + payload)
 	}
 	// Wait until the server has read it all, then measure while the
 	// announcements are pending.
 	want := in0 + clients*int64(len(header)+sent)
-	waitFor(t, 30*time.Second, "the server to read the partial bulks", func() bool {
-		return infoInt(t, c, "total_net_input_bytes") >= want
+	testkit.WaitForWithin(t, 30*time.Second, "the server to read the partial bulks", func() bool {
+		return testkit.InfoInt(t, c, "everything", "total_net_input_bytes") >= want
 	})
-	rss1, heap1 := s.RSS(), infoInt(t, c, "used_memory")
+	rss1, heap1 := s.RSS(), testkit.InfoInt(t, c, "everything", "used_memory")
 	t.Logf("%d clients announcing %d bytes, %d sent each: RSS %d -> %d MB, Go heap %d -> %d MB",
 		clients, announce, sent, rss0>>20, rss1>>20, heap0>>20, heap1>>20)
 	// The RSS shows pages touched; the Go heap (INFO used_memory) shows
@@ -117,21 +119,21 @@ func TestHugeBulkAnnouncement(t *testing.T) {
 	}
 
 	// Over the limit: refused before anything is allocated.
-	over := dialRaw(t, s.Addr)
-	over.write("*1\r\n$999999999999\r\n")
-	over.expectClosed("-ERR Protocol error: invalid bulk length\r\n")
+	over := testkit.Dial(t, s.Addr)
+	over.Write("*1\r\n$999999999999\r\n")
+	over.ExpectClosed("-ERR Protocol error: invalid bulk length\r\n")
 	if rss2 := s.RSS(); rss2-rss0 > limit {
 		t.Errorf("RSS grew by %d MB after the over-limit announcement", (rss2-rss0)>>20)
 	}
 
 	// Close the pending ones; the server stays up.
 	for _, cn := range conns {
-		cn.nc.Close()
+		cn.Conn.Close()
 	}
-	waitFor(t, 10*time.Second, "the pending connections to go", func() bool {
-		return infoInt(t, c, "connected_clients") == 1
+	testkit.WaitForWithin(t, 10*time.Second, "the pending connections to go", func() bool {
+		return testkit.InfoInt(t, c, "everything", "connected_clients") == 1
 	})
-	if got := dialRaw(t, s.Addr).do("PING"); got != "PONG" {
+	if got := testkit.Dial(t, s.Addr).Do("PING"); got != testkit.Simple("PONG") {
 		t.Fatalf("PING = %v", got)
 	}
 }

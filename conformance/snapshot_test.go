@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foldb/foldb/internal/testkit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -352,7 +353,7 @@ func saveSnapshot(t testing.TB, s *Server) int64 {
 	if err := c.Do(context.Background(), "SNAPSHOT.SAVE").Err(); err != nil {
 		t.Fatalf("SNAPSHOT.SAVE: %v", err)
 	}
-	return infoInt(t, c, "snapshot_last_position")
+	return testkit.InfoInt(t, c, "everything", "snapshot_last_position")
 }
 
 // stockLoad appends appends×1000 Stocked events, 1000 to an append, to
@@ -459,7 +460,7 @@ func TestSnapshotKill(t *testing.T) {
 			}
 			// The kill must come while the snapshot is half written: a
 			// temporary file with its first buffers in it.
-			waitFor(t, 20*time.Second, "BGSAVE to write a temporary snapshot file", func() bool {
+			testkit.WaitForWithin(t, 20*time.Second, "BGSAVE to write a temporary snapshot file", func() bool {
 				_, temp := listSnapshots(t, dir)
 				return len(temp) == 1 && temp[0].Size > 0
 			})
@@ -508,10 +509,10 @@ func killUnderLoad(t *testing.T, dir, schema string, during func(*redis.Client))
 	t.Helper()
 	s := startServer(t, dir, "--schema", schema)
 	c := s.Client(2)
-	start := infoInt(t, c, "log_last_position")
+	start := testkit.InfoInt(t, c, "everything", "log_last_position")
 	a := startAppenders(s.Addr, 8)
-	waitFor(t, 20*time.Second, "the workers to append 200 events", func() bool {
-		return infoInt(t, c, "log_last_position") >= start+200
+	testkit.WaitForWithin(t, 20*time.Second, "the workers to append 200 events", func() bool {
+		return testkit.InfoInt(t, c, "everything", "log_last_position") >= start+200
 	})
 	during(c)
 	all, counts := a.stop(t, s.Kill)
@@ -531,7 +532,7 @@ func checkRestarted(t *testing.T, s *Server, recs []*appendRec) {
 		t.FailNow()
 	}
 	want := readView(t, s)
-	last := infoInt(t, s.Client(2), "log_last_position")
+	last := testkit.InfoInt(t, s.Client(2), "everything", "log_last_position")
 	s.Stop()
 	if got := snapshotPositions(t, s.Dir); len(got) == 0 || got[0] != last {
 		t.Errorf("after a clean shutdown at %d the snapshots are at %v", last, got)
@@ -563,7 +564,7 @@ func TestSnapshotDamaged(t *testing.T) {
 	older := saveSnapshot(t, s)
 	stockLoad(t, s, 3, 2)
 	want := readView(t, s)
-	last := infoInt(t, s.Client(2), "log_last_position")
+	last := testkit.InfoInt(t, s.Client(2), "everything", "log_last_position")
 	s.Stop() // takes a snapshot at last
 	if got := snapshotPositions(t, base); !slices.Equal(got, []int64{last, older}) {
 		t.Fatalf("after SNAPSHOT.SAVE at %d and a clean shutdown at %d the snapshots are at %v", older, last, got)
@@ -772,7 +773,7 @@ func TestSnapshotSchemaChange(t *testing.T) {
 	appendEach(t, s, schemaChangeEvents(1))
 	all := append(schemaChangeEvents(0), schemaChangeEvents(1)...)
 	checkFolded(t, s, "A", all)
-	last := infoInt(t, s.Client(2), "log_last_position")
+	last := testkit.InfoInt(t, s.Client(2), "everything", "log_last_position")
 	s.Stop() // takes a snapshot at last
 	if got := snapshotPositions(t, base); !slices.Equal(got, []int64{last, older}) {
 		t.Fatalf("after SNAPSHOT.SAVE at %d and a clean shutdown at %d the snapshots are at %v", older, last, got)

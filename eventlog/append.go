@@ -92,9 +92,10 @@ func (w *writerState) addSide(key, val []byte) {
 // follows it: with each append's keys interleaved (event, index, event,
 // index...) every insert searched from the top, while this way the event
 // keys, whose positions ascend, are appended where the last one went.
-// With 50 clients it took foldb's CPU per append from about 21.5 to 17 µs,
-// with the stream version key gone (the two measured together, three
-// pairs by turns; BENCHMARKS.md).
+// Measured together with the stream version key's removal, it cut foldb's
+// CPU per append at 50 clients (BENCHMARKS.md, "Single measurements behind
+// the changes": no stream-version key, index entries sorted after the
+// events).
 func (w *writerState) sideEntries(batch *pebble.Batch) {
 	key := func(e sideKV) []byte { return w.side[e.at : e.at+e.klen] }
 	slices.SortFunc(w.sideKVs, func(a, b sideKV) int { return bytes.Compare(key(a), key(b)) })

@@ -1,5 +1,6 @@
 // Package eventlog is foldb's durable event log: an append-only sequence of
-// events kept in an embedded Pebble database.
+// events kept in an embedded Pebble database, with foldb's own journal as
+// its write-ahead log.
 //
 // # Contract
 //
@@ -7,37 +8,39 @@
 //     has position n, and a committed position is never reused or rewritten.
 //   - Versions are per stream, 1-based and gap-free; version 0 means the stream
 //     does not exist.
-//   - One writer goroutine decides: it checks EXPECT and idempotency IDs,
-//     assigns positions, lets the [Applier] stage (and possibly reject) each
-//     append against current state, commits the round as one Pebble batch and
-//     only then publishes and replies. Appends that arrive while a commit is
-//     in flight wait and share the next commit's fsync (group commit).
+//   - One round at a time decides (on the writer goroutine, or on the
+//     goroutine of an [Log.AppendNow] while the writer is idle): it checks
+//     EXPECT and idempotency IDs, assigns positions, lets the [Applier]
+//     stage (and possibly reject) each append against current state, writes
+//     the round as one Pebble batch to the journal, applies it to Pebble and
+//     only then publishes and replies. Appends that arrive while a round is
+//     in flight wait and share the next round's fsync (group commit).
 //   - With [DurabilityAlways] an append returns only after its events are
 //     fsynced. Under every durability it returns only after they are written
 //     to the OS, so a process crash never loses an answered append;
-//     everysec and none defer the journal's fsync. A failed commit stops the log from taking more writes: it
-//     returns [ErrFailed] until it is reopened, so state is never served that
-//     the log lacks.
+//     everysec and none defer the journal's fsync. A failed commit stops the
+//     log from taking more writes: it returns [ErrFailed] until it is
+//     reopened, so state is never served that the log lacks.
 //   - All events of one [Append] are atomic: all are committed or none.
 //
 // # On-disk format
 //
-// Pebble runs without its own WAL. The log's write-ahead log is the
-// journal (journal.go), in <dir>/journal: a round's batch is written there,
-// and under always fdatasynced, by the goroutine that commits the round,
-// before it is applied to Pebble. Opening the log applies the journal's
-// records that Pebble's tables lack; a clean Close flushes Pebble and
-// empties the journal.
+// A data directory holds Pebble's files and the journal, <dir>/journal.
+// Pebble runs without its own WAL: the journal is the write-ahead log.
 //
-// All keys live in one Pebble keyspace, told apart by their first byte.
-// Integers in keys are big-endian so that Pebble's byte order is numeric order.
-// A length-prefixed string is a uvarint length followed by the bytes, which keeps
-// every key prefix-free whatever bytes a stream name holds.
+// All of Pebble's keys live in one keyspace, told apart by their first byte.
+// Integers in keys and values are big-endian so that Pebble's byte order is
+// numeric order. A length-prefixed string is a uvarint length followed by
+// the bytes, which keeps every key prefix-free whatever bytes a stream name
+// holds. An append writes, for each event, its 'e' and 's' keys, and with an
+// idempotency ID one 'i' key for the append:
 //
 //	'e' pos:u64                       -> event record (below)
 //	's' len:uvarint stream ver:u64    -> pos:u64         (index: stream version -> position)
-//	'i' len:uvarint stream id         -> ver:u64 pos:u64 (idempotency: the result of the append with that ID)
-//	'm' name                          -> value           (metadata: "format", "schema", ...)
+//	'i' len:uvarint stream id         -> ver:u64 pos:u64 (idempotency: version and position of the append's last event)
+//	'm' name                          -> value           (metadata: "format", "schema")
+//
+// A stream's version is its last 's' key; there is no key of its own for it.
 //
 // The event record is versioned by its first byte. Record format 1:
 //
@@ -51,9 +54,51 @@
 //	id:       uvarint length, bytes (the client's event ID, or empty)
 //
 // Record kinds only grow: a new layout gets a new format byte and the decoder
-// keeps reading the old ones. The data directory's format is stored under the
-// metadata key "format"; a directory written by a newer foldb is refused.
+// keeps reading the old ones.
 //
-// Pebble checksums every WAL record and table block, so a torn write is
-// detected by Pebble and an event is never half-visible.
+// The data directory's format is stored under the metadata key "format"; a
+// directory written by a newer foldb is refused. Format 2 is the one above.
+// Format 1 kept the newest events in Pebble's WAL and each stream's version
+// under a key of its own, 'v' len:uvarint stream -> ver:u64. Opening a
+// format 1 directory upgrades it: Pebble replays and flushes the WAL it
+// left, the 'v' keys are deleted and "format" becomes 2.
+//
+// # The journal
+//
+// The journal is a folder of numbered segments, 0000000000000001.journal
+// and up. A segment is made its full size when it is created, and its tail
+// reads as zeros. Records follow each other from the segment's start, their
+// integers little-endian:
+//
+//	length:u32   bytes after the checksum (16 + len(batch))
+//	crc:u32      CRC-32C (Castagnoli) of those bytes
+//	first:u64    position of the record's first event
+//	last:u64     position of its last event
+//	batch        the round's Pebble batch (its Repr)
+//
+// A length of zero ends a segment. One record holds one round, and records
+// follow each other in position order, across segments too.
+//
+// What is in Pebble's tables is durable; what is only in its memtables is
+// in the journal. The tables always hold a prefix of the log, since rounds
+// are applied in order and memtables are flushed in order. So opening a log
+// opens Pebble, takes its last position (the last 'e' key), and applies
+// every journal record after it, segment by segment, in order:
+//
+//   - a record whose last position Pebble already has is skipped;
+//   - a record that does not start right after the last position applied
+//     is corruption, and the log does not open ([ErrCorruptRecord]);
+//   - a record that runs past the segment's end or fails its checksum was
+//     being written when the process or the machine stopped: nothing in it
+//     was answered under always (its fdatasync had not returned), so it and
+//     the rest of its segment are dropped.
+//
+// Then Pebble is flushed, the replayed segments are deleted and a new
+// segment, numbered after the last one, is opened. While the log runs, a
+// full segment is followed by the next one and deleted once Pebble has
+// flushed; a clean Close flushes Pebble and deletes every segment, so a
+// cleanly stopped log has an empty journal.
+//
+// Pebble checksums its table blocks and the journal its records, so a torn
+// write is detected and an event is never half-visible.
 package eventlog

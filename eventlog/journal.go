@@ -19,44 +19,22 @@ import (
 	"github.com/foldb/foldb/internal/dirsync"
 )
 
-// The journal is the log's write-ahead log. Pebble runs with its own WAL
-// disabled: a round's batch is first written (and under always fdatasynced)
-// to the journal by the goroutine that commits the round, and only then
-// applied to Pebble's memtable. This is what Redis does with its AOF: the
-// write and the fsync happen on the committing thread, with no hand-off to a
-// flusher goroutine and back, which on the bench machine was most of the
-// time an append with one client spent before its fsync started.
+// The journal is the log's write-ahead log; its files, records and
+// recovery are in doc.go. Pebble runs with its own WAL disabled: a round's
+// batch is first written (and under always fdatasynced) to the journal by
+// the goroutine that commits the round, and only then applied to Pebble's
+// memtable. This is what Redis does with its AOF: the write and the fsync
+// happen on the committing thread, with no hand-off to a flusher goroutine
+// and back, which on the bench machine was most of the time an append with
+// one client spent before its fsync started (BENCHMARKS.md).
 //
-// What is in Pebble's tables is durable (a flush syncs them); what is only
-// in its memtables is in the journal. Pebble's tables always hold a prefix
-// of the log: rounds are applied in order, and memtables are flushed in
-// order. So recovery is: open Pebble, find its last position, and apply
-// every journal record after it, in order.
-//
-// # Files
-//
-// The journal lives in <dir>/journal as numbered segments,
-// 0000000000000001.journal and up. A segment is made its full size when it
-// is created (fallocate), so that a round's fdatasync writes no new file
-// length, and zeros are written ahead of the records (zeroAhead), so that
-// it writes no block's change from unwritten to written either. Its tail
-// reads as zeros. Records:
-//
-//	length:u32   bytes after the checksum (16 + len(batch))
-//	crc:u32      CRC-32C of those bytes
-//	first:u64    position of the record's first event
-//	last:u64     position of its last event
-//	batch        the Pebble batch (its Repr)
-//
-// A length of zero ends a segment. A record that runs past the segment's
-// end or fails its checksum was being written when the process or the
-// machine stopped: nothing in it was answered under always (its fdatasync
-// had not returned), so it and the rest of its segment are dropped.
-//
-// When a segment is full, it is synced and closed and the next one is
-// created; then, off the append path, Pebble flushes its memtables and the
-// segments before the new one are deleted. Close flushes Pebble and deletes
-// every segment, so a cleanly stopped log has an empty journal.
+// A segment is fallocated to its full size when it is created, so that a
+// round's fdatasync writes no new file length, and zeros are written ahead
+// of the records (zeroAhead), so that it writes no block's change from
+// unwritten to written either. When a segment is full, it is synced and
+// closed and the next one is created; then, off the append path, the
+// retirer has Pebble flush its memtables and deletes the segments before
+// the new one.
 type journal struct {
 	dir        string
 	durability Durability
@@ -285,8 +263,9 @@ func (j *journal) write(first, last uint64, batch []byte) error {
 // marked unwritten, and the first write into a block makes ext4 record the
 // block as written, a metadata change that the round's fdatasync must
 // write too: for rounds of 8 KiB (50 clients), a pwrite and fdatasync took
-// 217-308 µs p50 on a fallocated file against 147-178 µs with zeros
-// written first, on the bench machine. Zeros written 64 KiB at a time move
+// clearly longer on a fallocated file than with zeros written first, on the
+// bench machine (BENCHMARKS.md, "Zeros ahead of the journal's records").
+// Zeros written 64 KiB at a time move
 // that cost to one round in eight of that size, and keep the round that
 // writes them short (1 MiB at a time did as well at 50 clients, with
 // longer stalls for the round that paid).

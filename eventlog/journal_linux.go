@@ -9,9 +9,10 @@ import (
 
 // preallocate makes f size bytes long with its blocks allocated
 // (fallocate mode 0), so that writes inside it change no file length and
-// their fdatasync has only the data to write. On ext4 that took the
-// fdatasync of a small round from about 220 µs to about 130 µs on the bench
-// machine. A file system without fallocate keeps a growing file.
+// their fdatasync has only the data to write. On ext4 that made the
+// fdatasync of a small round markedly cheaper on the bench machine
+// (BENCHMARKS.md, "WAL preallocated into its length"). A file system
+// without fallocate keeps a growing file.
 func preallocate(f *os.File, size int64) error {
 	err := onFd(f, func(fd int) error { return unix.Fallocate(fd, 0, 0, size) })
 	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.ENOSYS) {

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"errors"
@@ -9,16 +9,19 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/foldb/foldb/commands"
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/server"
 	"github.com/redis/go-redis/v9"
 )
 
 func TestCommand(t *testing.T) {
 	ts := startServer(t)
 	table := commands.All().All()
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		// go-redis parses COMMAND (it does so for cluster routing).
 		infos, err := rc.Command(ctx).Result()
 		if err != nil {
@@ -147,7 +150,7 @@ func pairs(t testing.TB, v any, proto int) map[string]any {
 func TestInfo(t *testing.T) {
 	ts := startServer(t)
 	do(t, ts.R2, "EVENT.APPEND", "a:1", "A", `{}`, "B", `{}`, "C", `{}`)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		all, err := rc.Info(ctx).Result()
 		if err != nil {
 			t.Fatal(err)
@@ -157,10 +160,10 @@ func TestInfo(t *testing.T) {
 				t.Fatalf("INFO has no %s:\n%s", h, all)
 			}
 		}
-		if v := infoField(t, all, "redis_version"); v != commands.RedisVersion {
+		if v := testkit.InfoField(t, all, "redis_version"); v != commands.RedisVersion {
 			t.Fatalf("redis_version:%s", v)
 		}
-		if v := infoField(t, all, "tcp_port"); v != fmt.Sprint(ts.Addr[strings.LastIndexByte(ts.Addr, ':')+1:]) {
+		if v := testkit.InfoField(t, all, "tcp_port"); v != fmt.Sprint(ts.Addr[strings.LastIndexByte(ts.Addr, ':')+1:]) {
 			t.Fatalf("tcp_port:%s, server on %s", v, ts.Addr)
 		}
 
@@ -172,11 +175,11 @@ func TestInfo(t *testing.T) {
 			t.Fatalf("INFO persistence:\n%s", pers)
 		}
 		for k, want := range map[string]string{"durability": "always", "appendfsync": "always", "log_last_position": "3", "loading": "0", "aof_last_write_status": "ok"} {
-			if got := infoField(t, pers, k); got != want {
+			if got := testkit.InfoField(t, pers, k); got != want {
 				t.Fatalf("INFO persistence %s:%s, want %s", k, got, want)
 			}
 		}
-		if n := infoInt(t, rc, "clients", "connected_clients"); n < 1 {
+		if n := testkit.InfoInt(t, rc, "clients", "connected_clients"); n < 1 {
 			t.Fatalf("connected_clients:%d", n)
 		}
 		two, err := rc.Info(ctx, "server", "CLIENTS").Result()
@@ -188,19 +191,19 @@ func TestInfo(t *testing.T) {
 		}
 	})
 	// RESP3 sends INFO as a verbatim string, RESP2 as a bulk string.
-	r := ts.raw(t)
-	if _, ok := r.do("INFO", "server").(bulk); !ok {
+	r := ts.Raw(t)
+	if _, ok := r.Do("INFO", "server").(testkit.Bulk); !ok {
 		t.Fatal("RESP2 INFO is not a bulk string")
 	}
-	r.do("HELLO", "3")
-	if v, ok := r.do("INFO", "server").(verbatim); !ok || !strings.HasPrefix(string(v), "# Server") {
+	r.Do("HELLO", "3")
+	if v, ok := r.Do("INFO", "server").(testkit.Verbatim); !ok || !strings.HasPrefix(string(v), "# Server") {
 		t.Fatalf("RESP3 INFO = %#v", v)
 	}
 	// The connection count follows connections closing.
-	before := infoInt(t, ts.R2, "clients", "connected_clients")
-	r.nc.Close()
-	waitFor(t, "connected_clients to drop", func() bool {
-		return infoInt(t, ts.R2, "clients", "connected_clients") == before-1
+	before := testkit.InfoInt(t, ts.R2, "clients", "connected_clients")
+	r.Conn.Close()
+	testkit.WaitFor(t, "connected_clients to drop", func() bool {
+		return testkit.InfoInt(t, ts.R2, "clients", "connected_clients") == before-1
 	})
 }
 
@@ -214,12 +217,12 @@ func TestDurabilityInInfoAndConfig(t *testing.T) {
 		{eventlog.DurabilityNone, "none", "no"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ts := startServer(t, func(o *Options) { o.Durability = tc.d })
+			ts := startServer(t, func(o *server.Options) { o.Durability = tc.d })
 			info, err := ts.R3.Info(ctx, "persistence").Result()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if infoField(t, info, "durability") != tc.name || infoField(t, info, "appendfsync") != tc.appendfsync {
+			if testkit.InfoField(t, info, "durability") != tc.name || testkit.InfoField(t, info, "appendfsync") != tc.appendfsync {
 				t.Fatalf("INFO persistence:\n%s", info)
 			}
 			cfg, err := ts.R3.ConfigGet(ctx, "d*").Result()
@@ -235,7 +238,7 @@ func TestDurabilityInInfoAndConfig(t *testing.T) {
 
 func TestConfig(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		get := func(pattern string) map[string]string {
 			t.Helper()
 			m, err := rc.ConfigGet(ctx, pattern).Result()
@@ -309,19 +312,19 @@ func TestConfig(t *testing.T) {
 
 func TestMaxClients(t *testing.T) {
 	ts := startServer(t)
-	first := ts.raw(t)
-	if got := first.do("CONFIG", "SET", "maxclients", "1"); got != simple("OK") {
+	first := ts.Raw(t)
+	if got := first.Do("CONFIG", "SET", "maxclients", "1"); got != testkit.Simple("OK") {
 		t.Fatalf("CONFIG SET maxclients 1 = %#v", got)
 	}
-	second := ts.raw(t)
-	if got := second.read(); got != respErr("ERR max number of clients reached") {
+	second := ts.Raw(t)
+	if got := second.Read(); got != testkit.Err("ERR max number of clients reached") {
 		t.Fatalf("second connection got %#v", got)
 	}
-	second.waitClosed()
-	if got := first.do("PING"); got != simple("PONG") {
+	second.WaitClosed()
+	if got := first.Do("PING"); got != testkit.Simple("PONG") {
 		t.Fatalf("the first connection: %#v", got)
 	}
-	if n := first.do("INFO", "stats"); !strings.Contains(string(n.(bulk)), "rejected_connections:1\r\n") {
+	if n := first.Do("INFO", "stats"); !strings.Contains(string(n.(testkit.Bulk)), "rejected_connections:1\r\n") {
 		t.Fatalf("INFO stats:\n%s", n)
 	}
 	// go-redis fails to connect: it reads the error, or finds the
@@ -329,49 +332,49 @@ func TestMaxClients(t *testing.T) {
 	if err := ts.R3.Ping(ctx).Err(); err == nil {
 		t.Fatal("go-redis connected over maxclients")
 	}
-	first.do("CONFIG", "SET", "maxclients", "10")
-	if got := ts.raw(t).do("PING"); got != simple("PONG") {
+	first.Do("CONFIG", "SET", "maxclients", "10")
+	if got := ts.Raw(t).Do("PING"); got != testkit.Simple("PONG") {
 		t.Fatalf("after raising maxclients: %#v", got)
 	}
 }
 
 func TestIdleTimeout(t *testing.T) {
 	ts := startServer(t)
-	idle := ts.raw(t)
-	idle.do("PING") // connected and waiting for its next command
-	ctl := ts.raw(t)
-	if got := ctl.do("CONFIG", "SET", "timeout", "1"); got != simple("OK") {
+	idle := ts.Raw(t)
+	idle.Do("PING") // connected and waiting for its next command
+	ctl := ts.Raw(t)
+	if got := ctl.Do("CONFIG", "SET", "timeout", "1"); got != testkit.Simple("OK") {
 		t.Fatalf("CONFIG SET timeout 1 = %#v", got)
 	}
 	// The connection that was already idle is closed, as Redis's cron does.
-	idle.waitClosed()
-	ctl.waitClosed()
-	waitFor(t, "no clients", func() bool { return len(ts.Clients()) == 0 })
+	idle.WaitClosed()
+	ctl.WaitClosed()
+	testkit.WaitFor(t, "no clients", func() bool { return len(ts.Clients()) == 0 })
 
 	// Back to 0: a deadline armed under timeout 1 is lifted, and new
 	// connections stay open past a second.
-	ctl = ts.raw(t)
-	ctl.do("CONFIG", "SET", "timeout", "0")
-	ctl.do("CONFIG", "SET", "timeout", "1")
-	ctl.do("CONFIG", "SET", "timeout", "0")
-	ctl.nc.SetReadDeadline(deadlineIn(1500))
+	ctl = ts.Raw(t)
+	ctl.Do("CONFIG", "SET", "timeout", "0")
+	ctl.Do("CONFIG", "SET", "timeout", "1")
+	ctl.Do("CONFIG", "SET", "timeout", "0")
+	ctl.Conn.SetReadDeadline(time.Now().Add(1500 * time.Millisecond))
 	var buf [1]byte
-	_, err := ctl.nc.Read(buf[:])
+	_, err := ctl.Conn.Read(buf[:])
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("with timeout 0 the idle connection was closed: %v", err)
 	}
-	if got := ctl.do("PING"); got != simple("PONG") {
+	if got := ctl.Do("PING"); got != testkit.Simple("PONG") {
 		t.Fatalf("PING = %#v", got)
 	}
 }
 
 func TestLoading(t *testing.T) {
-	ts := startServer(t, func(o *Options) { o.RequirePass = testPass })
-	ts.loading.Store(true)
+	ts := startServer(t, func(o *server.Options) { o.RequirePass = testPass })
+	ts.SetLoading(true)
 	const loading = "LOADING foldb is loading the dataset in memory"
-	for _, p := range protocols {
-		rc := ts.client(t, p, func(o *redis.Options) { o.Password = testPass })
+	for _, p := range testkit.Protocols {
+		rc := ts.Client(t, p, func(o *redis.Options) { o.Password = testPass })
 		for _, args := range [][]any{
 			{"EVENT.APPEND", "a:1", "T", `{}`},
 			{"EVENT.READ", "a:1"},
@@ -384,7 +387,7 @@ func TestLoading(t *testing.T) {
 			t.Fatalf("PING while loading: %q, %v", got, err)
 		}
 		info, err := rc.Info(ctx, "persistence").Result()
-		if err != nil || infoField(t, info, "loading") != "1" {
+		if err != nil || testkit.InfoField(t, info, "loading") != "1" {
 			t.Fatalf("INFO while loading: %v\n%s", err, info)
 		}
 		helloFields(t, do(t, rc, "HELLO", fmt.Sprint(p)), p)
@@ -393,23 +396,23 @@ func TestLoading(t *testing.T) {
 	}
 	// A raw connection authenticates while loading; pipelined appends each
 	// get LOADING, in order, around an answered PING.
-	r := ts.raw(t)
-	if got := r.do("AUTH", testPass); got != simple("OK") {
+	r := ts.Raw(t)
+	if got := r.Do("AUTH", testPass); got != testkit.Simple("OK") {
 		t.Fatalf("AUTH while loading = %#v", got)
 	}
-	r.send("EVENT.APPEND", "a:1", "T", "{}")
-	r.send("PING")
-	r.send("EVENT.APPEND", "a:1", "T", "{}")
-	for i, want := range []any{respErr(loading), simple("PONG"), respErr(loading)} {
-		if got := r.read(); got != want {
+	r.Send("EVENT.APPEND", "a:1", "T", "{}")
+	r.Send("PING")
+	r.Send("EVENT.APPEND", "a:1", "T", "{}")
+	for i, want := range []any{testkit.Err(loading), testkit.Simple("PONG"), testkit.Err(loading)} {
+		if got := r.Read(); got != want {
 			t.Fatalf("reply %d = %#v, want %#v", i, got, want)
 		}
 	}
 	if ts.Log().LastPosition() != 0 {
 		t.Fatal("an append was written while loading")
 	}
-	ts.loading.Store(false)
-	if got := r.do("EVENT.APPEND", "a:1", "T", "{}"); fmt.Sprint(got) != "[1 1]" {
+	ts.SetLoading(false)
+	if got := r.Do("EVENT.APPEND", "a:1", "T", "{}"); fmt.Sprint(got) != "[1 1]" {
 		t.Fatalf("EVENT.APPEND after loading = %#v", got)
 	}
 }
@@ -420,8 +423,8 @@ func TestShutdownCommand(t *testing.T) {
 		do(t, ts.R2, "EVENT.APPEND", "acct:1", "T", fmt.Sprintf(`{"i":%d}`, i))
 	}
 	doErr(t, ts.R2, "ERR syntax error", "SHUTDOWN", "LATER")
-	other := ts.raw(t)
-	other.do("PING")
+	other := ts.Raw(t)
+	other.Do("PING")
 	if err := ts.R3.Shutdown(ctx).Err(); err != nil {
 		t.Fatalf("SHUTDOWN: %v", err)
 	}
@@ -429,7 +432,7 @@ func TestShutdownCommand(t *testing.T) {
 	if err := ts.Wait(); err != nil {
 		t.Fatalf("the log did not close cleanly: %v", err)
 	}
-	other.waitClosed()
+	other.WaitClosed()
 	if nc, err := net.Dial("tcp", ts.Addr); err == nil {
 		nc.Close()
 		t.Fatal("the server still accepts connections")
@@ -469,8 +472,8 @@ func checkReopened(t testing.TB, dir string, versions map[string]int) *eventlog.
 }
 
 func TestShutdownNoSaveAndAuth(t *testing.T) {
-	ts := startServer(t, func(o *Options) { o.RequirePass = testPass })
-	if got := ts.raw(t).do("SHUTDOWN", "NOSAVE"); got != respErr("NOAUTH Authentication required.") {
+	ts := startServer(t, func(o *server.Options) { o.RequirePass = testPass })
+	if got := ts.Raw(t).Do("SHUTDOWN", "NOSAVE"); got != testkit.Err("NOAUTH Authentication required.") {
 		t.Fatalf("SHUTDOWN before AUTH = %#v", got)
 	}
 	select {
@@ -478,7 +481,7 @@ func TestShutdownNoSaveAndAuth(t *testing.T) {
 		t.Fatal("an unauthenticated SHUTDOWN stopped the server")
 	default:
 	}
-	rc := ts.client(t, 2, func(o *redis.Options) { o.Password = testPass })
+	rc := ts.Client(t, 2, func(o *redis.Options) { o.Password = testPass })
 	if err := rc.ShutdownNoSave(ctx).Err(); err != nil {
 		t.Fatalf("SHUTDOWN NOSAVE: %v", err)
 	}
@@ -495,7 +498,7 @@ func TestShutdownWithAppendsInFlight(t *testing.T) {
 	acked := make([][]int64, writers) // per writer: positions of the acknowledged versions 1..n
 	var wg sync.WaitGroup
 	for g := range writers {
-		rc := ts.client(t, 2, func(o *redis.Options) { o.PoolSize = 1 })
+		rc := ts.Client(t, 2, func(o *redis.Options) { o.PoolSize = 1 })
 		wg.Go(func() {
 			s := fmt.Sprintf("sd:%d", g)
 			for i := 0; ; i++ {
@@ -508,7 +511,7 @@ func TestShutdownWithAppendsInFlight(t *testing.T) {
 			}
 		})
 	}
-	waitFor(t, "appends to flow", func() bool { return replied.Load() >= 200 })
+	testkit.WaitFor(t, "appends to flow", func() bool { return replied.Load() >= 200 })
 	if err := ts.Shutdown(false); err != nil {
 		t.Fatal(err)
 	}
@@ -544,16 +547,16 @@ func TestShutdownWithAppendsInFlight(t *testing.T) {
 // (a data race under -race when COMMAND filled in subcommand groups).
 func TestCommandConcurrent(t *testing.T) {
 	ts := startServer(t)
-	var conns []*rawConn
+	var conns []*testkit.RawConn
 	for range 4 {
-		conns = append(conns, ts.raw(t))
+		conns = append(conns, ts.Raw(t))
 	}
 	for _, r := range conns {
-		r.write("COMMAND\r\nCOMMAND INFO client config\r\n")
+		r.Write("COMMAND\r\nCOMMAND INFO client config\r\n")
 	}
 	for _, r := range conns {
 		for range 2 {
-			if _, ok := r.read().([]any); !ok {
+			if _, ok := r.Read().([]any); !ok {
 				t.Fatal("COMMAND failed")
 			}
 		}

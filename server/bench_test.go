@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/server"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -13,9 +14,9 @@ import (
 // measure a whole round trip, the client's share included.
 
 func BenchmarkPing(b *testing.B) {
-	ts := startServer(b, func(o *Options) { o.Durability = eventlog.DurabilityNone })
+	ts := startServer(b, func(o *server.Options) { o.Durability = eventlog.DurabilityNone })
 	b.Run("serial", func(b *testing.B) {
-		rc := ts.client(b, 2, func(o *redis.Options) { o.PoolSize = 1 })
+		rc := ts.Client(b, 2, func(o *redis.Options) { o.PoolSize = 1 })
 		rc.Ping(ctx)
 		b.ReportAllocs()
 		for b.Loop() {
@@ -25,7 +26,7 @@ func BenchmarkPing(b *testing.B) {
 		}
 	})
 	b.Run("parallel", func(b *testing.B) {
-		rc := ts.client(b, 2, func(o *redis.Options) { o.PoolSize = 64 })
+		rc := ts.Client(b, 2, func(o *redis.Options) { o.PoolSize = 64 })
 		b.ReportAllocs()
 		b.SetParallelism(8)
 		b.RunParallel(func(pb *testing.PB) {
@@ -39,7 +40,8 @@ func BenchmarkPing(b *testing.B) {
 	})
 }
 
-// benchData is a 100-byte JSON object, as DESIGN §7 measures with.
+// benchData is a 100-byte JSON object, the size of the values that
+// BENCHMARKS.md's row 1 measures with.
 var benchData = `{"amount":100,"currency":"EUR","account":"acct-000042","note":"monthly salary payment, batch #0007"}`
 
 func BenchmarkAppend(b *testing.B) {
@@ -48,10 +50,10 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	for _, d := range []eventlog.Durability{eventlog.DurabilityNone, eventlog.DurabilityAlways} {
 		b.Run(d.String(), func(b *testing.B) {
-			ts := startServer(b, func(o *Options) { o.Durability = d })
+			ts := startServer(b, func(o *server.Options) { o.Durability = d })
 			var streams atomic.Int64
 			b.Run("serial", func(b *testing.B) {
-				rc := ts.client(b, 2, func(o *redis.Options) { o.PoolSize = 1 })
+				rc := ts.Client(b, 2, func(o *redis.Options) { o.PoolSize = 1 })
 				s := fmt.Sprintf("bench:%d", streams.Add(1))
 				b.ReportAllocs()
 				b.SetBytes(int64(len(benchData)))
@@ -62,7 +64,7 @@ func BenchmarkAppend(b *testing.B) {
 				}
 			})
 			b.Run("parallel", func(b *testing.B) {
-				rc := ts.client(b, 2, func(o *redis.Options) { o.PoolSize = 64 })
+				rc := ts.Client(b, 2, func(o *redis.Options) { o.PoolSize = 64 })
 				b.ReportAllocs()
 				b.SetBytes(int64(len(benchData)))
 				b.SetParallelism(16) // 16 × GOMAXPROCS clients, enough to share fsyncs
@@ -83,8 +85,8 @@ func BenchmarkAppend(b *testing.B) {
 // BenchmarkAppendPipelined sends 16 appends a round trip, as
 // redis-benchmark -P 16 does: they share one commit round.
 func BenchmarkAppendPipelined(b *testing.B) {
-	ts := startServer(b, func(o *Options) { o.Durability = eventlog.DurabilityAlways })
-	rc := ts.client(b, 2, func(o *redis.Options) { o.PoolSize = 1 })
+	ts := startServer(b, func(o *server.Options) { o.Durability = eventlog.DurabilityAlways })
+	rc := ts.Client(b, 2, func(o *redis.Options) { o.PoolSize = 1 })
 	const depth = 16
 	b.ReportAllocs()
 	b.SetBytes(depth * int64(len(benchData)))

@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"errors"
@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/server"
 	"github.com/redis/go-redis/v9"
 )
 
 func TestPingEcho(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		if got, err := rc.Ping(ctx).Result(); err != nil || got != "PONG" {
 			t.Fatalf("PING = %q, %v", got, err)
 		}
@@ -27,15 +29,15 @@ func TestPingEcho(t *testing.T) {
 		doErr(t, rc, "ERR wrong number of arguments for 'echo' command", "ECHO", "a", "b")
 	})
 	// PONG is a simple string, PING's message a bulk string.
-	r := ts.raw(t)
-	if got := r.do("PING"); got != simple("PONG") {
+	r := ts.Raw(t)
+	if got := r.Do("PING"); got != testkit.Simple("PONG") {
 		t.Fatalf("PING = %#v", got)
 	}
-	if got := r.do("PING", "PONG"); got != bulk("PONG") {
+	if got := r.Do("PING", "PONG"); got != testkit.Bulk("PONG") {
 		t.Fatalf("PING PONG = %#v", got)
 	}
-	r.write("PING\r\n") // inline, as redis-cli and telnet users send
-	if got := r.read(); got != simple("PONG") {
+	r.Write("PING\r\n") // inline, as redis-cli and telnet users send
+	if got := r.Read(); got != testkit.Simple("PONG") {
 		t.Fatalf("inline PING = %#v", got)
 	}
 }
@@ -81,7 +83,7 @@ func helloFields(t testing.TB, v any, proto int) map[string]any {
 
 func TestHello(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		conn := rc.Conn()
 		defer conn.Close()
 		f := helloFields(t, do(t, conn, "HELLO", fmt.Sprint(p), "SETNAME", "hello-test"), p)
@@ -100,23 +102,23 @@ func TestHello(t *testing.T) {
 		doErr(t, conn, "ERR Client names cannot contain spaces, newlines or special characters.", "HELLO", fmt.Sprint(p), "SETNAME", "a b")
 	})
 	// Switching on one connection: the reply to HELLO is already in the new protocol.
-	r := ts.raw(t)
-	m, ok := r.do("HELLO", "3").(respMap)
-	if !ok || len(m) != 14 || m[0] != bulk("server") || m[1] != bulk("foldb") || m[4] != bulk("proto") || m[5] != int64(3) {
+	r := ts.Raw(t)
+	m, ok := r.Do("HELLO", "3").(testkit.Map)
+	if !ok || len(m) != 14 || m[0] != testkit.Bulk("server") || m[1] != testkit.Bulk("foldb") || m[4] != testkit.Bulk("proto") || m[5] != int64(3) {
 		t.Fatalf("HELLO 3 = %#v", m)
 	}
-	if got := r.do("CLIENT", "GETNAME"); got != nil {
+	if got := r.Do("CLIENT", "GETNAME"); got != nil {
 		t.Fatalf("CLIENT GETNAME = %#v", got)
 	}
-	a, ok := r.do("HELLO", "2").([]any)
+	a, ok := r.Do("HELLO", "2").([]any)
 	if !ok || len(a) != 14 || a[5] != int64(2) {
 		t.Fatalf("HELLO 2 = %#v", a)
 	}
-	if got := r.do("HELLO", "4"); got != respErr("NOPROTO unsupported protocol version") {
+	if got := r.Do("HELLO", "4"); got != testkit.Err("NOPROTO unsupported protocol version") {
 		t.Fatalf("HELLO 4 = %#v", got)
 	}
 	// Still RESP2 after the refused HELLO 4.
-	if a, ok := r.do("HELLO").([]any); !ok || a[5] != int64(2) {
+	if a, ok := r.Do("HELLO").([]any); !ok || a[5] != int64(2) {
 		t.Fatalf("HELLO after NOPROTO = %#v", a)
 	}
 }
@@ -124,97 +126,97 @@ func TestHello(t *testing.T) {
 const testPass = "s3cret"
 
 func TestAuthRequired(t *testing.T) {
-	ts := startServer(t, func(o *Options) { o.RequirePass = testPass })
+	ts := startServer(t, func(o *server.Options) { o.RequirePass = testPass })
 	const noauth = "NOAUTH Authentication required."
 	const wrongpass = "WRONGPASS invalid username-password pair or user is disabled."
 
-	r := ts.raw(t)
+	r := ts.Raw(t)
 	for _, args := range [][]string{{"PING"}, {"EVENT.VERSION", "a:1"}, {"EVENT.APPEND", "a:1", "T", "{}"}, {"CLIENT", "ID"}, {"INFO"}} {
-		if got := r.do(args...); got != respErr(noauth) {
+		if got := r.Do(args...); got != testkit.Err(noauth) {
 			t.Fatalf("%v before AUTH = %#v", args, got)
 		}
 	}
-	if got := r.do("SHUTDOWN"); got != respErr(noauth) {
+	if got := r.Do("SHUTDOWN"); got != testkit.Err(noauth) {
 		t.Fatalf("SHUTDOWN before AUTH = %#v", got)
 	}
 	// Unknown commands and wrong arity come before the auth check, as in Redis.
-	if got := r.do("NOSUCH"); got != respErr("ERR unknown command 'NOSUCH', with args beginning with: ") {
+	if got := r.Do("NOSUCH"); got != testkit.Err("ERR unknown command 'NOSUCH', with args beginning with: ") {
 		t.Fatalf("unknown command before AUTH = %#v", got)
 	}
-	if got := r.do("HELLO", "3"); got != respErr("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time") {
+	if got := r.Do("HELLO", "3"); got != testkit.Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time") {
 		t.Fatalf("HELLO 3 before AUTH = %#v", got)
 	}
 	for _, args := range [][]string{{"AUTH", "wrong"}, {"AUTH", "default", "wrong"}, {"AUTH", "someone", testPass}, {"HELLO", "3", "AUTH", "default", "wrong"}} {
-		if got := r.do(args...); got != respErr(wrongpass) {
+		if got := r.Do(args...); got != testkit.Err(wrongpass) {
 			t.Fatalf("%v = %#v", args, got)
 		}
 	}
-	if got := r.do("AUTH", "a", "b", "c"); got != respErr("ERR syntax error") {
+	if got := r.Do("AUTH", "a", "b", "c"); got != testkit.Err("ERR syntax error") {
 		t.Fatalf("AUTH with 3 arguments = %#v", got)
 	}
-	if got := r.do("AUTH", testPass); got != simple("OK") {
+	if got := r.Do("AUTH", testPass); got != testkit.Simple("OK") {
 		t.Fatalf("AUTH = %#v", got)
 	}
-	if got := r.do("EVENT.VERSION", "a:1"); got != int64(0) {
+	if got := r.Do("EVENT.VERSION", "a:1"); got != int64(0) {
 		t.Fatalf("EVENT.VERSION after AUTH = %#v", got)
 	}
 	// RESET forgets the authentication.
-	if got := r.do("RESET"); got != simple("RESET") {
+	if got := r.Do("RESET"); got != testkit.Simple("RESET") {
 		t.Fatalf("RESET = %#v", got)
 	}
-	if got := r.do("PING"); got != respErr(noauth) {
+	if got := r.Do("PING"); got != testkit.Err(noauth) {
 		t.Fatalf("PING after RESET = %#v", got)
 	}
-	if got := r.do("AUTH", "default", testPass); got != simple("OK") {
+	if got := r.Do("AUTH", "default", testPass); got != testkit.Simple("OK") {
 		t.Fatalf("AUTH default = %#v", got)
 	}
-	if got := r.do("PING"); got != simple("PONG") {
+	if got := r.Do("PING"); got != testkit.Simple("PONG") {
 		t.Fatalf("PING after AUTH default = %#v", got)
 	}
 
 	// HELLO 3 AUTH authenticates and switches in one step.
-	r2 := ts.raw(t)
-	if m, ok := r2.do("HELLO", "3", "AUTH", "default", testPass, "SETNAME", "app").(respMap); !ok || m[5] != int64(3) {
+	r2 := ts.Raw(t)
+	if m, ok := r2.Do("HELLO", "3", "AUTH", "default", testPass, "SETNAME", "app").(testkit.Map); !ok || m[5] != int64(3) {
 		t.Fatalf("HELLO 3 AUTH = %#v", m)
 	}
-	if got := r2.do("CLIENT", "GETNAME"); got != bulk("app") {
+	if got := r2.Do("CLIENT", "GETNAME"); got != testkit.Bulk("app") {
 		t.Fatalf("CLIENT GETNAME = %#v", got)
 	}
 
 	// Before AUTH a client is held to Redis's tighter request limits.
-	r3 := ts.raw(t)
+	r3 := ts.Raw(t)
 	args := make([]string, 11)
 	for i := range args {
 		args[i] = "x"
 	}
-	if got := r3.do(args...); got != respErr("ERR Protocol error: unauthenticated multibulk length") {
+	if got := r3.Do(args...); got != testkit.Err("ERR Protocol error: unauthenticated multibulk length") {
 		t.Fatalf("11 arguments before AUTH = %#v", got)
 	}
-	r3.waitClosed()
-	r4 := ts.raw(t)
-	r4.do("AUTH", testPass)
+	r3.WaitClosed()
+	r4 := ts.Raw(t)
+	r4.Do("AUTH", testPass)
 	args[0], args[1] = "EVENT.RANGE", "0"
-	if got := r4.do(args...); got != respErr("ERR syntax error") { // parsed and run, not refused by the reader
+	if got := r4.Do(args...); got != testkit.Err("ERR syntax error") { // parsed and run, not refused by the reader
 		t.Fatalf("11 arguments after AUTH = %#v", got)
 	}
 
 	// go-redis: with the password in either protocol, without it NOAUTH.
-	for _, p := range protocols {
-		rc := ts.client(t, p, func(o *redis.Options) { o.Password = testPass })
+	for _, p := range testkit.Protocols {
+		rc := ts.Client(t, p, func(o *redis.Options) { o.Password = testPass })
 		if v, err := rc.Do(ctx, "EVENT.VERSION", "a:1").Int64(); err != nil || v != 0 {
 			t.Fatalf("RESP%d with the password: %d, %v", p, v, err)
 		}
-		rc = ts.client(t, p, func(o *redis.Options) { o.Password = "nope" })
+		rc = ts.Client(t, p, func(o *redis.Options) { o.Password = "nope" })
 		if err := rc.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "WRONGPASS") {
 			t.Fatalf("RESP%d with a wrong password: %v", p, err)
 		}
-		doErr(t, ts.clientFor(p), noauth, "EVENT.VERSION", "a:1")
+		doErr(t, ts.ClientFor(p), noauth, "EVENT.VERSION", "a:1")
 	}
 }
 
 func TestAuthWithoutPassword(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		doErr(t, rc, "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?", "AUTH", "x")
 		// As in Redis, the default user without a password takes any password
 		// when named, and other users do not exist.
@@ -228,7 +230,7 @@ func TestAuthWithoutPassword(t *testing.T) {
 
 func TestSelect(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		if got := do(t, rc, "SELECT", "0"); got != "OK" {
 			t.Fatalf("SELECT 0 = %#v", got)
 		}
@@ -236,7 +238,7 @@ func TestSelect(t *testing.T) {
 		doErr(t, rc, "ERR value is not an integer or out of range", "SELECT", "x")
 		doErr(t, rc, "ERR wrong number of arguments for 'select' command", "SELECT")
 	})
-	rc := ts.client(t, 3, func(o *redis.Options) { o.DB = 1 })
+	rc := ts.Client(t, 3, func(o *redis.Options) { o.DB = 1 })
 	if err := rc.Ping(ctx).Err(); err == nil || !strings.Contains(err.Error(), "DB index is out of range") {
 		t.Fatalf("a client on DB 1: %v", err)
 	}
@@ -255,7 +257,7 @@ func clientInfoField(t testing.TB, line, name string) string {
 
 func TestClientSubcommands(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		conn := rc.Conn()
 		defer conn.Close()
 		if _, err := conn.ClientGetName(ctx).Result(); !errors.Is(err, redis.Nil) {
@@ -313,20 +315,20 @@ func TestClientSubcommands(t *testing.T) {
 		doErr(t, conn, "ERR wrong number of arguments for 'client' command", "CLIENT")
 	})
 	// go-redis names itself with CLIENT SETINFO when it connects.
-	list := do(t, ts.client(t, 3), "CLIENT", "LIST").(string)
+	list := do(t, ts.Client(t, 3), "CLIENT", "LIST").(string)
 	if !strings.Contains(list, "lib-name=go-redis") {
 		t.Fatalf("CLIENT LIST shows no go-redis connection:\n%s", list)
 	}
 }
 
 // rawID returns a raw connection's CLIENT ID and address.
-func rawID(t testing.TB, r *rawConn) (int64, string) {
+func rawID(t testing.TB, r *testkit.RawConn) (int64, string) {
 	t.Helper()
-	id, ok := r.do("CLIENT", "ID").(int64)
+	id, ok := r.Do("CLIENT", "ID").(int64)
 	if !ok {
 		t.Fatal("CLIENT ID failed")
 	}
-	info, ok := r.do("CLIENT", "INFO").(bulk)
+	info, ok := r.Do("CLIENT", "INFO").(testkit.Bulk)
 	if !ok {
 		t.Fatal("CLIENT INFO failed")
 	}
@@ -338,26 +340,26 @@ func TestClientKill(t *testing.T) {
 	killer := ts.R2.Conn()
 	defer killer.Close()
 
-	byID := ts.raw(t)
+	byID := ts.Raw(t)
 	id, _ := rawID(t, byID)
 	if got := toInt(t, do(t, killer, "CLIENT", "KILL", "ID", fmt.Sprint(id))); got != 1 {
 		t.Fatalf("CLIENT KILL ID = %d", got)
 	}
-	byID.waitClosed()
+	byID.WaitClosed()
 
-	byAddr := ts.raw(t)
+	byAddr := ts.Raw(t)
 	_, addr := rawID(t, byAddr)
 	if got := toInt(t, do(t, killer, "CLIENT", "KILL", "ADDR", addr, "SKIPME", "yes")); got != 1 {
 		t.Fatalf("CLIENT KILL ADDR = %d", got)
 	}
-	byAddr.waitClosed()
+	byAddr.WaitClosed()
 
-	legacy := ts.raw(t)
+	legacy := ts.Raw(t)
 	_, addr = rawID(t, legacy)
 	if got := do(t, killer, "CLIENT", "KILL", addr); got != "OK" {
 		t.Fatalf("CLIENT KILL ip:port = %#v", got)
 	}
-	legacy.waitClosed()
+	legacy.WaitClosed()
 
 	doErr(t, killer, "ERR No such client", "CLIENT", "KILL", "127.0.0.1:1")
 	if got := toInt(t, do(t, killer, "CLIENT", "KILL", "ID", "999999")); got != 0 {
@@ -370,22 +372,22 @@ func TestClientKill(t *testing.T) {
 	doErr(t, killer, "ERR wrong number of arguments for 'client|kill' command", "CLIENT", "KILL")
 
 	// SKIPME yes (the default) spares the caller; SKIPME no kills it after its reply.
-	self := ts.raw(t)
+	self := ts.Raw(t)
 	id, addr = rawID(t, self)
-	if got := self.do("CLIENT", "KILL", "ID", fmt.Sprint(id)); got != int64(0) {
+	if got := self.Do("CLIENT", "KILL", "ID", fmt.Sprint(id)); got != int64(0) {
 		t.Fatalf("CLIENT KILL of itself with SKIPME yes = %#v", got)
 	}
-	if got := self.do("CLIENT", "KILL", "ID", fmt.Sprint(id), "SKIPME", "no"); got != int64(1) {
+	if got := self.Do("CLIENT", "KILL", "ID", fmt.Sprint(id), "SKIPME", "no"); got != int64(1) {
 		t.Fatalf("CLIENT KILL of itself with SKIPME no = %#v", got)
 	}
-	self.waitClosed()
+	self.WaitClosed()
 	// The legacy form on the caller's own address replies OK, then closes.
-	self = ts.raw(t)
+	self = ts.Raw(t)
 	_, addr = rawID(t, self)
-	if got := self.do("CLIENT", "KILL", addr); got != simple("OK") {
+	if got := self.Do("CLIENT", "KILL", addr); got != testkit.Simple("OK") {
 		t.Fatalf("CLIENT KILL of its own address = %#v", got)
 	}
-	self.waitClosed()
+	self.WaitClosed()
 
 	// The killer still works.
 	if got := do(t, killer, "PING"); got != "PONG" {
@@ -395,33 +397,31 @@ func TestClientKill(t *testing.T) {
 
 func TestQuit(t *testing.T) {
 	ts := startServer(t)
-	r := ts.raw(t)
-	r.send("QUIT")
-	r.send("PING") // pipelined after QUIT: never answered
-	if got := r.read(); got != simple("OK") {
+	r := ts.Raw(t)
+	r.Send("QUIT")
+	r.Send("PING") // pipelined after QUIT: never answered
+	if got := r.Read(); got != testkit.Simple("OK") {
 		t.Fatalf("QUIT = %#v", got)
 	}
-	r.waitClosed()
+	r.WaitClosed()
 }
 
 func TestReset(t *testing.T) {
 	ts := startServer(t)
-	r := ts.raw(t)
-	r.do("HELLO", "3", "SETNAME", "before")
-	if got := r.do("CLIENT", "GETNAME"); got != bulk("before") {
+	r := ts.Raw(t)
+	r.Do("HELLO", "3", "SETNAME", "before")
+	if got := r.Do("CLIENT", "GETNAME"); got != testkit.Bulk("before") {
 		t.Fatalf("CLIENT GETNAME = %#v", got)
 	}
-	if got := r.do("RESET"); got != simple("RESET") {
+	if got := r.Do("RESET"); got != testkit.Simple("RESET") {
 		t.Fatalf("RESET = %#v", got)
 	}
 	// Back to RESP2 (a null is $-1, a map a flat array) and no name.
-	r.send("CLIENT", "GETNAME")
-	r.nc.SetReadDeadline(deadlineIn10s())
-	line, err := r.br.ReadString('\n')
-	if err != nil || line != "$-1\r\n" {
-		t.Fatalf("CLIENT GETNAME after RESET = %q, %v", line, err)
+	r.Send("CLIENT", "GETNAME")
+	if line := r.Line(); line != "$-1" {
+		t.Fatalf("CLIENT GETNAME after RESET = %q", line)
 	}
-	if a, ok := r.do("HELLO").([]any); !ok || a[5] != int64(2) {
+	if a, ok := r.Do("HELLO").([]any); !ok || a[5] != int64(2) {
 		t.Fatalf("HELLO after RESET = %#v", a)
 	}
 	if got := do(t, ts.R3, "RESET"); got != "RESET" {
@@ -432,7 +432,7 @@ func TestReset(t *testing.T) {
 func TestUnknownCommandAndArity(t *testing.T) {
 	ts := startServer(t)
 	long := strings.Repeat("a", 200)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		for _, tc := range []struct {
 			args []any
 			want string
@@ -457,7 +457,7 @@ func TestUnknownCommandAndArity(t *testing.T) {
 
 func TestTime(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		a, ok := do(t, rc, "TIME").([]any)
 		if !ok || len(a) != 2 {
 			t.Fatalf("TIME = %#v", a)
@@ -480,19 +480,19 @@ func TestTime(t *testing.T) {
 // pipeline on one runs while the other lists.
 func TestClientListDuringHello(t *testing.T) {
 	ts := startServer(t)
-	switcher := ts.raw(t)
-	lister := ts.raw(t)
+	switcher := ts.Raw(t)
+	lister := ts.Raw(t)
 	var pipeline strings.Builder
 	for i := range 50 {
 		fmt.Fprintf(&pipeline, "HELLO %d\r\nRESET\r\n", 2+i%2)
 	}
-	switcher.write(pipeline.String())
+	switcher.Write(pipeline.String())
 	for range 50 {
-		if _, ok := lister.do("CLIENT", "LIST").(bulk); !ok {
+		if _, ok := lister.Do("CLIENT", "LIST").(testkit.Bulk); !ok {
 			t.Fatal("CLIENT LIST failed")
 		}
 	}
 	for range 100 {
-		switcher.read()
+		switcher.Read()
 	}
 }

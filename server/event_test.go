@@ -1,4 +1,4 @@
-package server
+package server_test
 
 import (
 	"fmt"
@@ -8,53 +8,20 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/server"
 	"github.com/redis/go-redis/v9"
 )
 
-// eventFieldOrder is the order of an event's fields in a reply (DESIGN §2).
-var eventFieldOrder = []string{"position", "stream", "version", "type", "data", "meta", "id", "time"}
-
-// eventOf checks one event of a reply: a flat field/value array in RESP2, a
-// map in RESP3, with the fields of DESIGN §2. It returns them by name.
+// eventOf checks one event of a reply in the shape of its protocol
+// (testkit.EventOf) and returns its fields by name.
 func eventOf(t testing.TB, v any, proto int) map[string]any {
 	t.Helper()
-	out := map[string]any{}
-	switch proto {
-	case 2:
-		a, ok := v.([]any)
-		if !ok || len(a) != 2*len(eventFieldOrder) {
-			t.Fatalf("RESP2 event is %#v, want a flat array of %d", v, 2*len(eventFieldOrder))
-		}
-		for i, name := range eventFieldOrder {
-			if a[2*i] != name {
-				t.Fatalf("RESP2 event field %d is %v, want %s", i, a[2*i], name)
-			}
-			out[name] = a[2*i+1]
-		}
-	case 3:
-		m, ok := v.(map[any]any)
-		if !ok || len(m) != len(eventFieldOrder) {
-			t.Fatalf("RESP3 event is %#v, want a map of %d", v, len(eventFieldOrder))
-		}
-		for _, name := range eventFieldOrder {
-			f, ok := m[name]
-			if !ok {
-				t.Fatalf("RESP3 event has no %s: %v", name, m)
-			}
-			out[name] = f
-		}
+	e, err := testkit.EventOf(v, proto)
+	if err != nil {
+		t.Fatalf("RESP%d: %v", proto, err)
 	}
-	for _, name := range []string{"position", "version", "time"} {
-		if _, ok := out[name].(int64); !ok {
-			t.Fatalf("event field %s is %#v, want an integer", name, out[name])
-		}
-	}
-	for _, name := range []string{"stream", "type", "data", "meta", "id"} {
-		if _, ok := out[name].(string); !ok {
-			t.Fatalf("event field %s is %#v, want a string", name, out[name])
-		}
-	}
-	return out
+	return e
 }
 
 func eventsOf(t testing.TB, v any, proto int) []map[string]any {
@@ -88,7 +55,7 @@ func positionsOf(evs []map[string]any) []int64 {
 
 func TestAppendExpect(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("acct:expect%d", p)
 		absent := fmt.Sprintf("acct:absent%d", p)
 		first := int64(ts.Log().LastPosition()) + 1
@@ -135,7 +102,7 @@ func TestAppendExpect(t *testing.T) {
 
 func TestAppendIdempotentID(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("order:%d", p)
 		v1, p1 := appendReply(t, do(t, rc, "EVENT.APPEND", s, "ID", "req-1", "Placed", `{"total":5}`))
 		// Again, even with an EXPECT that would now fail: the first result.
@@ -193,7 +160,7 @@ func TestAppendIdempotentIDInOneRound(t *testing.T) {
 
 func TestAppendAtomicBatch(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("cart:%d", p)
 		before := ts.Log().LastPosition()
 		doErrPrefix(t, rc, "ERR invalid JSON in event data: ",
@@ -226,7 +193,7 @@ func TestAppendAtomicBatch(t *testing.T) {
 
 func TestAppendArgumentErrors(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		for _, tc := range []struct {
 			args []any
 			want string
@@ -253,11 +220,11 @@ func TestAppendArgumentErrors(t *testing.T) {
 }
 
 func TestAppendLimits(t *testing.T) {
-	ts := startServer(t, func(o *Options) {
+	ts := startServer(t, func(o *server.Options) {
 		o.MaxEventSize = 100
 		o.MaxEventsPerAppend = 2
 	})
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("lim:%d", p)
 		doErr(t, rc, "ERR too many events in one append: 3 (max-events-per-append is 2)",
 			"EVENT.APPEND", s, "A", `{}`, "B", `{}`, "C", `{}`)
@@ -291,7 +258,7 @@ func TestAppendLimits(t *testing.T) {
 
 func TestAppendMeta(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("acct:meta%d", p)
 		do(t, rc, "EVENT.APPEND", s, "META", `{"user":"u1","ip":"10.0.0.1"}`, "A", `{"n":1}`, "B", `{"n":2}`)
 		do(t, rc, "EVENT.APPEND", s, "C", `{"n":3}`)
@@ -321,7 +288,7 @@ func TestAppendMeta(t *testing.T) {
 
 func TestEventReplyShape(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("acct:shape%d", p)
 		before := time.Now().UnixMilli()
 		_, pos := appendReply(t, do(t, rc, "EVENT.APPEND", s, "ID", "e-1", "META", `{"by":"me"}`, "Opened", `{"name":"Ann"}`))
@@ -348,18 +315,18 @@ func TestEventReplyShape(t *testing.T) {
 		}
 	})
 	// The wire types, field order included, without go-redis in between.
-	r := ts.raw(t)
-	for _, p := range protocols {
-		if _, ok := r.do("HELLO", fmt.Sprint(p)).(respErr); ok {
+	r := ts.Raw(t)
+	for _, p := range testkit.Protocols {
+		if _, ok := r.Do("HELLO", fmt.Sprint(p)).(testkit.Err); ok {
 			t.Fatal("HELLO failed")
 		}
-		evs, ok := r.do("EVENT.READ", "acct:shape2").([]any)
+		evs, ok := r.Do("EVENT.READ", "acct:shape2").([]any)
 		if !ok || len(evs) != 1 {
 			t.Fatalf("RESP%d: EVENT.READ replied %#v", p, evs)
 		}
 		var fields []any
 		switch e := evs[0].(type) {
-		case respMap:
+		case testkit.Map:
 			if p != 3 {
 				t.Fatalf("RESP2 event is a map")
 			}
@@ -372,8 +339,8 @@ func TestEventReplyShape(t *testing.T) {
 		default:
 			t.Fatalf("event is %T", e)
 		}
-		for i, name := range eventFieldOrder {
-			if fields[2*i] != bulk(name) {
+		for i, name := range testkit.EventFields {
+			if fields[2*i] != testkit.Bulk(name) {
 				t.Fatalf("RESP%d field %d is %#v, want %s", p, i, fields[2*i], name)
 			}
 		}
@@ -382,7 +349,7 @@ func TestEventReplyShape(t *testing.T) {
 
 func TestEventRead(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("acct:read%d", p)
 		for i := 1; i <= 5; i++ {
 			do(t, rc, "EVENT.APPEND", s, "T", fmt.Sprintf(`{"i":%d}`, i))
@@ -450,7 +417,7 @@ func TestEventRange(t *testing.T) {
 	for _, e := range [][2]string{{"a:1", "Opened"}, {"b:1", "Opened"}, {"a:1", "Deposited"}, {"b:1", "Deposited"}, {"a:1", "Closed"}, {"c:1", "Opened"}} {
 		do(t, ts.R2, "EVENT.APPEND", e[0], e[1], `{}`)
 	}
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		for _, tc := range []struct {
 			args []string
 			want []int64
@@ -495,7 +462,7 @@ func TestEventRange(t *testing.T) {
 
 func TestEventVersion(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("acct:v%d", p)
 		if v := toInt(t, do(t, rc, "EVENT.VERSION", s)); v != 0 {
 			t.Fatalf("absent stream at version %d", v)
@@ -515,8 +482,8 @@ func TestEventVersion(t *testing.T) {
 func TestReadYourWritesAcrossConnections(t *testing.T) {
 	ts := startServer(t)
 	const writers, rounds = 16, 10
-	w := ts.client(t, 2, func(o *redis.Options) { o.PoolSize = writers })
-	r := ts.client(t, 3, func(o *redis.Options) { o.PoolSize = writers })
+	w := ts.Client(t, 2, func(o *redis.Options) { o.PoolSize = writers })
+	r := ts.Client(t, 3, func(o *redis.Options) { o.PoolSize = writers })
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for g := range writers {
@@ -564,7 +531,7 @@ func TestGroupCommit(t *testing.T) {
 	var positions []int64
 	errs := make(chan error, conns)
 	for g := range conns {
-		rc := ts.client(t, 2, func(o *redis.Options) { o.PoolSize = 1 })
+		rc := ts.Client(t, 2, func(o *redis.Options) { o.PoolSize = 1 })
 		if err := rc.Ping(ctx).Err(); err != nil { // connect before the start
 			t.Fatal(err)
 		}
@@ -599,13 +566,13 @@ func TestGroupCommit(t *testing.T) {
 			t.Fatalf("positions are not 1..%d: %v", conns*each, positions)
 		}
 	}
-	rounds := infoInt(t, ts.R2, "persistence", "log_commit_rounds")
-	appends := infoInt(t, ts.R2, "persistence", "log_appends")
+	rounds := testkit.InfoInt(t, ts.R2, "persistence", "log_commit_rounds")
+	appends := testkit.InfoInt(t, ts.R2, "persistence", "log_appends")
 	if appends != conns*each || rounds >= appends {
 		t.Fatalf("log_commit_rounds %d, log_appends %d: want fewer rounds than %d appends", rounds, appends, conns*each)
 	}
 	t.Logf("%d appends in %d commit rounds", appends, rounds)
-	if last := infoInt(t, ts.R2, "persistence", "log_last_position"); last != conns*each {
+	if last := testkit.InfoInt(t, ts.R2, "persistence", "log_last_position"); last != conns*each {
 		t.Fatalf("log_last_position %d", last)
 	}
 }
@@ -614,7 +581,7 @@ func TestGroupCommit(t *testing.T) {
 // gathered in the same commit round.
 func TestPipelinedAppends(t *testing.T) {
 	ts := startServer(t)
-	ts.eachProto(t, func(t *testing.T, rc *redis.Client, p int) {
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, p int) {
 		s := fmt.Sprintf("pipe:%d", p)
 		base := int64(ts.Log().LastPosition())
 		pipe := rc.Pipeline()

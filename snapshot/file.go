@@ -134,16 +134,6 @@ func Prune(dir string, keep int) error {
 	return errors.Join(errs...)
 }
 
-// ReadHeader reads a snapshot's header only.
-func ReadHeader(path string) (Header, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return Header{}, err
-	}
-	defer f.Close()
-	return readHeader(&frameReader{r: bufio.NewReaderSize(f, 64<<10)})
-}
-
 // Read reads a whole snapshot into a store for schema. It fails if the
 // snapshot is damaged, of a newer format or of another schema.
 func Read(path string, schema *state.Schema) (*state.Store, Info, error) {

@@ -44,8 +44,7 @@ type Header struct {
 
 // frameWriter writes checksummed frames.
 type frameWriter struct {
-	w   *bufio.Writer
-	buf []byte
+	w *bufio.Writer
 }
 
 func (f *frameWriter) frame(kind byte, payload []byte) error {

@@ -16,29 +16,9 @@ import (
 	"testing"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/internal/testkit"
 	"github.com/foldb/foldb/state"
 )
-
-const bankSchema = `
-entities:
-  account:
-    initial: {balance: 0}
-    when:
-      AccountOpened:    {set: {name: event.name}}
-      BalanceIncreased: {set: {balance: balance + event.amount}}
-      BalanceDecreased:
-        require: balance >= event.amount
-        message: insufficient funds
-        set: {balance: balance - event.amount}
-      AccountClosed:    {delete: true}
-  bank:
-    events: [BalanceIncreased, BalanceDecreased]
-    id: '"totals"'
-    initial: {deposits: 0, withdrawals: 0}
-    when:
-      BalanceIncreased: {set: {deposits: deposits + event.amount}}
-      BalanceDecreased: {set: {withdrawals: withdrawals + event.amount}}
-`
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -141,7 +121,7 @@ func fullReplay(t testing.TB, l *eventlog.Log) string {
 // the state a full replay gives.
 func TestSnapshotPlusTailEqualsReplay(t *testing.T) {
 	for seed := uint64(1); seed <= 8; seed++ {
-		e := newEnv(t, bankSchema)
+		e := newEnv(t, testkit.BankSchema(t))
 		rng := rand.New(rand.NewPCG(seed, 99))
 		n := 100 + rng.IntN(300)
 		for i := 0; i < n; i++ {
@@ -161,7 +141,7 @@ func TestSnapshotPlusTailEqualsReplay(t *testing.T) {
 }
 
 func TestRoundTripKeepsEverything(t *testing.T) {
-	e := newEnv(t, bankSchema)
+	e := newEnv(t, testkit.BankSchema(t))
 	rng := rand.New(rand.NewPCG(7, 7))
 	for i := 0; i < 500; i++ {
 		e.randomAppend(rng, i)
@@ -181,7 +161,7 @@ func TestRoundTripKeepsEverything(t *testing.T) {
 // of a snapshot: each damaged copy is refused, and a restart with it falls
 // back to the older snapshot or a full replay with the right state.
 func TestDamagedSnapshotsAreSkipped(t *testing.T) {
-	e := newEnv(t, bankSchema)
+	e := newEnv(t, testkit.BankSchema(t))
 	rng := rand.New(rand.NewPCG(3, 3))
 	for i := 0; i < 200; i++ {
 		e.randomAppend(rng, i)
@@ -226,7 +206,7 @@ func TestDamagedSnapshotsAreSkipped(t *testing.T) {
 }
 
 func TestForeignSnapshotsAreSkipped(t *testing.T) {
-	e := newEnv(t, bankSchema)
+	e := newEnv(t, testkit.BankSchema(t))
 	rng := rand.New(rand.NewPCG(5, 5))
 	for i := 0; i < 100; i++ {
 		e.randomAppend(rng, i)
@@ -262,6 +242,7 @@ func TestForeignSnapshotsAreSkipped(t *testing.T) {
 }
 
 func TestSchemaChangeBetweenRuns(t *testing.T) {
+	bankSchema := testkit.BankSchema(t)
 	e := newEnv(t, bankSchema)
 	rng := rand.New(rand.NewPCG(9, 9))
 	for i := 0; i < 100; i++ {
@@ -288,7 +269,7 @@ func TestSchemaChangeBetweenRuns(t *testing.T) {
 }
 
 func TestPruneKeepsNewest(t *testing.T) {
-	e := newEnv(t, bankSchema)
+	e := newEnv(t, testkit.BankSchema(t))
 	rng := rand.New(rand.NewPCG(1, 1))
 	for i := 0; i < 5; i++ {
 		e.randomAppend(rng, i)
@@ -310,7 +291,7 @@ func TestPruneKeepsNewest(t *testing.T) {
 }
 
 func FuzzRead(f *testing.F) {
-	e := newEnv(f, bankSchema)
+	e := newEnv(f, testkit.BankSchema(f))
 	rng := rand.New(rand.NewPCG(2, 2))
 	for i := 0; i < 60; i++ {
 		e.randomAppend(rng, i)
@@ -333,7 +314,7 @@ func FuzzRead(f *testing.F) {
 }
 
 func BenchmarkWrite(b *testing.B) {
-	e := newEnv(b, bankSchema)
+	e := newEnv(b, testkit.BankSchema(b))
 	for i := 0; i < 20000; i++ {
 		e.log.Append(&eventlog.Append{Stream: fmt.Sprintf("account:%d", i), Events: []eventlog.Proposed{
 			{Type: "AccountOpened", Data: []byte(fmt.Sprintf(`{"name":"name %d"}`, i))},
@@ -351,7 +332,7 @@ func BenchmarkWrite(b *testing.B) {
 }
 
 func BenchmarkRead(b *testing.B) {
-	e := newEnv(b, bankSchema)
+	e := newEnv(b, testkit.BankSchema(b))
 	for i := 0; i < 20000; i++ {
 		e.log.Append(&eventlog.Append{Stream: fmt.Sprintf("account:%d", i), Events: []eventlog.Proposed{
 			{Type: "AccountOpened", Data: []byte(fmt.Sprintf(`{"name":"name %d"}`, i))},

@@ -261,7 +261,6 @@ func (d declaredNames) Visit(node *ast.Node) {
 type renamer struct {
 	declared map[string]bool
 	needs    needs
-	callees  map[string]int // renamed field -> times it turned out to be a callee
 }
 
 func (r *renamer) Visit(node *ast.Node) {

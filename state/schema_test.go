@@ -4,32 +4,12 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/foldb/foldb/internal/testkit"
 )
 
-const bankSchema = `
-entities:
-  account:
-    streams: account
-    initial: {balance: 0}
-    when:
-      AccountOpened:    {set: {uuid: event.uuid, name: event.name}}
-      BalanceIncreased: {set: {balance: balance + event.amount}}
-      BalanceDecreased:
-        require: balance >= event.amount
-        message: insufficient funds
-        set: {balance: balance - event.amount}
-      AccountClosed:    {delete: true}
-  bank:
-    events: [BalanceIncreased, BalanceDecreased]
-    id: '"totals"'
-    initial: {deposits: 0, withdrawals: 0}
-    when:
-      BalanceIncreased: {set: {deposits: deposits + event.amount}}
-      BalanceDecreased: {set: {withdrawals: withdrawals + event.amount}}
-`
-
 func TestParseBankSchema(t *testing.T) {
-	s, err := ParseSchema(bankSchema)
+	s, err := ParseSchema(testkit.BankSchema(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 // Command bench measures foldb against Redis 7 on the same machine, row by
-// row of the performance budget in DESIGN.md §7, and prints a table with
-// PASS/FAIL against each floor:
+// row of foldb's performance budget (BENCHMARKS.md, "What each row
+// measures", gives each row's floor), and prints a table with PASS/FAIL
+// against each floor:
 //
 //	go run ./conformance/bench                 # the full run (minutes)
 //	go run ./conformance/bench -quick          # a smoke run of about a minute

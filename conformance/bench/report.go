@@ -20,7 +20,7 @@ const (
 
 // result is one line of the table.
 type result struct {
-	row  int // of DESIGN.md §7's list, as numbered in BENCHMARKS.md
+	row  int // of the performance budget, as BENCHMARKS.md numbers its rows
 	work string
 	// foldb and redis are the medians; redis is NaN for foldb-only rows.
 	foldb, redis float64

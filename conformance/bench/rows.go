@@ -9,8 +9,9 @@ import (
 	"time"
 )
 
-// A row measures one line of DESIGN.md §7. Throughput rows run foldb and
-// Redis by turns (A B A B ...) for -rounds rounds and compare the medians.
+// A row measures one line of the performance budget (BENCHMARKS.md, "What
+// each row measures"). Throughput rows run foldb and Redis by turns
+// (A B A B ...) for -rounds rounds and compare the medians.
 type row struct {
 	id   string // for -only
 	name string

@@ -1,0 +1,125 @@
+package state
+
+import (
+	"strings"
+
+	"github.com/foldb/foldb/eventlog"
+)
+
+// entKey is an entity's place in the overlay.
+type entKey struct {
+	t  *table
+	id string
+}
+
+// undoEntry is an overlay entry as it was before an event of the append
+// being staged changed it, for Stage to restore when a later event fails.
+type undoEntry struct {
+	key     entKey
+	prev    Entity
+	hadPrev bool
+}
+
+// Live switches the store from direct loading to staged writes; call it
+// once, before the store is published to readers and the log.
+func (s *Store) Live() { s.direct = false }
+
+// Stage folds one append's events into the overlay, checking guards. On an
+// error nothing of the append stays staged. It implements eventlog.Applier.
+func (s *Store) Stage(events []eventlog.Event) error {
+	s.undo = s.undo[:0]
+	for i := range events {
+		if err := s.applyEvent(&events[i], true); err != nil {
+			for j := len(s.undo) - 1; j >= 0; j-- {
+				u := s.undo[j]
+				if u.hadPrev {
+					s.overlay[u.key] = u.prev
+				} else {
+					delete(s.overlay, u.key)
+				}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// Publish makes the staged round visible to readers.
+func (s *Store) Publish(last uint64) {
+	s.mu.Lock()
+	for k, e := range s.overlay {
+		t := k.t
+		if _, ok := s.tables[t.name]; !ok {
+			s.tables[t.name] = t
+		}
+		if e == "" {
+			t.idx.Delete(k.id)
+		} else {
+			t.idx.Set(e)
+		}
+	}
+	s.pos = last
+	s.mu.Unlock()
+	clear(s.overlay)
+	clear(s.newTables)
+}
+
+// Discard drops the staged round.
+func (s *Store) Discard() {
+	clear(s.overlay)
+	clear(s.newTables)
+}
+
+// tableFor returns the table of a type, creating it (unpublished) if needed.
+func (s *Store) tableFor(name string) *table {
+	if t, ok := s.tables[name]; ok {
+		return t
+	}
+	if t, ok := s.newTables[name]; ok {
+		return t
+	}
+	name = strings.Clone(name) // a replayed event's stream is valid only while it is folded
+	t := newTable(name)
+	if s.direct {
+		s.tables[name] = t
+	} else {
+		s.newTables[name] = t
+	}
+	return t
+}
+
+// lookup finds an entity as the writer sees it: staged, else published;
+// and where it is, for putAt.
+func (s *Store) lookup(t *table, id string) (Entity, bool, spot) {
+	if !s.direct {
+		if e, ok := s.overlay[entKey{t, id}]; ok {
+			return e, e != "", spot{}
+		}
+	}
+	return t.idx.lookup(id)
+}
+
+// putAt is put of an id that lookup just returned at for, with no write to
+// the table in between: in direct mode it does not search again.
+func (s *Store) putAt(t *table, id string, at spot, e Entity) {
+	if s.direct && e != "" {
+		t.idx.setAt(at, e)
+		return
+	}
+	s.put(t, id, e)
+}
+
+func (s *Store) put(t *table, id string, e Entity) {
+	if s.direct {
+		if e == "" {
+			t.idx.Delete(id)
+		} else {
+			t.idx.Set(e)
+		}
+		return
+	}
+	k := entKey{t, id}
+	prev, had := s.overlay[k]
+	s.undo = append(s.undo, undoEntry{key: k, prev: prev, hadPrev: had})
+	s.overlay[k] = e
+}

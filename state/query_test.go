@@ -1,0 +1,110 @@
+package state
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/foldb/foldb/internal/testkit"
+)
+
+func TestQueries(t *testing.T) {
+	f := newFixture(t, testkit.BankSchema(t))
+	for i := 1; i <= 20; i++ {
+		f.mustAppend(fmt.Sprintf("account:%02d", i), "AccountOpened", fmt.Sprintf(`{"uuid":"u%d","name":"%c%d"}`, i, 'A'+i%3, i), "BalanceIncreased", fmt.Sprintf(`{"amount":%d}`, i*10))
+	}
+	f.mustAppend("account:99", "AccountOpened", `{"uuid":"x","name":"NoBalanceYet"}`)
+	s := f.eng.Store()
+	ids := func(es []Entity) string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.ID())
+		}
+		return strings.Join(out, ",")
+	}
+	cases := []struct {
+		q    Query
+		want string
+	}{
+		{Query{Type: "account", Where: "balance > 150", Limit: -1}, "16,17,18,19,20"},
+		{Query{Type: "account", Where: "balance > 100", SortBy: "balance", Desc: true, Limit: 3}, "20,19,18"},
+		{Query{Type: "account", Where: "balance > 100", SortBy: "balance", Offset: 2, Limit: 2}, "13,14"},
+		{Query{Type: "account", Where: "name startsWith 'B'", Limit: -1}, "01,04,07,10,13,16,19"},
+		{Query{Type: "account", SortBy: "balance", Limit: 2}, "99,01"},
+		{Query{Type: "account", Where: "id == '05'", Limit: -1}, "05"},
+		{Query{Type: "account", Where: "version == 1", Limit: -1}, "99"},
+		{Query{Type: "nothing", Limit: -1}, ""},
+		{Query{Type: "account", Where: "missing > 1", Limit: -1}, ""},
+	}
+	for _, c := range cases {
+		got, err := s.All(c.q)
+		if err != nil {
+			t.Fatalf("%+v: %v", c.q, err)
+		}
+		gotIDs := ids(got)
+		if c.q.SortBy == "" { // unspecified order: compare the sets
+			sort.Slice(got, func(i, j int) bool { return got[i].ID() < got[j].ID() })
+			gotIDs = ids(got)
+		}
+		if gotIDs != c.want {
+			t.Errorf("%+v: got %s, want %s", c.q, gotIDs, c.want)
+		}
+	}
+	// Without SORTBY, LIMIT pages follow the one order of an unchanged
+	// type: they are the unlimited result cut in pieces.
+	all, _ := s.All(Query{Type: "account", Where: "balance > 100", Limit: -1})
+	var paged []Entity
+	for off := 0; off < len(all)+3; off += 3 {
+		page, _ := s.All(Query{Type: "account", Where: "balance > 100", Offset: off, Limit: 3})
+		paged = append(paged, page...)
+	}
+	if ids(paged) != ids(all) || len(all) != 10 {
+		t.Errorf("pages %s, all %s", ids(paged), ids(all))
+	}
+	if n, _ := s.Count("account", "balance >= 100"); n != 11 {
+		t.Fatalf("count %d", n)
+	}
+	if n, _ := s.Count("account", ""); n != 21 {
+		t.Fatalf("count all %d", n)
+	}
+	var qe *QueryError
+	if _, err := s.All(Query{Type: "account", Where: "balance >"}); !errors.As(err, &qe) {
+		t.Fatalf("bad WHERE: %v", err)
+	}
+	// A WHERE whose result is not a boolean matches nothing.
+	if got, err := s.All(Query{Type: "account", Where: "balance + 1", Limit: -1}); err != nil || len(got) != 0 {
+		t.Fatalf("non-boolean WHERE: %d entities, %v", len(got), err)
+	}
+}
+
+func BenchmarkGet(b *testing.B) {
+	f := newFixture(b, testkit.BankSchema(b))
+	for i := 0; i < 1000; i++ {
+		f.mustAppend(fmt.Sprintf("account:%d", i), "AccountOpened", `{"uuid":"u","name":"n"}`)
+	}
+	s := f.eng.Store()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := s.Get("account", "500"); !ok {
+			b.Fatal("missing")
+		}
+	}
+}
+
+func BenchmarkCountWhere(b *testing.B) {
+	schema, _ := ParseSchema(testkit.BankSchema(b))
+	s := NewStore(schema)
+	const n = 100_000
+	for i := range n {
+		s.tableFor("account").idx.Set(packEntity(fmt.Sprint(i), 2, fmt.Appendf(nil, `{"balance":%d,"uuid":"%08d-aaaa-bbbb-cccc-dddddddddddd","name":"Account %d"}`, i%500, i, i)))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Count("account", "balance > 100"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entities/s")
+}

@@ -1,0 +1,76 @@
+package state
+
+import (
+	"sort"
+)
+
+// Get returns an entity as published.
+func (s *Store) Get(typ, id string) (Entity, bool) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.tables[typ]
+	if !ok {
+		return "", false
+	}
+	return t.idx.Get(id)
+}
+
+// TypeCount is an entity type and how many entities it has.
+type TypeCount struct {
+	Name  string
+	Count int
+}
+
+// Types lists the entity types that have been written to, with counts,
+// sorted by name.
+func (s *Store) Types() []TypeCount {
+	s.mu.RLock()
+	out := make([]TypeCount, 0, len(s.tables))
+	for name, t := range s.tables {
+		out = append(out, TypeCount{name, t.idx.Len()})
+	}
+	s.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Len counts a type's entities.
+func (s *Store) Len(typ string) int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if t, ok := s.tables[typ]; ok {
+		return t.idx.Len()
+	}
+	return 0
+}
+
+// view returns a read-only copy of a type's entities as published, for
+// scans that must not hold the lock. The copy is O(1): the index is
+// copy-on-write, so later writes copy the pages they change.
+func (s *Store) view(typ string) *index {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tables[typ]
+	if !ok {
+		return nil
+	}
+	return t.idx.freeze()
+}
+
+// TypeNames lists the declared entity types and the types that hold
+// entities, sorted.
+func (s *Store) TypeNames() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, t := range s.schema.Types {
+		seen[t.Name] = true
+		out = append(out, t.Name)
+	}
+	for _, t := range s.Types() {
+		if !seen[t.Name] && t.Count > 0 {
+			out = append(out, t.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

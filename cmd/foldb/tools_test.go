@@ -151,11 +151,7 @@ func TestSettingsLayering(t *testing.T) {
 	t.Setenv("FOLDB_MAXCLIENTS", "55")
 	cmd := serveCommand()
 	cmd.Flags().Parse([]string{"--config", cfg, "--bind", "127.0.0.3"})
-	v, err := loadSettings(cmd.Flags())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := options(v)
+	o, _, err := loadOptions(cmd.Flags())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +160,7 @@ func TestSettingsLayering(t *testing.T) {
 		t.Fatalf("options %+v", o)
 	}
 	t.Setenv("FOLDB_DURABILITY", "sometimes")
-	v, _ = loadSettings(cmd.Flags())
-	if _, err := options(v); err == nil {
+	if _, _, err := loadOptions(cmd.Flags()); err == nil {
 		t.Fatal("bad durability accepted")
 	}
 }

@@ -19,7 +19,11 @@ import (
 type Log struct {
 	opts Options
 	db   *pebble.DB
-	log  *slog.Logger
+	// rd serves the reads: db, or for a log opened read-only db with the
+	// journal's newer records laid over it (readonly.go).
+	rd  pebble.Reader
+	ro  *readOnly // nil unless opened read-only
+	log *slog.Logger
 
 	last    atomic.Uint64 // position of the newest committed event
 	applier Applier
@@ -81,9 +85,9 @@ func Open(dir string, opts Options) (*Log, error) {
 	defer popts.Cache.Unref()
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
-		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
+		return nil, openError(dir, err)
 	}
-	l.db = db
+	l.db, l.rd = db, db
 	if err := l.checkFormat(); err != nil {
 		db.Close()
 		return nil, err
@@ -144,7 +148,7 @@ func (l *Log) findLast() (uint64, error) {
 // prefix (every such key is the prefix and 8 bytes); upper bounds those
 // keys. It is 0 when there is none.
 func (l *Log) lastNumber(prefix, upper []byte) (uint64, error) {
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	it, err := l.rd.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
 	if err != nil {
 		return 0, err
 	}
@@ -163,6 +167,9 @@ func (l *Log) lastNumber(prefix, upper []byte) (uint64, error) {
 // (which empties the journal) and closes it. It is safe to call more than
 // once.
 func (l *Log) Close() error {
+	if l.ro != nil {
+		return l.ro.close(l.db)
+	}
 	l.closeMu.Lock()
 	if l.closed {
 		l.closeMu.Unlock()
@@ -220,7 +227,7 @@ func (l *Log) Version(stream string) (uint64, error) {
 }
 
 func (l *Log) getUint64(key []byte) (uint64, error) {
-	v, closer, err := l.db.Get(key)
+	v, closer, err := l.rd.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
 	}
@@ -236,7 +243,7 @@ func (l *Log) getUint64(key []byte) (uint64, error) {
 
 // Meta returns a metadata value, or nil when it is not set.
 func (l *Log) Meta(name string) ([]byte, error) {
-	v, closer, err := l.db.Get(metaKey(name))
+	v, closer, err := l.rd.Get(metaKey(name))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}

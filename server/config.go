@@ -112,7 +112,8 @@ func (s *Server) ConfigSet(name, value string) error {
 		s.opts = o
 	}
 	s.optsMu.Unlock()
-	if inv := (*settings.InvalidError)(nil); errors.As(err, &inv) && inv.Name == name {
+	var inv *settings.InvalidError
+	if errors.As(err, &inv) && inv.Name == name {
 		return fmt.Errorf("argument must be %s", inv.Want)
 	}
 	if err != nil {

@@ -43,7 +43,8 @@ func (f *flagValue) Type() string   { return f.s.Type() }
 func (f *flagValue) Set(text string) error {
 	o := server.DefaultOptions()
 	if err := f.s.Set(&o, text); err != nil {
-		if inv := (*settings.InvalidError)(nil); errors.As(err, &inv) {
+		var inv *settings.InvalidError
+		if errors.As(err, &inv) { // pflag names the flag and the value already
 			return fmt.Errorf("must be %s", inv.Want)
 		}
 		return err
@@ -88,8 +89,7 @@ func loadOptions(flags *pflag.FlagSet) (server.Options, []resolved, error) {
 		if f := flags.Lookup(name); f != nil && f.Changed {
 			return f.Value.String(), "flag --" + name, true
 		}
-		// An empty variable counts as unset, as a shell's FOLDB_X= does
-		// for most programs (and as viper has it).
+		// An empty variable counts as unset, as viper's AutomaticEnv has it.
 		if val := os.Getenv(envName(name)); val != "" {
 			return val, "env " + envName(name), true
 		}

@@ -2,14 +2,13 @@
 // config.c keeps one standardConfig array: an entry gives a setting's
 // name, its type and bounds, whether it may change at run time, one line of
 // documentation, and the field of an options struct that holds it. Its
-// default is that field in the options' defaults. Flags, environment
-// variables, config file keys, CONFIG GET and SET, `foldb config` and the
-// settings list of the docs are all read from the table, so a setting is
+// default is that field in the options' defaults. A program's flags,
+// environment variables, config file keys, CONFIG GET and SET and the
+// settings list of its docs are all read from the table, so a setting is
 // added by adding its entry and its field, nowhere else.
 //
-// The package knows nothing of where values come from: the binary layers
-// flags, environment and file (cmd/foldb) and hands each text to
-// [Setting.Set].
+// The package knows nothing of where values come from: the program layers
+// its flags, environment and file and hands each text to [Setting.Set].
 package settings
 
 import (

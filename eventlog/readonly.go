@@ -97,7 +97,7 @@ func OpenReadOnly(dir string, opts Options) (*Log, ReadOnlyReport, error) {
 	if err != nil {
 		return nil, rep, openError(dir, err)
 	}
-	l.db, l.rd = db, db
+	l.db = db
 	if err := l.readOnlyOpen(dir, &rep); err != nil {
 		l.Close()
 		return nil, rep, err
@@ -138,9 +138,6 @@ func (l *Log) readOnlyOpen(dir string, rep *ReadOnlyReport) error {
 			return err
 		}
 		last = end
-	}
-	if l.ro.batch != nil {
-		l.rd = l.ro.batch
 	}
 	l.last.Store(last)
 	return nil

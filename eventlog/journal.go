@@ -452,8 +452,12 @@ func (j *journal) close(flushed bool) error {
 	return nil
 }
 
-// diskBytes is the space the segments take, allocated or written.
+// diskBytes is the space the segments take, allocated or written; none
+// for a log opened read-only, which has no journal of its own.
 func (j *journal) diskBytes() uint64 {
+	if j == nil {
+		return 0
+	}
 	nums, err := segments(j.dir)
 	if err != nil {
 		return 0

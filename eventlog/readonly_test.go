@@ -73,6 +73,9 @@ func TestOpenReadOnly(t *testing.T) {
 	if err := l.Exclusive(func(uint64) error { return nil }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Exclusive on a read-only log: %v", err)
 	}
+	if st := l.Stats(); st.LastPosition != 50 {
+		t.Fatalf("stats %+v", st)
+	}
 	if err := l.SetMeta("x", []byte("y")); !errors.Is(err, pebble.ErrReadOnly) {
 		t.Fatalf("SetMeta on a read-only log: %v", err)
 	}

@@ -154,44 +154,78 @@ func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *s
 
 // replaySegment applies one segment's records after position last.
 func replaySegment(path string, db *pebble.DB, last uint64, log *slog.Logger) (uint64, error) {
+	seg, last, err := readSegment(path, last, func(_, _ uint64, repr []byte) error {
+		b := db.NewBatch()
+		defer b.Close()
+		if err := b.SetRepr(slices.Clone(repr)); err != nil {
+			return err
+		}
+		return db.Apply(b, pebble.NoSync)
+	})
+	if err == nil && seg.Torn >= 0 {
+		log.Warn("journal: dropping a record that was being written when foldb stopped (never acknowledged)",
+			"segment", seg.Name, "offset", seg.Torn)
+	}
+	return last, err
+}
+
+// SegmentRecords is what a journal segment holds.
+type SegmentRecords struct {
+	Name    string
+	Records int // whole records
+	// Behind counts the records whose events Pebble's tables already hold.
+	Behind int
+	// First and Last are the positions of the records after those, which
+	// an open applies (0, 0: none).
+	First, Last uint64
+	// Torn is the offset of a record cut short or damaged by a crash in
+	// the middle of its write, dropped with the rest of the segment; -1
+	// when the segment ends cleanly.
+	Torn int64
+}
+
+// readSegment reads a segment's records in order and hands each one after
+// position last to apply, with its positions and its batch (valid during
+// the call only); it returns the new last position. A record whose
+// positions do not follow last is ErrCorruptRecord.
+func readSegment(path string, last uint64, apply func(first, end uint64, repr []byte) error) (SegmentRecords, uint64, error) {
+	seg := SegmentRecords{Name: filepath.Base(path), Torn: -1}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return 0, fmt.Errorf("eventlog: journal: %w", err)
+		return seg, 0, fmt.Errorf("eventlog: journal: %w", err)
 	}
 	off := 0
 	for off+journalHeader <= len(data) {
 		n := int(binary.LittleEndian.Uint32(data[off:]))
 		if n == 0 {
-			return last, nil
+			break
 		}
 		body := data[off+journalHeader:]
 		if n < journalPositions || n > len(body) || crc32.Checksum(body[:n], crcTable) != binary.LittleEndian.Uint32(data[off+4:]) {
-			log.Warn("journal: dropping a record that was being written when foldb stopped (never acknowledged)",
-				"segment", filepath.Base(path), "offset", off)
-			return last, nil
+			seg.Torn = int64(off)
+			break
 		}
 		first := binary.LittleEndian.Uint64(body)
 		end := binary.LittleEndian.Uint64(body[8:])
 		off += journalHeader + n
+		seg.Records++
 		if end <= last {
-			continue // already in Pebble's tables
+			seg.Behind++ // already in Pebble's tables
+			continue
 		}
 		if first != last+1 || end < first {
-			return 0, fmt.Errorf("%w: the journal's record for positions %d-%d follows position %d (segment %s)",
-				ErrCorruptRecord, first, end, last, filepath.Base(path))
+			return seg, 0, fmt.Errorf("%w: the journal's record for positions %d-%d follows position %d (segment %s)",
+				ErrCorruptRecord, first, end, last, seg.Name)
 		}
-		b := db.NewBatch()
-		err := b.SetRepr(slices.Clone(body[journalPositions:n]))
-		if err == nil {
-			err = db.Apply(b, pebble.NoSync)
+		if err := apply(first, end, body[journalPositions:n]); err != nil {
+			return seg, 0, fmt.Errorf("eventlog: journal: positions %d-%d: %w", first, end, err)
 		}
-		b.Close()
-		if err != nil {
-			return 0, fmt.Errorf("eventlog: journal: positions %d-%d: %w", first, end, err)
+		if seg.First == 0 {
+			seg.First = first
 		}
-		last = end
+		seg.Last, last = end, end
 	}
-	return last, nil
+	return seg, last, nil
 }
 
 // create makes segment num the open one. The directory is synced so that
@@ -397,8 +431,12 @@ func (j *journal) close(flushed bool) error {
 	return nil
 }
 
-// diskBytes is the space the segments take, allocated or written.
+// diskBytes is the space the segments take, allocated or written; none
+// for a log opened read-only, which has no journal of its own.
 func (j *journal) diskBytes() uint64 {
+	if j == nil {
+		return 0
+	}
 	nums, err := segments(j.dir)
 	if err != nil {
 		return 0

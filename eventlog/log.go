@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -19,6 +20,7 @@ import (
 type Log struct {
 	opts Options
 	db   *pebble.DB
+	ro   *readOnly // nil unless opened read-only
 	log  *slog.Logger
 
 	last    atomic.Uint64 // position of the newest committed event
@@ -81,7 +83,7 @@ func Open(dir string, opts Options) (*Log, error) {
 	defer popts.Cache.Unref()
 	db, err := pebble.Open(dir, popts)
 	if err != nil {
-		return nil, fmt.Errorf("eventlog: open %s: %w", dir, err)
+		return nil, openError(dir, err)
 	}
 	l.db = db
 	if err := l.checkFormat(); err != nil {
@@ -144,7 +146,7 @@ func (l *Log) findLast() (uint64, error) {
 // prefix (every such key is the prefix and 8 bytes); upper bounds those
 // keys. It is 0 when there is none.
 func (l *Log) lastNumber(prefix, upper []byte) (uint64, error) {
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	it, err := l.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
 	if err != nil {
 		return 0, err
 	}
@@ -159,10 +161,31 @@ func (l *Log) lastNumber(prefix, upper []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(k[len(prefix):]), nil
 }
 
+// newIter and lookup read db, or for a log opened read-only db with the
+// journal's newer records laid over it (readonly.go). They call each one
+// as itself, not through pebble.Reader, which would put every iterator's
+// options on the heap.
+func (l *Log) newIter(o *pebble.IterOptions) (*pebble.Iterator, error) {
+	if l.ro != nil && l.ro.batch != nil {
+		return l.ro.batch.NewIter(o)
+	}
+	return l.db.NewIter(o)
+}
+
+func (l *Log) lookup(key []byte) ([]byte, io.Closer, error) {
+	if l.ro != nil && l.ro.batch != nil {
+		return l.ro.batch.Get(key)
+	}
+	return l.db.Get(key)
+}
+
 // Close stops the writer after the appends already submitted, flushes Pebble
 // (which empties the journal) and closes it. It is safe to call more than
 // once.
 func (l *Log) Close() error {
+	if l.ro != nil {
+		return l.ro.close(l.db)
+	}
 	l.closeMu.Lock()
 	if l.closed {
 		l.closeMu.Unlock()
@@ -220,7 +243,7 @@ func (l *Log) Version(stream string) (uint64, error) {
 }
 
 func (l *Log) getUint64(key []byte) (uint64, error) {
-	v, closer, err := l.db.Get(key)
+	v, closer, err := l.lookup(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return 0, nil
 	}
@@ -236,7 +259,7 @@ func (l *Log) getUint64(key []byte) (uint64, error) {
 
 // Meta returns a metadata value, or nil when it is not set.
 func (l *Log) Meta(name string) ([]byte, error) {
-	v, closer, err := l.db.Get(metaKey(name))
+	v, closer, err := l.lookup(metaKey(name))
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
 	}

@@ -15,7 +15,7 @@ import (
 // and going down. count <= 0 means no limit.
 func (l *Log) Read(stream string, from uint64, count int, rev bool) ([]Event, error) {
 	prefix := indexPrefix(nil, stream)
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	it, err := l.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +59,7 @@ func (l *Log) Event(pos uint64) (Event, error) {
 }
 
 func (l *Log) get(key []byte) (Event, error) {
-	rec, closer, err := l.db.Get(key)
+	rec, closer, err := l.lookup(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return Event{}, fmt.Errorf("%w: no event at position %d", ErrCorruptRecord, binary.BigEndian.Uint64(key[1:]))
 	}
@@ -126,7 +126,7 @@ func (l *Log) Scan(from, to uint64, fn func(e *Event) error) error {
 	if to > 0 && to < math.MaxUint64 {
 		upper = eventKey(nil, to+1)
 	}
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(nil, max(from, 1)), UpperBound: upper})
+	it, err := l.newIter(&pebble.IterOptions{LowerBound: eventKey(nil, max(from, 1)), UpperBound: upper})
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,9 @@ type VerifyReport struct {
 // positions run 1..last without a gap, each stream's versions run from 1
 // without a gap, the index maps each (stream, version) to its event and
 // each stream's current version is its last event's. progress, when not
-// nil, is called now and then with the events checked.
+// nil, is called now and then with the events checked. On a log opened with
+// OpenReadOnly it reads the journal's events too, laid over Pebble's; their
+// records were checked by the open.
 func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 	var rep VerifyReport
 	// Values are pointers so that a known stream is updated without an

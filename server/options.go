@@ -2,13 +2,17 @@ package server
 
 import (
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/snapshot"
 )
 
-// Options are every setting of a server. The binary maps its flags,
-// environment and config file onto them; packages never read those sources.
+// Options are every setting of a server. The table of settings
+// (config.go) maps the binary's flags, environment and config file onto
+// them; packages never read those sources.
 type Options struct {
 	Bind        string
 	Port        int // 0 picks a free port
@@ -34,48 +38,47 @@ type Options struct {
 	SchemaFile string
 	// ConfigFile is shown by INFO; the server does not read it.
 	ConfigFile string
+	// LogLevel is the level of the logger the binary hands to New; the
+	// server does not read it.
+	LogLevel slog.Level
 	// ConnGoroutines serves each connection on a goroutine of its own
 	// instead of the network loop; systems other than Linux always do.
 	ConnGoroutines bool
 }
 
-// DefaultOptions returns the defaults of DESIGN §5.
+// DefaultOptions returns the defaults of every setting; the log's and the
+// snapshots' come from their packages.
 func DefaultOptions() Options {
 	lo := eventlog.DefaultOptions()
+	so := snapshot.DefaultOptions("")
 	return Options{
 		Bind:               "127.0.0.1",
 		Port:               6380,
 		Dir:                "./data",
-		Durability:         eventlog.DurabilityAlways,
+		Durability:         lo.Durability,
 		MaxClients:         10000,
 		ProtoMaxBulkLen:    512 << 20,
 		MaxEventSize:       lo.MaxEventSize,
 		MaxEventsPerAppend: lo.MaxEventsPerAppend,
-		SnapshotInterval:   12 * time.Hour,
-		SnapshotEvery:      1_000_000,
-		SnapshotKeep:       2,
+		SnapshotInterval:   so.Interval,
+		SnapshotEvery:      so.Every,
+		SnapshotKeep:       so.Keep,
+		LogLevel:           slog.LevelInfo,
 	}
 }
 
-// Validate reports the first setting that is out of range.
+// Validate reports the first setting that is out of range: out of its own
+// bounds in the table of settings, or of what the log and the snapshots
+// take.
 func (o Options) Validate() error {
-	switch {
-	case o.Port < 0 || o.Port > 65535:
-		return fmt.Errorf("server: port %d is outside 0..65535", o.Port)
-	case o.Dir == "":
-		return fmt.Errorf("server: dir must be set")
-	case o.MaxClients < 1:
-		return fmt.Errorf("server: maxclients must be at least 1, not %d", o.MaxClients)
-	case o.Timeout < 0:
-		return fmt.Errorf("server: timeout must not be negative")
-	case o.ProtoMaxBulkLen < 1<<20:
-		return fmt.Errorf("server: proto-max-bulk-len must be at least 1mb, not %d", o.ProtoMaxBulkLen)
-	case o.SnapshotKeep < 1:
-		return fmt.Errorf("server: snapshot-keep must be at least 1, not %d", o.SnapshotKeep)
-	case o.SnapshotInterval < 0:
-		return fmt.Errorf("server: snapshot-interval must not be negative")
-	case int64(o.MaxEventSize) > o.ProtoMaxBulkLen:
+	if err := table.Check(&o); err != nil {
+		return err
+	}
+	if int64(o.MaxEventSize) > o.ProtoMaxBulkLen {
 		return fmt.Errorf("server: max-event-size (%d) must not exceed proto-max-bulk-len (%d)", o.MaxEventSize, o.ProtoMaxBulkLen)
+	}
+	if err := o.snapshotOptions().Validate(); err != nil {
+		return err
 	}
 	return o.logOptions().Validate()
 }
@@ -89,4 +92,10 @@ func (o Options) logOptions() eventlog.Options {
 		lo.MaxRoundEvents = lo.MaxEventsPerAppend
 	}
 	return lo
+}
+
+func (o Options) snapshotOptions() snapshot.Options {
+	so := snapshot.DefaultOptions(filepath.Join(o.Dir, "snapshots"))
+	so.Keep, so.Interval, so.Every = o.SnapshotKeep, o.SnapshotInterval, o.SnapshotEvery
+	return so
 }

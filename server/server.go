@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"strconv"
 	"sync"
@@ -103,9 +102,7 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		clients:    make(map[uint64]*conn),
 		done:       make(chan struct{}),
 	}
-	so := snapshot.DefaultOptions(filepath.Join(opts.Dir, "snapshots"))
-	so.Keep, so.Interval, so.Every = opts.SnapshotKeep, opts.SnapshotInterval, opts.SnapshotEvery
-	s.snaps, err = snapshot.NewManager(so, elog, s.state, logger)
+	s.snaps, err = snapshot.NewManager(opts.snapshotOptions(), elog, s.state, logger)
 	if err != nil {
 		elog.Close()
 		return nil, err

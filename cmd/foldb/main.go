@@ -32,7 +32,7 @@ func rootCommand() *cobra.Command {
 		RunE: serve.RunE,
 	}
 	root.Flags().AddFlagSet(serve.Flags())
-	root.AddCommand(serve, versionCommand(), verifyCommand(), exportCommand(), importCommand())
+	root.AddCommand(serve, configCommand(), versionCommand(), verifyCommand(), exportCommand(), importCommand())
 	return root
 }
 

@@ -19,8 +19,8 @@ import (
 	"github.com/foldb/foldb/state"
 )
 
-// openOffline opens a data dir's log for a tool; a running server holds
-// Pebble's lock and the tool says so.
+// openOffline opens a data dir's log for a tool that writes (import); a
+// running server holds Pebble's lock and the tool says so.
 func openOffline(dir string) (*eventlog.Log, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
@@ -28,10 +28,25 @@ func openOffline(dir string) (*eventlog.Log, error) {
 	opts := eventlog.DefaultOptions()
 	opts.Durability = eventlog.DurabilityNone
 	l, err := eventlog.Open(dir, opts)
-	if err != nil && strings.Contains(err.Error(), "lock") {
-		return nil, fmt.Errorf("%w (is a foldb server running on %s? stop it, or work on a copy)", err, dir)
+	return l, lockedHint(dir, err)
+}
+
+// openReadOnly opens a data dir's log for a tool that only reads (verify,
+// export): nothing in the folder changes.
+func openReadOnly(dir string) (*eventlog.Log, eventlog.ReadOnlyReport, error) {
+	if _, err := os.Stat(dir); err != nil {
+		return nil, eventlog.ReadOnlyReport{}, fmt.Errorf("data dir %s: %w", dir, err)
 	}
-	return l, err
+	l, ro, err := eventlog.OpenReadOnly(dir, eventlog.DefaultOptions())
+	return l, ro, lockedHint(dir, err)
+}
+
+// lockedHint adds what to do to the error of a folder a server holds.
+func lockedHint(dir string, err error) error {
+	if errors.Is(err, eventlog.ErrLocked) {
+		return fmt.Errorf("%w (is a foldb server running on %s? stop it, or work on a copy)", err, dir)
+	}
+	return err
 }
 
 func toolLogger() *slog.Logger {
@@ -43,65 +58,102 @@ func verifyCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify",
 		Short: "Check that the log is whole and that a replay equals the newest snapshot",
-		Long: `Check a data directory (the server must be stopped):
+		Long: `Check a data directory (the server must be stopped). It is opened read-only:
+nothing in it is written, created or deleted, and the journal a crash left is
+read where it is, not applied.
   - every event record decodes, positions run 1..last without a gap, each
-    stream's versions run from 1 without a gap and the index agrees;
+    stream's versions run from 1 without a gap and the index agrees; the
+    journal's records pass their checksums, follow Pebble's last position
+    and hold the events of their positions, which are checked with the rest;
   - the stored schema compiles;
   - a replay of the log up to the newest snapshot's position gives exactly
     the snapshot's entities.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
-			l, err := openOffline(dir)
-			if err != nil {
-				return err
-			}
-			defer l.Close()
-			bar := newProgress("verifying log", l.LastPosition())
-			rep, err := l.Verify(bar.set)
-			bar.done()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "log: %d events in %d streams, positions and versions whole\n", rep.Events, rep.Streams)
-			text, err := l.Meta(state.MetaSchema)
-			if err != nil {
-				return err
-			}
-			schema, err := state.ParseSchema(string(text))
-			if err != nil {
-				return fmt.Errorf("the stored schema does not compile: %w", err)
-			}
-			fmt.Fprintf(out, "schema: %d declared entity types, hash %.12s\n", len(schema.Types), schema.Hash)
-			list, err := snapshot.List(filepath.Join(dir, "snapshots"))
-			if err != nil {
-				return err
-			}
-			if len(list) == 0 {
-				fmt.Fprintln(out, "snapshot: none")
-				return nil
-			}
-			newest := list[0]
-			snap, info, err := snapshot.Read(newest.Path, schema)
-			if err != nil {
-				return fmt.Errorf("newest snapshot %s: %w", newest.Path, err)
-			}
-			if info.Position > l.LastPosition() {
-				return fmt.Errorf("newest snapshot %s is at position %d, past the log's end %d", newest.Path, info.Position, l.LastPosition())
-			}
-			replayed, err := state.Build(l, schema, info.Position, toolLogger())
-			if err != nil {
-				return err
-			}
-			if d := state.Diff(snap, replayed); d != "" {
-				return fmt.Errorf("newest snapshot %s differs from a replay to position %d: %s", newest.Path, info.Position, d)
-			}
-			fmt.Fprintf(out, "snapshot: %s (position %d, %d entities) equals a replay\n", filepath.Base(newest.Path), info.Position, info.Entities)
-			fmt.Fprintln(out, "OK")
-			return nil
+			return verify(cmd.OutOrStdout(), dir)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "./data", "data directory")
 	return cmd
+}
+
+func verify(out io.Writer, dir string) error {
+	l, ro, err := openReadOnly(dir)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	fmt.Fprintf(out, "read-only: %s is read as it is; nothing in it is changed\n", dir)
+	if ro.Format < eventlog.FormatVersion {
+		fmt.Fprintf(out, "format: %d; a server's next open upgrades it to %d\n", ro.Format, eventlog.FormatVersion)
+	}
+	fmt.Fprintln(out, journalSummary(ro))
+	bar := newProgress("verifying log", l.LastPosition())
+	rep, err := l.Verify(bar.set)
+	bar.done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "log: %d events in %d streams, positions and versions whole\n", rep.Events, rep.Streams)
+	text, err := l.Meta(state.MetaSchema)
+	if err != nil {
+		return err
+	}
+	schema, err := state.ParseSchema(string(text))
+	if err != nil {
+		return fmt.Errorf("the stored schema does not compile: %w", err)
+	}
+	fmt.Fprintf(out, "schema: %d declared entity types, hash %.12s\n", len(schema.Types), schema.Hash)
+	list, err := snapshot.List(filepath.Join(dir, "snapshots"))
+	if err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(out, "snapshot: none")
+		fmt.Fprintln(out, "OK")
+		return nil
+	}
+	newest := list[0]
+	snap, info, err := snapshot.Read(newest.Path, schema)
+	if err != nil {
+		return fmt.Errorf("newest snapshot %s: %w", newest.Path, err)
+	}
+	if info.Position > l.LastPosition() {
+		return fmt.Errorf("newest snapshot %s is at position %d, past the log's end %d", newest.Path, info.Position, l.LastPosition())
+	}
+	replayed, err := state.Build(l, schema, info.Position, toolLogger())
+	if err != nil {
+		return err
+	}
+	if d := state.Diff(snap, replayed); d != "" {
+		return fmt.Errorf("newest snapshot %s differs from a replay to position %d: %s", newest.Path, info.Position, d)
+	}
+	fmt.Fprintf(out, "snapshot: %s (position %d, %d entities) equals a replay\n", filepath.Base(newest.Path), info.Position, info.Entities)
+	fmt.Fprintln(out, "OK")
+	return nil
+}
+
+// journalSummary says what the journal holds: nothing after a clean
+// shutdown; after a crash, the events Pebble's tables lack, which verify
+// read from it and a server's next open applies.
+func journalSummary(ro eventlog.ReadOnlyReport) string {
+	if len(ro.Segments) == 0 {
+		return "journal: empty (closed cleanly)"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "journal: %d segment(s)", len(ro.Segments))
+	if n := ro.JournalEvents(); n > 0 {
+		fmt.Fprintf(&b, ", %d events at positions %d-%d past Pebble's tables (which end at %d); they are checked here and a server's next open applies them",
+			n, ro.Tables+1, ro.Tables+n, ro.Tables)
+	} else {
+		fmt.Fprintf(&b, ", no events past Pebble's tables (which end at %d)", ro.Tables)
+	}
+	for _, s := range ro.Segments {
+		if s.Torn >= 0 {
+			fmt.Fprintf(&b, "; %s ends with a record cut short at offset %d, never acknowledged, which the next open drops", s.Name, s.Torn)
+		}
+	}
+	return b.String()
 }
 
 // exported is one event as a line of JSON.
@@ -122,8 +174,11 @@ func exportCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "export",
 		Short: "Write the log's events to stdout as JSON Lines",
+		Long: `Write the log's events to stdout as JSON Lines. The data directory is opened
+read-only, as by verify: the events a crash left in the journal are exported
+too, and nothing in the directory is changed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := openOffline(dir)
+			l, _, err := openReadOnly(dir)
 			if err != nil {
 				return err
 			}

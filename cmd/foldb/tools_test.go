@@ -36,6 +36,17 @@ entities:
 // fill makes a data dir with events, a schema and a snapshot in the middle.
 func fill(t *testing.T) string {
 	dir := t.TempDir()
+	if err := populate(t, dir)(); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// populate writes into dir a schema, 50 events in 7 streams, a snapshot,
+// and 10 more events, and returns what closes the log. Until then the
+// events are in the journal only: the schema's storing flushed Pebble
+// before the first of them.
+func populate(t testing.TB, dir string) (closeLog func() error) {
 	l, err := eventlog.Open(dir, eventlog.DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +78,7 @@ func fill(t *testing.T) string {
 		add(i)
 	}
 	m.Close()
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return dir
+	return l.Close
 }
 
 func TestVerifyExportImport(t *testing.T) {
@@ -151,11 +159,7 @@ func TestSettingsLayering(t *testing.T) {
 	t.Setenv("FOLDB_MAXCLIENTS", "55")
 	cmd := serveCommand()
 	cmd.Flags().Parse([]string{"--config", cfg, "--bind", "127.0.0.3"})
-	v, err := loadSettings(cmd.Flags())
-	if err != nil {
-		t.Fatal(err)
-	}
-	o, err := options(v)
+	o, _, err := loadOptions(cmd.Flags())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +168,7 @@ func TestSettingsLayering(t *testing.T) {
 		t.Fatalf("options %+v", o)
 	}
 	t.Setenv("FOLDB_DURABILITY", "sometimes")
-	v, _ = loadSettings(cmd.Flags())
-	if _, err := options(v); err == nil {
+	if _, _, err := loadOptions(cmd.Flags()); err == nil {
 		t.Fatal("bad durability accepted")
 	}
 }

@@ -59,7 +59,6 @@ type LoadingInfo struct {
 	Done     uint64 // events applied
 	Total    uint64 // events to apply
 	PerSec   float64
-	Snapshot string // snapshot the load started from, if any
 }
 
 // ServerStats are counters kept by the server.

@@ -2,10 +2,8 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -123,15 +121,12 @@ func (c *conn) serve() {
 		}
 		if err != nil {
 			c.runPending()
-			var pe *resp.ProtocolError
-			if errors.As(err, &pe) {
-				c.s.protocolErrors.Add(1)
-				c.w.Error("ERR " + pe.Error())
-			}
+			c.readFailed(err)
 			c.w.Flush()
 			return
 		}
-		c.dispatch(args)
+		cmd, err := c.s.table.Resolve(args)
+		c.dispatch(cmd, err, args)
 		if len(c.pending) >= maxPending {
 			c.runPending()
 		}
@@ -143,29 +138,36 @@ func (c *conn) serve() {
 	}
 }
 
-// dispatch checks a command against the table, auth and loading, and runs
-// it; appends are gathered (see runPending).
-func (c *conn) dispatch(args [][]byte) {
-	cmd := c.s.table.Lookup(args[0])
-	if cmd == nil || !cmd.ArityOK(len(args)) || cmd.Prepare == nil {
+// readFailed answers a protocol error, after which the connection closes
+// as Redis's does; any other error (EOF, a reset) has no reply.
+func (c *conn) readFailed(err error) {
+	var pe *resp.ProtocolError
+	if errors.As(err, &pe) {
+		c.s.protocolErrors.Add(1)
+		c.ctx.Error(pe)
+	}
+}
+
+// dispatch runs cmd, the entry that Table.Resolve found for args, or answers
+// err, Resolve's reply for a command that cannot run. Auth and loading are
+// checked against cmd's own flags (a subcommand's, not its container's).
+// Appends are gathered (see runPending).
+func (c *conn) dispatch(cmd *commands.Command, err error, args [][]byte) {
+	if cmd == nil || cmd.Prepare == nil {
 		c.runPending()
 	}
-	if cmd == nil {
-		c.w.Error(unknownCommand(args))
-		return
-	}
-	if !cmd.ArityOK(len(args)) {
-		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", strings.ToLower(cmd.Name)))
+	if err != nil {
+		c.ctx.Error(err)
 		return
 	}
 	if !c.client.Authed && cmd.Flags&commands.FlagNoAuth == 0 {
 		c.runPending()
-		c.w.Error(commands.ErrNoAuth())
+		c.ctx.Error(commands.ErrNoAuth)
 		return
 	}
 	if cmd.Flags&commands.FlagLoading == 0 && c.s.loading.Load() {
 		c.runPending()
-		c.w.Error(commands.ErrLoading())
+		c.ctx.Error(commands.ErrLoading)
 		return
 	}
 	c.client.Touch(&cmd.Name)
@@ -208,16 +210,4 @@ func (c *conn) replyPending() {
 	}
 	clear(c.appends)
 	c.pending, c.appends = c.pending[:0], c.appends[:0]
-}
-
-// unknownCommand is Redis's reply to a command it does not know.
-func unknownCommand(args [][]byte) string {
-	var b strings.Builder
-	for _, a := range args[1:] {
-		if b.Len() >= 128 {
-			break
-		}
-		fmt.Fprintf(&b, "'%.*s' ", 128-b.Len(), a)
-	}
-	return fmt.Sprintf("ERR unknown command '%.128s', with args beginning with: %s", args[0], b.String())
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/foldb/foldb/commands"
 	"github.com/foldb/foldb/eventlog"
-	"github.com/foldb/foldb/resp"
 )
 
 // The network loop serves every connection as Redis does: one goroutine
@@ -470,23 +469,19 @@ func (l *loop) process(c *conn, readable bool) {
 				l.submit(c) // their replies come first; the error is read again
 				return
 			}
-			var pe *resp.ProtocolError
-			if errors.As(err, &pe) {
-				c.s.protocolErrors.Add(1)
-				c.w.Error("ERR " + pe.Error())
-			}
+			c.readFailed(err)
 			c.done = true
 			break
 		}
-		cmd := c.s.table.Lookup(args[0])
+		cmd, rerr := c.s.table.Resolve(args)
 		if !c.runsInline(cmd) {
-			l.offload(c, args)
+			l.offload(c, cmd, args)
 			return
 		}
 		if cmd != nil && cmd.Prepare == nil {
 			l.served = true
 		}
-		c.dispatch(args)
+		c.dispatch(cmd, rerr, args)
 		if c.client.CloseAfter {
 			break
 		}
@@ -553,12 +548,12 @@ func (l *loop) commit() {
 }
 
 // offload runs one command, after the gathered appends, on a goroutine.
-func (l *loop) offload(c *conn, args [][]byte) {
+func (l *loop) offload(c *conn, cmd *commands.Command, args [][]byte) {
 	c.busy = true
 	l.inflight++
 	go func() {
 		c.runPending()
-		c.dispatch(args)
+		c.dispatch(cmd, nil, args)
 		c.wake()
 	}()
 }

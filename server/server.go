@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -216,7 +218,9 @@ func (s *Server) accept() {
 		s.mu.Unlock()
 		if full {
 			s.rejectedConns.Add(1)
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			w := resp.NewWriter(nc)
+			w.Error(commands.Reply(commands.ErrMaxClients))
+			w.Flush()
 			nc.Close()
 			continue
 		}
@@ -373,16 +377,8 @@ func (s *Server) Clients() []*commands.Client {
 	for _, c := range s.clients {
 		out = append(out, c.client)
 	}
-	sortClients(out)
+	slices.SortFunc(out, func(a, b *commands.Client) int { return cmp.Compare(a.ID, b.ID) })
 	return out
-}
-
-func sortClients(cs []*commands.Client) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && cs[j].ID < cs[j-1].ID; j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
 }
 
 // Stats returns the server's counters.

@@ -54,11 +54,11 @@ type Server interface {
 
 // LoadingInfo is the progress of a state load.
 type LoadingInfo struct {
-	Loading  bool
-	Started  time.Time
-	Done     uint64 // events applied
-	Total    uint64 // events to apply
-	PerSec   float64
+	Loading bool
+	Started time.Time
+	Done    uint64 // events applied
+	Total   uint64 // events to apply
+	PerSec  float64
 }
 
 // ServerStats are counters kept by the server.

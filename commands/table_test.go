@@ -209,9 +209,9 @@ func TestReply(t *testing.T) {
 		}
 	}
 	for err, want := range map[error]string{
-		ErrNoAuth:     "NOAUTH Authentication required.",
-		ErrLoading:    "LOADING foldb is loading the dataset in memory",
-		ErrMaxClients: "ERR max number of clients reached",
+		ErrNoAuth:                  "NOAUTH Authentication required.",
+		ErrLoading:                 "LOADING foldb is loading the dataset in memory",
+		ErrMaxClients:              "ERR max number of clients reached",
 		ArityError("EVENT.APPEND"): "ERR wrong number of arguments for 'event.append' command",
 		ArityError("CONFIG SET"):   "ERR wrong number of arguments for 'config|set' command",
 	} {

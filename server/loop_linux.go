@@ -25,45 +25,67 @@ import (
 // each request, which is most of the time of a small read.
 //
 // Appends are gathered over a turn of the loop (every ready socket) and
-// committed at its end as one round:
-//   - When the log's writer is idle, the loop runs the round itself
-//     (eventlog.Log.AppendNow) and answers it, as Redis's loop fsyncs
-//     before it answers: other connections wait for that fsync, and their
-//     appends make the next round larger.
+// committed at its end as one round (commit; commitsHere is the policy):
+//   - When the log's writer is idle and no other client is reading, the
+//     loop runs the round itself (eventlog.Log.AppendNow) and answers it,
+//     as Redis's loop fsyncs before it answers: other connections wait for
+//     that fsync, and their appends make the next round larger.
 //   - Otherwise the appends go to the writer with AppendAsync; the writer
 //     hands the connections back when their round is durable, and the loop
 //     writes the replies: no goroutine per append, one wake-up per round.
 //
 // Nothing else slow runs on the loop:
 //   - Every other command that is not flagged fast (ENTITY.ALL, SAVE,
-//     CONFIG, CLIENT, ...) runs on a goroutine of its own, after the appends
-//     gathered before it.
+//     CONFIG GET, CLIENT LIST, ...: the flags of the entry Table.Resolve
+//     finds, a subcommand's own) runs on a goroutine of its own, after the
+//     appends gathered before it.
 //
-// While its command runs elsewhere a connection is "busy": the loop neither
-// reads from it nor touches its buffers, and takes it back from the ready
-// queue. A connection whose replies the socket does not take at once waits
-// for EPOLLOUT and is not read meanwhile, so a client that does not read
-// cannot make the server buffer without bound.
+// While its command or appends are elsewhere a connection is busy (queued,
+// appending, offloaded): the loop neither reads from it nor touches its
+// buffers, and takes it back from the ready queue. A connection whose
+// replies the socket does not take at once waits for EPOLLOUT and is not
+// read meanwhile, so a client that does not read cannot make the server
+// buffer without bound.
+//
+// A command may block its connection (commands.Conn.Block, for XREAD
+// BLOCK) or subscribe it (Conn.Subscribe, for SUBSCRIBE); see mail.go. A
+// blocked connection is in epoll for EPOLLRDHUP only, its deadline in a
+// heap that bounds the loop's wait, so thousands of them cost nothing
+// while they wait. Other goroutines end a wait (Wait.Wake, Wait.Reply) or
+// push messages (Pusher.Push) through the connection's mailbox and the
+// loop's mail queue (postMail), never touching its buffers; the loop
+// takes the mail between commands (deliver).
 
 // connState is where a connection is in the network loop. Only the loop
-// changes it (conn.to, which checks the move against transitions), except
-// that a command run inline may move it between reading and subscribed.
+// changes it, by conn.to, which checks each move against transitions; a
+// command run inline may also switch it between reading and subscribed
+// (Subscribe, Unsubscribe). The moves:
 //
-//	new ──────► reading ◄──────► subscribed        (the rest states)
-//	               │  ▲
-//	   ┌───────────┼──┼─────────┬──────────┬───────────┐
-//	   ▼           ▼  │         ▼          ▼           ▼
-//	queued ──► appending   offloaded ──► blocked    writing     closing ──► closed
-//	   │           │          │  ▲         │           │
-//	   └───────────┴──────────┴──┼─────────┴───────────┴──► rest
-//	                             └── a rest state, for a rerun that runs elsewhere
+//	from        to                                   when
+//	new         reading                              the loop takes it in (resume)
+//	            closed                               epoll refused it
+//	reading,    subscribed / reading                 a command subscribed / unsubscribed it
+//	subscribed  queued                               its pipeline of appends is gathered (submit)
+//	            offloaded                            a command that is not fast, or one behind appends
+//	            blocked                              its command blocked (Conn.Block)
+//	            writing                              the socket took part of its replies
+//	            closing                              the same, and it is done (a read failed, QUIT)
+//	            closed                               it is done, idle too long, or the server stops
+//	queued      rest                                 the loop committed the round (AppendNow)
+//	            appending                            the round went to the writer (AppendAsync)
+//	appending   rest                                 the writer handed it back
+//	offloaded   rest                                 the command's goroutine handed it back
+//	            blocked                              ... and the command blocked
+//	blocked     rest                                 Wake or the deadline (the command runs again
+//	                                                 there or elsewhere), or Reply
+//	            closed                               its client left, or the server stops
+//	writing     rest                                 its replies are written
+//	            writing                              still not all of them
+//	            closed                               a write failed, or the server stops
+//	closing     closing, closed                      its last replies are written
 //
-// From a rest state a connection goes to any of queued, offloaded, blocked,
-// writing, closing and closed; each of those goes back to a rest state
-// (reading, or subscribed once a command subscribed it), except that
-// offloaded may go to blocked (the command blocked), queued to appending,
-// and blocked, writing and closing end in closed. transitions is the
-// table; a move not in it is a bug in the loop and panics.
+// "rest" is reading, or subscribed once a command subscribed it
+// (conn.rest). A move not in the table is a bug in the loop and panics.
 type connState uint8
 
 const (

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -160,7 +161,7 @@ func startFake(t testing.TB, goroutines bool, opts ...func(*fakeServer)) *fakeSe
 		if s.lp, err = newLoop(s); err != nil {
 			t.Fatal(err)
 		}
-		s.lp.trace = fs.traced
+		fs.watchStates()
 		go s.lp.run()
 	}
 	go s.accept()
@@ -178,20 +179,6 @@ func (fs *fakeServer) stop() {
 		close(fs.done)
 	})
 	<-fs.done
-}
-
-func (fs *fakeServer) traced(c *conn, from, to connState) {
-	fs.traceMu.Lock()
-	fs.trans[c.client.ID] = append(fs.trans[c.client.ID], from.String()+">"+to.String())
-	fs.traceMu.Unlock()
-}
-
-// transitions returns the state changes of the connection with the given
-// client ID so far.
-func (fs *fakeServer) transitions(id uint64) []string {
-	fs.traceMu.Lock()
-	defer fs.traceMu.Unlock()
-	return append([]string(nil), fs.trans[id]...)
 }
 
 // raw dials the server with the rawConn of the in-process tests.
@@ -227,7 +214,7 @@ func where(c *commands.Ctx) string {
 	if cn.lp == nil {
 		return "goroutine"
 	}
-	return cn.state.String()
+	return stateOf(cn)
 }
 
 func (fs *fakeServer) commands() []*commands.Command {
@@ -300,4 +287,25 @@ func each(t *testing.T, f func(t *testing.T, goroutines bool)) {
 func pushMsg(i int) []byte {
 	s := fmt.Sprintf("message %d", i)
 	return fmt.Appendf(nil, ">2\r\n$7\r\nmessage\r\n$%d\r\n%s\r\n", len(s), s)
+}
+
+// sendAll writes commands in one write, pipelined.
+func sendAll(r *rawConn, cmds ...[]string) {
+	var b strings.Builder
+	for _, args := range cmds {
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+	}
+	r.write(b.String())
+}
+
+func expectReplies(t *testing.T, r *rawConn, want ...string) {
+	t.Helper()
+	for i, w := range want {
+		if got := fmt.Sprint(r.read()); got != w {
+			t.Fatalf("reply %d = %s, want %s", i, got, w)
+		}
+	}
 }

@@ -11,6 +11,25 @@ import (
 	"time"
 )
 
+// watchStates records every state change of the fake server's loop.
+func (fs *fakeServer) watchStates() {
+	fs.lp.trace = func(c *conn, from, to connState) {
+		fs.traceMu.Lock()
+		fs.trans[c.client.ID] = append(fs.trans[c.client.ID], from.String()+">"+to.String())
+		fs.traceMu.Unlock()
+	}
+}
+
+// transitions returns the state changes of the connection with the given
+// client ID so far.
+func (fs *fakeServer) transitions(id uint64) []string {
+	fs.traceMu.Lock()
+	defer fs.traceMu.Unlock()
+	return append([]string(nil), fs.trans[id]...)
+}
+
+func stateOf(c *conn) string { return c.state.String() }
+
 // TestConnStateTable: the moves the loop makes are in the table, the ones
 // it must never make are not, and a move outside it panics.
 func TestConnStateTable(t *testing.T) {
@@ -97,26 +116,6 @@ func (fs *fakeServer) waitTransitions(t *testing.T, id uint64, want ...string) [
 		return len(got) >= len(want) && slices.Equal(got[len(got)-len(want):], want)
 	})
 	return got
-}
-
-func sendAll(r *rawConn, cmds ...[]string) {
-	var b strings.Builder
-	for _, args := range cmds {
-		fmt.Fprintf(&b, "*%d\r\n", len(args))
-		for _, a := range args {
-			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
-		}
-	}
-	r.write(b.String())
-}
-
-func expectReplies(t *testing.T, r *rawConn, want ...string) {
-	t.Helper()
-	for i, w := range want {
-		if got := fmt.Sprint(r.read()); got != w {
-			t.Fatalf("reply %d = %s, want %s", i, got, w)
-		}
-	}
 }
 
 // TestLoopAppendPipeline: a pipeline of appends is one round, committed on

@@ -391,12 +391,10 @@ func TestShutdownEndsWaits(t *testing.T) {
 			t.Fatalf("ended callbacks: wait %d, subscription %d", fs.ended.Load(), fs.unsubs.Load())
 		}
 		if !goroutines {
-			for name, id := range ids {
-				if got := fs.transitions(id); got[len(got)-1] != map[string]string{
-					"idle": "reading>closed", "blocked": "blocked>closed", "sub": "subscribed>closed", "busy": "reading>closed",
-				}[name] {
-					t.Errorf("%s: %v", name, got)
-				}
+			for name, last := range map[string]string{
+				"idle": "reading>closed", "blocked": "blocked>closed", "sub": "subscribed>closed", "busy": "reading>closed",
+			} {
+				fs.waitTransitions(t, ids[name], last)
 			}
 		}
 	})

@@ -9,7 +9,9 @@
 // event.go, entity.go, schema.go, snapshot.go, command.go (COMMAND),
 // config.go (CONFIG), info.go (INFO) and server.go (TIME, SHUTDOWN).
 // errors.go holds every error reply and Reply, which turns other packages'
-// errors into RESP codes; args.go the helpers that parse steps share.
+// errors into RESP codes; args.go the helpers that parse steps share;
+// ctx.go what a command runs with (Ctx, Env, Client) and what it may ask of
+// its connection's server (Conn: blocking and pushes).
 //
 // A command's arguments are parsed into a typed request by a parse
 // function that table tests cover; the run step never looks at raw

@@ -164,12 +164,6 @@ func (c *conn) rest() connState {
 	return stateReading
 }
 
-// busy reports whether the connection's buffers belong to someone else
-// (a goroutine, the log's writer) or to this turn's round.
-func (s connState) busy() bool {
-	return s == stateQueued || s == stateAppending || s == stateOffloaded
-}
-
 // loopConn is a connection's part in the network loop. Only the loop
 // touches it, except that a command run inline may switch state between
 // reading and subscribed (subscribedChanged).
@@ -210,7 +204,9 @@ func (c *conn) shutdown() {
 	c.mu.Unlock()
 }
 
-// loop is the network loop.
+// loop is the network loop. Its flags (woken, blocking, watching, served,
+// stopping, quit) are independent facts about its wake-ups, its hand-off
+// policy and its end, not states of one machine, so they stay apart.
 type loop struct {
 	s      *Server
 	log    appendLog

@@ -151,7 +151,7 @@ func (c *conn) beginRead(idle bool, deadline time.Time) bool {
 	}
 	if idle {
 		deadline = time.Time{}
-		if !c.subscribed {
+		if !c.box.subscribed {
 			deadline = idleDeadline(c.s.idleTimeout())
 		}
 	}
@@ -171,7 +171,7 @@ func (c *conn) endRead() {
 func (c *conn) rearmIdle(d time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.lp == nil && c.inRead && c.idle && !c.subscribed && !c.interrupted.Load() && !c.mail.Load() {
+	if c.lp == nil && c.inRead && c.idle && !c.box.subscribed && !c.interrupted.Load() && !c.mail.Load() {
 		c.nc.SetReadDeadline(d)
 	}
 }

@@ -23,55 +23,46 @@ func connectionCommands() []*Command {
 		{Name: "CLIENT INFO", Arity: 2, Flags: FlagLoading, Syntax: "CLIENT INFO", Summary: "Describes this connection.", Run: func(c *Ctx, _ [][]byte) { c.W.BulkString(clientLine(c.Client) + "\n") }},
 		{Name: "CLIENT KILL", Arity: -3, Flags: FlagLoading | FlagAdmin, Syntax: "CLIENT KILL ip:port | CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [SKIPME yes|no]", Summary: "Closes connections.", Run: handle(parseClientKill, runClientKill)},
 	}
-	client.Run = dispatchSub(client)
 	return []*Command{
-		{Name: "PING", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "PING [message]", Summary: "Replies PONG, or the message.", Run: runPing},
+		{Name: "PING", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "PING [message]", Summary: "Replies PONG, or the message.", Run: handle(parsePing, runPing)},
 		{Name: "ECHO", Arity: 2, Flags: FlagFast | FlagLoading | FlagStale, Group: "connection", Since: "0.1.0", Syntax: "ECHO message", Summary: "Replies the message.", Run: func(c *Ctx, args [][]byte) { c.W.Bulk(args[1]) }},
 		{Name: "HELLO", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth, Group: "connection", Since: "0.1.0", Syntax: "HELLO [protover [AUTH username password] [SETNAME clientname]]", Summary: "Picks RESP2 or RESP3, authenticates and names the connection.", Run: handle(parseHello, runHello)},
 		{Name: "AUTH", Arity: -2, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth, Group: "connection", Since: "0.1.0", Syntax: "AUTH [username] password", Summary: "Authenticates the connection.", Run: handle(parseAuth, runAuth)},
-		{Name: "SELECT", Arity: 2, Flags: FlagFast | FlagLoading | FlagStale, Group: "connection", Since: "0.1.0", Syntax: "SELECT 0", Summary: "Accepts database 0, the only one.", Run: runSelect},
+		{Name: "SELECT", Arity: 2, Flags: FlagFast | FlagLoading | FlagStale, Group: "connection", Since: "0.1.0", Syntax: "SELECT 0", Summary: "Accepts database 0, the only one.", Run: handle(parseSelect, runSelect)},
 		{Name: "QUIT", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "QUIT", Summary: "Closes the connection.", Run: func(c *Ctx, _ [][]byte) { c.W.OK(); c.Client.CloseAfter = true }},
 		{Name: "RESET", Arity: 1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "RESET", Summary: "Resets the connection: RESP2, no name, not authenticated.", Run: runReset},
 		client,
 	}
 }
 
-// dispatchSub runs a container command's subcommand, checking its arity.
-func dispatchSub(parent *Command) func(c *Ctx, args [][]byte) {
-	return func(c *Ctx, args [][]byte) {
-		sub := parent.Sub(args[1])
-		if sub == nil {
-			c.W.Error(fmt.Sprintf("ERR unknown subcommand '%.128s'. Try %s HELP.", args[1], parent.Name))
-			return
-		}
-		if !sub.ArityOK(len(args)) {
-			c.W.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", lower(strings.ReplaceAll(sub.Name, " ", "|"))))
-			return
-		}
-		sub.Run(c, args)
-	}
+type pingReq struct {
+	msg  []byte // aliases the argument
+	echo bool
 }
 
-func runPing(c *Ctx, args [][]byte) {
-	if len(args) <= 2 && c.Client.Subscribed() && c.W.Proto() == 2 {
+func parsePing(args [][]byte) (pingReq, error) {
+	switch len(args) {
+	case 1:
+		return pingReq{}, nil
+	case 2:
+		return pingReq{msg: args[1], echo: true}, nil
+	}
+	return pingReq{}, ArityError("PING")
+}
+
+func runPing(c *Ctx, r pingReq) {
+	if c.Client.Subscribed() && c.W.Proto() == 2 {
 		// In subscribed mode a RESP2 reply must look like a message.
 		c.W.Array(2)
 		c.W.BulkString("pong")
-		if len(args) > 1 {
-			c.W.Bulk(args[1])
-		} else {
-			c.W.BulkString("")
-		}
+		c.W.Bulk(r.msg)
 		return
 	}
-	switch len(args) {
-	case 1:
-		c.W.Simple("PONG")
-	case 2:
-		c.W.Bulk(args[1])
-	default:
-		c.Error(errArity("ping"))
+	if r.echo {
+		c.W.Bulk(r.msg)
+		return
 	}
+	c.W.Simple("PONG")
 }
 
 type helloReq struct {
@@ -122,7 +113,7 @@ func runHello(c *Ctx, r helloReq) {
 		}
 		c.Client.Authed = true
 	} else if srv.AuthRequired() && !c.Client.Authed {
-		c.Error(errorf("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"))
+		c.Error(errHelloNoAuth)
 		return
 	}
 	if r.setName {
@@ -150,8 +141,6 @@ func runHello(c *Ctx, r helloReq) {
 	w.Array(0)
 }
 
-var errWrongPass = ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
-
 type authReq struct {
 	user, pass string
 	legacy     bool // AUTH <password>, without a user name
@@ -171,7 +160,7 @@ func runAuth(c *Ctx, r authReq) {
 	// As in Redis, only the one-argument form complains that no password is
 	// set; AUTH default <anything> then succeeds.
 	if !c.Env.Server.AuthRequired() && r.legacy {
-		c.W.Error("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+		c.Error(errAuthNoPassword)
 		return
 	}
 	if !c.Env.Server.CheckPassword(r.user, r.pass) {
@@ -182,17 +171,19 @@ func runAuth(c *Ctx, r authReq) {
 	c.W.OK()
 }
 
-func runSelect(c *Ctx, args [][]byte) {
+// parseSelect accepts database 0, the only one.
+func parseSelect(args [][]byte) (struct{}, error) {
 	n, err := parseInt(args[1])
 	switch {
 	case err != nil:
-		c.Error(err)
+		return struct{}{}, err
 	case n != 0:
-		c.W.Error("ERR DB index is out of range")
-	default:
-		c.W.OK()
+		return struct{}{}, errDBIndex
 	}
+	return struct{}{}, nil
 }
+
+func runSelect(c *Ctx, _ struct{}) { c.W.OK() }
 
 func runReset(c *Ctx, _ [][]byte) {
 	if c.Client.Sub != nil {
@@ -208,7 +199,7 @@ func runReset(c *Ctx, _ [][]byte) {
 func checkClientName(b []byte) error {
 	for _, ch := range b {
 		if ch < '!' || ch > '~' {
-			return errorf("ERR Client names cannot contain spaces, newlines or special characters.")
+			return errClientName
 		}
 	}
 	return nil
@@ -268,7 +259,7 @@ func parseClientList(args [][]byte) ([]uint64, error) {
 		for _, a := range args[3:] {
 			id, err := parseUint(a)
 			if err != nil {
-				return nil, errorf("ERR Invalid client ID")
+				return nil, errInvalidClientID
 			}
 			ids = append(ids, id)
 		}
@@ -313,7 +304,7 @@ func clientLine(cl *Client) string {
 	now := time.Now()
 	idle := now.Sub(time.Unix(0, cl.lastActive.Load()))
 	return fmt.Sprintf("id=%d addr=%s laddr=%s fd=-1 name=%s age=%d idle=%d flags=N db=0 sub=0 psub=0 ssub=0 multi=-1 cmd=%s user=default resp=%d lib-name=%s lib-ver=%s",
-		cl.ID, cl.Addr, cl.LAddr, name, int(now.Sub(cl.Created).Seconds()), int(idle.Seconds()), lower(cmd), proto, lib, ver)
+		cl.ID, cl.Addr, cl.LAddr, name, int(now.Sub(cl.Created).Seconds()), int(idle.Seconds()), lower(strings.ReplaceAll(cmd, " ", "|")), proto, lib, ver)
 }
 
 type killReq struct {
@@ -393,7 +384,7 @@ func runClientKill(c *Ctx, r killReq) {
 		killed++
 	}
 	if r.legacy {
-		c.W.Error("ERR No such client")
+		c.Error(errNoSuchClient)
 		return
 	}
 	c.W.Int(int64(killed))

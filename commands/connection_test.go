@@ -148,3 +148,42 @@ func TestParseSetName(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePing(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want pingReq
+		err  string
+	}{
+		{args: nil, want: pingReq{}},
+		{args: []string{"hello"}, want: pingReq{msg: []byte("hello"), echo: true}},
+		{args: []string{""}, want: pingReq{msg: []byte{}, echo: true}},
+		{args: []string{"a", "b"}, err: "ERR wrong number of arguments for 'ping' command"},
+	} {
+		got, err := parsePing(argv(append([]string{"PING"}, tc.args...)...))
+		if errText(err) != tc.err || (err == nil && !reflect.DeepEqual(got, tc.want)) {
+			t.Errorf("PING %q = %+v, %q; want %+v, %q", tc.args, got, errText(err), tc.want, tc.err)
+		}
+	}
+}
+
+func TestParseSelect(t *testing.T) {
+	for _, tc := range []struct {
+		arg string
+		err string
+	}{
+		{arg: "0"},
+		{arg: "00"},
+		{arg: "-0"},
+		{arg: "1", err: "ERR DB index is out of range"},
+		{arg: "-1", err: "ERR DB index is out of range"},
+		{arg: "x", err: "ERR value is not an integer or out of range"},
+		{arg: "", err: "ERR value is not an integer or out of range"},
+		{arg: "0.0", err: "ERR value is not an integer or out of range"},
+	} {
+		_, err := parseSelect(argv("SELECT", tc.arg))
+		if errText(err) != tc.err {
+			t.Errorf("SELECT %q: %q, want %q", tc.arg, errText(err), tc.err)
+		}
+	}
+}

@@ -18,6 +18,72 @@ type Ctx struct {
 	W      *resp.Writer
 	Client *Client
 	Env    *Env
+	// Conn is the connection's server, for a command whose connection
+	// waits (Block) or receives pushed messages (Subscribe).
+	Conn Conn
+	// Woken and TimedOut say why a command that blocked its connection runs
+	// again: its Wait was woken, or its deadline passed. Both are false on
+	// a command's first run.
+	Woken, TimedOut bool
+}
+
+// Conn is what a connection's server offers a command beyond its reply.
+// The network loop and the goroutine per connection both implement it.
+// Its methods are for the command's own run, on the goroutine that runs it;
+// the Wait and the Pusher they return are for any goroutine.
+type Conn interface {
+	// Block ends the command without a reply and parks the connection: it
+	// runs none of its further commands (they stay unread or buffered, in
+	// order) until the wait ends, which happens once, by the first of:
+	//   - Wait.Wake: the command runs again with the same arguments and
+	//     Ctx.Woken set; it may block again, keeping the first deadline;
+	//   - Wait.Reply: the bytes given are the command's reply;
+	//   - the deadline (the zero time: none): the command runs again with
+	//     Ctx.TimedOut set and must reply without blocking;
+	//   - the connection closes (its client left, CLIENT KILL, shutdown).
+	// Then ended, when not nil, is called on the connection's server
+	// goroutine before anything else happens to the connection; it must
+	// not block. A blocked connection costs nothing while it waits: no
+	// goroutine, no polling.
+	//
+	// A command calls Block at most once per run, and writes no reply
+	// when it does.
+	Block(deadline time.Time, ended func()) Wait
+	// Subscribe makes the connection take pushed messages between its
+	// replies, until Unsubscribe or its close, and exempts it from the idle
+	// timeout, as Redis does for a client in Pub/Sub. It goes on reading
+	// and running commands. Every call returns the same Pusher while the
+	// connection stays subscribed; every ended given is called once, when
+	// it stops being subscribed, on the connection's server goroutine.
+	Subscribe(ended func()) Pusher
+	// Unsubscribe ends the subscription: pushes queued before it are
+	// written ahead of what the command writes next, later ones are
+	// refused. Call it before writing the reply.
+	Unsubscribe()
+}
+
+// Wait is one wait of a blocked connection (Conn.Block). Its methods are
+// safe from any goroutine and never block; each reports whether it ended
+// the wait, false when the wait had already ended, so that a caller handing
+// out one event (XREADGROUP) can give it to another waiter instead.
+type Wait interface {
+	// Wake makes the command run again (Ctx.Woken).
+	Wake() bool
+	// Reply makes reply, whole RESP in the connection's protocol, the
+	// command's reply; Reply copies it.
+	Reply(reply []byte) bool
+}
+
+// Pusher hands messages to a subscribed connection (Conn.Subscribe).
+type Pusher interface {
+	// Push queues msg, whole RESP (a RESP3 push or a RESP2 array), to be
+	// written between the connection's replies; Push copies it. It is safe
+	// from any goroutine and never blocks. It reports false when the
+	// connection takes no more pushes: unsubscribed, closed, or over its
+	// output limit. When the bytes waiting to be written to the connection
+	// would pass that limit, the connection is closed and msg dropped, as
+	// Redis's client-output-buffer-limit does.
+	Push(msg []byte) bool
 }
 
 // Env holds what every command may use. It is shared by all connections.
@@ -56,12 +122,11 @@ type Server interface {
 
 // LoadingInfo is the progress of a state load.
 type LoadingInfo struct {
-	Loading  bool
-	Started  time.Time
-	Done     uint64 // events applied
-	Total    uint64 // events to apply
-	PerSec   float64
-	Snapshot string // snapshot the load started from, if any
+	Loading bool
+	Started time.Time
+	Done    uint64 // events applied
+	Total   uint64 // events to apply
+	PerSec  float64
 }
 
 // ServerStats are counters kept by the server.

@@ -1,10 +1,6 @@
 package commands
 
-import (
-	"unsafe"
-
-	"github.com/foldb/foldb/state"
-)
+import "github.com/foldb/foldb/state"
 
 func entityCommands() []*Command {
 	return []*Command{
@@ -20,13 +16,13 @@ func entityCommands() []*Command {
 			FirstKey: 1, LastKey: 1, Step: 1,
 			Syntax:  "ENTITY.MGET type id [id ...]",
 			Summary: "Returns the JSON of several entities of one type, nil for those that do not exist.",
-			Run:     runMGet,
+			Run:     handle(parseMGet, runMGet),
 		},
 		{
 			Name: "ENTITY.ALL", Arity: -2, Flags: FlagRead, Group: "entity", Since: "0.1.0",
 			FirstKey: 1, LastKey: 1, Step: 1,
 			Syntax:  "ENTITY.ALL type [WHERE expression] [SORTBY field [ASC|DESC]] [LIMIT offset count]",
-			Summary: "Returns id, json pairs of the entities that match, in id order or sorted by a field.",
+			Summary: "Returns id, json pairs of the entities that match, sorted by a field or in an unspecified order that holds while the type is not written to.",
 			Run:     handle(parseAll, runAll),
 		},
 		{
@@ -55,11 +51,6 @@ type getReq struct {
 	typ, id     string
 	withVersion bool
 }
-
-// argView is an argument as a string without a copy, for a lookup that
-// keeps nothing: it is valid only until the command returns, when the
-// reader reuses its buffer.
-func argView(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 func parseGet(args [][]byte) (getReq, error) {
 	r := getReq{typ: argView(args[1]), id: argView(args[2])}
@@ -103,12 +94,21 @@ func runGet(c *Ctx, r getReq) {
 	c.W.Int(int64(version))
 }
 
-func runMGet(c *Ctx, args [][]byte) {
+// mgetReq aliases the arguments (argView): valid until the command returns.
+type mgetReq struct {
+	typ string
+	ids [][]byte
+}
+
+func parseMGet(args [][]byte) (mgetReq, error) {
+	return mgetReq{typ: argView(args[1]), ids: args[2:]}, nil
+}
+
+func runMGet(c *Ctx, r mgetReq) {
 	store := c.Env.State.Store()
-	typ := argView(args[1])
-	c.W.Array(len(args) - 2)
-	for _, id := range args[2:] {
-		if e, ok := store.Get(typ, argView(id)); ok {
+	c.W.Array(len(r.ids))
+	for _, id := range r.ids {
+		if e, ok := store.Get(r.typ, argView(id)); ok {
 			c.W.BulkString(e.JSON())
 		} else {
 			c.W.Null()

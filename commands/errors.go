@@ -3,9 +3,10 @@ package commands
 import (
 	"errors"
 	"fmt"
-	"strconv"
+	"strings"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/resp"
 	"github.com/foldb/foldb/state"
 )
 
@@ -17,20 +18,63 @@ func (e ReplyError) Error() string { return string(e) }
 
 func errorf(format string, args ...any) error { return ReplyError(fmt.Sprintf(format, args...)) }
 
+// The error replies of this package and of dispatch. Every RESP error line
+// foldb sends is one of these or comes from Reply.
 var (
 	errSyntax   = ReplyError("ERR syntax error")
 	errNotInt   = ReplyError("ERR value is not an integer or out of range")
 	errShutdown = ReplyError("ERR server is shutting down")
+
+	errWrongPass       = ReplyError("WRONGPASS invalid username-password pair or user is disabled.")
+	errHelloNoAuth     = ReplyError("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time")
+	errAuthNoPassword  = ReplyError("ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?")
+	errDBIndex         = ReplyError("ERR DB index is out of range")
+	errNoSuchClient    = ReplyError("ERR No such client")
+	errSaveInProgress  = ReplyError("ERR Background save already in progress")
+	errShutdownFailed  = ReplyError("ERR Errors trying to SHUTDOWN. Check logs.")
+	errClientName      = ReplyError("ERR Client names cannot contain spaces, newlines or special characters.")
+	errInvalidClientID = ReplyError("ERR Invalid client ID")
+
+	// ErrNoAuth answers a command that needs AUTH first.
+	ErrNoAuth = ReplyError("NOAUTH Authentication required.")
+	// ErrLoading answers a command that needs the state while it loads.
+	ErrLoading = ReplyError("LOADING foldb is loading the dataset in memory")
+	// ErrMaxClients answers a connection over maxclients, which is then closed.
+	ErrMaxClients = ReplyError("ERR max number of clients reached")
 )
 
-func errArity(name string) error {
-	return errorf("ERR wrong number of arguments for '%s' command", lower(name))
+// ArityError is Redis's reply to a command or subcommand given the wrong
+// number of arguments; a subcommand is named as Redis names it,
+// "config|set".
+func ArityError(name string) error {
+	return errorf("ERR wrong number of arguments for '%s' command", lower(strings.ReplaceAll(name, " ", "|")))
+}
+
+// UnknownCommand is Redis's reply to a command it does not know.
+func UnknownCommand(args [][]byte) error {
+	var b strings.Builder
+	for _, a := range args[1:] {
+		if b.Len() >= 128 {
+			break
+		}
+		fmt.Fprintf(&b, "'%.*s' ", 128-b.Len(), a)
+	}
+	return errorf("ERR unknown command '%.128s', with args beginning with: %s", args[0], b.String())
+}
+
+func unknownSubcommand(parent *Command, sub []byte) error {
+	return errorf("ERR unknown subcommand '%.128s'. Try %s HELP.", sub, parent.Name)
+}
+
+func errConfigSet(name string, err error) error {
+	return errorf("ERR CONFIG SET failed (possibly related to argument '%s') - %v", name, err)
 }
 
 // Reply turns an error from any package into the RESP error line a client
 // gets. This is the one place where package errors become RESP codes.
 func Reply(err error) string {
 	var re ReplyError
+	var pe *resp.ProtocolError
 	var wv *eventlog.WrongVersionError
 	var inv *eventlog.InvalidError
 	var rej *state.RejectedError
@@ -39,6 +83,8 @@ func Reply(err error) string {
 	switch {
 	case errors.As(err, &re):
 		return string(re)
+	case errors.As(err, &pe):
+		return "ERR " + pe.Error()
 	case errors.As(err, &wv):
 		return "WRONGVERSION " + wv.Detail()
 	case errors.As(err, &inv):
@@ -59,45 +105,3 @@ func Reply(err error) string {
 
 // Error writes err as an error reply.
 func (c *Ctx) Error(err error) { c.W.Error(Reply(err)) }
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
-func parseUint(b []byte) (uint64, error) {
-	n, err := strconv.ParseUint(string(b), 10, 64)
-	if err != nil {
-		return 0, errNotInt
-	}
-	return n, nil
-}
-
-func parseInt(b []byte) (int64, error) {
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil {
-		return 0, errNotInt
-	}
-	return n, nil
-}
-
-func isWord(arg []byte, word string) bool {
-	if len(arg) != len(word) {
-		return false
-	}
-	for i := range arg {
-		c := arg[i]
-		if 'a' <= c && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if c != word[i] {
-			return false
-		}
-	}
-	return true
-}

@@ -41,18 +41,6 @@ func eventCommands() []*Command {
 	}
 }
 
-// handle joins a parse step and a run step into a Run function.
-func handle[R any](parse func(args [][]byte) (R, error), run func(c *Ctx, req R)) func(c *Ctx, args [][]byte) {
-	return func(c *Ctx, args [][]byte) {
-		req, err := parse(args)
-		if err != nil {
-			c.Error(err)
-			return
-		}
-		run(c, req)
-	}
-}
-
 // parseAppend reads EVENT.APPEND's arguments. Options come before the first
 // event; a keyword counts as an option only when its value and at least one
 // event follow it, so an event type may be called Id or Meta.
@@ -60,7 +48,7 @@ func handle[R any](parse func(args [][]byte) (R, error), run func(c *Ctx, req R)
 func parseAppend(args [][]byte) (eventlog.Append, error) {
 	var a eventlog.Append
 	if len(args) < 4 {
-		return a, errArity("EVENT.APPEND")
+		return a, ArityError("EVENT.APPEND")
 	}
 	a.Stream = string(args[1])
 	i := 2

@@ -20,7 +20,6 @@ func pubsubCommands() []*Command {
 		{Name: "PUBSUB NUMPAT", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB NUMPAT", Summary: "Counts the subscribed patterns.", Run: func(c *Ctx, _ [][]byte) { c.W.Int(int64(c.Env.Hub.NumPat())) }},
 		{Name: "PUBSUB HELP", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB HELP", Summary: "Describes the PUBSUB subcommands.", Run: runHelp(ps)},
 	}
-	ps.Run = dispatchSub(ps)
 	sub := FlagLoading | FlagStale | FlagSubscribed | FlagFast
 	return []*Command{
 		{Name: "SUBSCRIBE", Arity: -2, Flags: sub, Group: "pubsub", Since: "0.2.0", Syntax: "SUBSCRIBE channel [channel ...]",
@@ -132,7 +131,7 @@ func parsePubsubChannels(args [][]byte) (string, error) {
 	case 3:
 		return string(args[2]), nil
 	}
-	return "", errArity("pubsub|channels")
+	return "", ArityError("PUBSUB CHANNELS")
 }
 
 func runPubsubChannels(c *Ctx, pattern string) {

@@ -20,7 +20,7 @@ func snapshotCommands() []*Command {
 		{
 			Name: "BGSAVE", Arity: -1, Flags: FlagAdmin, Group: "snapshot", Since: "0.1.0",
 			Syntax: "BGSAVE", Summary: "Starts a snapshot in the background and replies at once.",
-			Run: runBGSave,
+			Run: handle(parseBGSave, runBGSave),
 		},
 		{
 			Name: "LASTSAVE", Arity: 1, Flags: FlagLoading | FlagFast, Group: "snapshot", Since: "0.1.0",
@@ -38,7 +38,7 @@ func snapshotCommands() []*Command {
 func runSave(c *Ctx, _ [][]byte) {
 	if _, err := c.Env.Snapshots.Save(); err != nil {
 		if errors.Is(err, snapshot.ErrInProgress) {
-			c.W.Error("ERR Background save already in progress")
+			c.Error(errSaveInProgress)
 			return
 		}
 		c.Error(err)
@@ -47,13 +47,18 @@ func runSave(c *Ctx, _ [][]byte) {
 	c.W.OK()
 }
 
-func runBGSave(c *Ctx, args [][]byte) {
+// parseBGSave accepts BGSAVE and BGSAVE SCHEDULE, which is the same here:
+// a snapshot does not wait for anything.
+func parseBGSave(args [][]byte) (struct{}, error) {
 	if len(args) > 2 || (len(args) == 2 && !isWord(args[1], "SCHEDULE")) {
-		c.Error(errSyntax)
-		return
+		return struct{}{}, errSyntax
 	}
+	return struct{}{}, nil
+}
+
+func runBGSave(c *Ctx, _ struct{}) {
 	if err := c.Env.Snapshots.BGSave(); err != nil {
-		c.W.Error("ERR Background save already in progress")
+		c.Error(errSaveInProgress)
 		return
 	}
 	c.W.Simple("Background saving started")

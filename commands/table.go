@@ -1,11 +1,20 @@
 // Package commands is foldb's one command table: every command's name, arity,
-// flags, docs, parse step and run step. Dispatch (in package server),
-// COMMAND, COMMAND DOCS, INFO's command stats and LOADING/NOAUTH checks all
-// read this table; there is no second list of commands anywhere.
+// flags, docs, parse step and run step. Dispatch (in package server) with
+// its NOAUTH and LOADING checks and its choice of where a command runs,
+// COMMAND and COMMAND DOCS all read this table; there is no second list of
+// commands anywhere.
 //
-// Each command family has its own file (event.go, entity.go, connection.go,
-// server.go, ...). A command's arguments are parsed into a typed request by a
-// parse function that table tests cover; the run step never looks at raw
+// table.go holds the table and All, which assembles it from one file per
+// command family: connection.go (PING, HELLO, AUTH, CLIENT, ...),
+// event.go, entity.go, schema.go, snapshot.go, command.go (COMMAND),
+// config.go (CONFIG), info.go (INFO) and server.go (TIME, SHUTDOWN).
+// errors.go holds every error reply and Reply, which turns other packages'
+// errors into RESP codes; args.go the helpers that parse steps share;
+// ctx.go what a command runs with (Ctx, Env, Client) and what it may ask of
+// its connection's server (Conn: blocking and pushes).
+//
+// A command's arguments are parsed into a typed request by a parse
+// function that table tests cover; the run step never looks at raw
 // arguments again.
 package commands
 
@@ -75,7 +84,9 @@ type Command struct {
 	FirstKey, LastKey, Step int
 
 	// Run parses the arguments (args[0] is the command name) and runs the command,
-	// writing exactly one reply.
+	// writing exactly one reply. A container whose arity needs a
+	// subcommand (CLIENT, CONFIG) has none: Resolve hands dispatch the
+	// subcommand's entry.
 	Run func(c *Ctx, args [][]byte)
 	// Prepare is set for commands whose work can join other pipelined
 	// commands of the same connection into one round (EVENT.APPEND). It
@@ -84,7 +95,9 @@ type Command struct {
 	// reply in order. A command with Prepare has no Run.
 	Prepare func(c *Ctx, args [][]byte) Pending
 
-	// Subcommands, for container commands such as CLIENT and CONFIG.
+	// Subcommands, for container commands such as CLIENT and CONFIG. Each
+	// is an entry of its own: dispatch obeys its flags, not the
+	// container's.
 	Subcommands []*Command
 }
 
@@ -137,10 +150,35 @@ func (t *Table) Lookup(name []byte) *Command {
 // All returns every command, sorted by name.
 func (t *Table) All() []*Command { return t.list }
 
+// Resolve finds the entry that runs args: the command named by args[0] or,
+// for a container given a subcommand (CLIENT SETNAME), the subcommand's
+// entry, whose flags dispatch then obeys. It checks the arity, as Redis
+// does before NOAUTH or LOADING; err is the reply for a command that
+// cannot run (unknown command or subcommand, wrong arity).
+func (t *Table) Resolve(args [][]byte) (*Command, error) {
+	cmd := t.Lookup(args[0])
+	switch {
+	case cmd == nil:
+		return nil, UnknownCommand(args)
+	case !cmd.ArityOK(len(args)):
+		return nil, ArityError(cmd.Name)
+	case cmd.Subcommands == nil || len(args) == 1:
+		return cmd, nil
+	}
+	sub := cmd.Sub(args[1])
+	switch {
+	case sub == nil:
+		return nil, unknownSubcommand(cmd, args[1])
+	case !sub.ArityOK(len(args)):
+		return nil, ArityError(sub.Name)
+	}
+	return sub, nil
+}
+
 // Sub finds a subcommand by name, case-insensitively.
 func (c *Command) Sub(name []byte) *Command {
 	for _, s := range c.Subcommands {
-		if strings.EqualFold(s.subName(), string(name)) {
+		if isWord(name, s.subName()) {
 			return s
 		}
 	}
@@ -161,4 +199,16 @@ func (c *Command) ArityOK(n int) bool {
 		return n == c.Arity
 	}
 	return n >= -c.Arity
+}
+
+// All returns foldb's whole command table.
+func All() *Table {
+	var cmds []*Command
+	for _, family := range [][]*Command{
+		connectionCommands(), commandCommands(), configCommands(), infoCommands(), serverCommands(),
+		eventCommands(), entityCommands(), schemaCommands(), snapshotCommands(), pubsubCommands(),
+	} {
+		cmds = append(cmds, family...)
+	}
+	return NewTable(cmds...)
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/resp"
 )
 
 // TestTableEntries holds every entry of the one command table to what
@@ -23,7 +24,13 @@ func TestTableEntries(t *testing.T) {
 		if strings.Contains(cmd.Name, " ") {
 			t.Errorf("%q: a top-level name has no space", cmd.Name)
 		}
-		if (cmd.Run == nil) == (cmd.Prepare == nil) {
+		switch {
+		case cmd.Subcommands != nil && cmd.Arity <= -2:
+			// Resolve always hands dispatch a subcommand's entry.
+			if cmd.Run != nil || cmd.Prepare != nil {
+				t.Errorf("%s: a container that needs a subcommand runs none of its own", cmd.Name)
+			}
+		case (cmd.Run == nil) == (cmd.Prepare == nil):
 			t.Errorf("%s: needs exactly one of Run and Prepare", cmd.Name)
 		}
 		if cmd.Prepare != nil && cmd.Flags&FlagWrite == 0 {
@@ -202,11 +209,23 @@ func TestReply(t *testing.T) {
 			t.Errorf("Reply(%v) = %q, want %q", tc.err, got, tc.want)
 		}
 	}
-	if got := ErrNoAuth(); got != "NOAUTH Authentication required." {
-		t.Errorf("ErrNoAuth() = %q", got)
+	for err, want := range map[error]string{
+		ErrNoAuth:                  "NOAUTH Authentication required.",
+		ErrLoading:                 "LOADING foldb is loading the dataset in memory",
+		ErrMaxClients:              "ERR max number of clients reached",
+		ArityError("EVENT.APPEND"): "ERR wrong number of arguments for 'event.append' command",
+		ArityError("CONFIG SET"):   "ERR wrong number of arguments for 'config|set' command",
+	} {
+		if got := Reply(err); got != want {
+			t.Errorf("Reply(%v) = %q, want %q", err, got, want)
+		}
 	}
-	if got := ErrLoading(); got != "LOADING foldb is loading the dataset in memory" {
-		t.Errorf("ErrLoading() = %q", got)
+	_, perr := resp.NewReader(strings.NewReader("*1\r\n$x\r\n"), resp.DefaultLimits()).Next(true)
+	if got := Reply(perr); got != "ERR Protocol error: invalid bulk length" {
+		t.Errorf("Reply(%v) = %q", perr, got)
+	}
+	if got := Reply(UnknownCommand(argv("NOSUCH", "a", "b"))); got != "ERR unknown command 'NOSUCH', with args beginning with: 'a' 'b' " {
+		t.Errorf("unknown command: %q", got)
 	}
 }
 
@@ -221,6 +240,54 @@ func TestIsWord(t *testing.T) {
 	} {
 		if got := isWord([]byte(tc.arg), tc.word); got != tc.ok {
 			t.Errorf("isWord(%q, %q) = %v", tc.arg, tc.word, got)
+		}
+	}
+}
+
+// TestResolve: dispatch gets the entry whose flags it obeys, the
+// subcommand's for a container, or the reply for a command that cannot run.
+func TestResolve(t *testing.T) {
+	tab := All()
+	for _, tc := range []struct {
+		args []string
+		want string // the entry's name
+		err  string
+	}{
+		{args: []string{"ping"}, want: "PING"},
+		{args: []string{"client", "getname"}, want: "CLIENT GETNAME"},
+		{args: []string{"CLIENT", "SetName", "x"}, want: "CLIENT SETNAME"},
+		{args: []string{"config", "get", "timeout"}, want: "CONFIG GET"},
+		{args: []string{"COMMAND"}, want: "COMMAND"},
+		{args: []string{"COMMAND", "DOCS", "ping"}, want: "COMMAND DOCS"},
+		{args: []string{"EVENT.APPEND", "a:1", "T", "{}"}, want: "EVENT.APPEND"},
+
+		{args: []string{"NOSUCH", "x"}, err: "ERR unknown command 'NOSUCH', with args beginning with: 'x' "},
+		{args: []string{"CLIENT"}, err: "ERR wrong number of arguments for 'client' command"},
+		{args: []string{"CLIENT", "NOSUCH"}, err: "ERR unknown subcommand 'NOSUCH'. Try CLIENT HELP."},
+		{args: []string{"COMMAND", "NOSUCH"}, err: "ERR unknown subcommand 'NOSUCH'. Try COMMAND HELP."},
+		{args: []string{"CLIENT", "SETNAME"}, err: "ERR wrong number of arguments for 'client|setname' command"},
+		{args: []string{"CONFIG", "GET"}, err: "ERR wrong number of arguments for 'config|get' command"},
+		{args: []string{"ECHO"}, err: "ERR wrong number of arguments for 'echo' command"},
+		{args: []string{"EVENT.VERSION", "a:1", "b:1"}, err: "ERR wrong number of arguments for 'event.version' command"},
+	} {
+		cmd, err := tab.Resolve(argv(tc.args...))
+		got := ""
+		if cmd != nil {
+			got = cmd.Name
+		}
+		if got != tc.want || errText(err) != tc.err || (cmd == nil) == (err == nil) {
+			t.Errorf("Resolve(%q) = %q, %q; want %q, %q", tc.args, got, errText(err), tc.want, tc.err)
+		}
+	}
+	// The subcommands' own flags differ from their containers'.
+	get, _ := tab.Resolve(argv("CLIENT", "GETNAME"))
+	list, _ := tab.Resolve(argv("CLIENT", "LIST"))
+	if get.Flags&FlagFast == 0 || list.Flags&FlagFast != 0 || tab.Lookup([]byte("CLIENT")).Flags&FlagFast != 0 {
+		t.Errorf("CLIENT GETNAME %v, CLIENT LIST %v", get.Flags.Names(), list.Flags.Names())
+	}
+	for _, args := range [][][]byte{argv("event.append", "a:1", "T", "{}"), argv("client", "getname")} {
+		if n := testing.AllocsPerRun(100, func() { tab.Resolve(args) }); n != 0 {
+			t.Errorf("Resolve(%q) allocates %v times", args, n)
 		}
 	}
 }

@@ -142,8 +142,6 @@ func (s *Server) rearmIdleTimeouts(t time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.clients {
-		if c.lp == nil && !c.interrupted.Load() {
-			c.nc.SetReadDeadline(d)
-		}
+		c.rearmIdle(d)
 	}
 }

@@ -2,10 +2,10 @@ package server
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"net"
-	"strings"
+	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,7 +20,8 @@ const maxPending = 1024
 
 // conn is one client connection. It is served either by a goroutine of its
 // own (serve, with nc set) or by the network loop (loop_linux.go, with lp
-// set); dispatch and the gathering of appends are the same for both.
+// set); dispatch, the gathering of appends, blocking and pushes (mail.go)
+// are the same for both.
 type conn struct {
 	s      *Server
 	nc     net.Conn
@@ -35,7 +36,38 @@ type conn struct {
 	interrupted atomic.Bool
 	counted     countingReader
 
-	loopConn // the network loop's part; unused by serve
+	// A blocked command's wait (mail.go), owned by whoever runs the
+	// connection's commands: wantBlock is set by Block during the command
+	// and taken by the connection's server after it.
+	wantBlock    bool
+	rerun        bool // the blocked command runs again: Block keeps waitDeadline
+	waitDeadline time.Time
+	waitEnded    func()
+	waitCmd      *commands.Command
+	waitArgs     [][]byte
+	// subscribed (Conn.Subscribe) and the callbacks for its end.
+	subscribed bool
+	subEnded   []func()
+
+	// mail: the mailbox (guarded by mu) holds mail the server has not
+	// taken. backlog is what the reply writer holds that the socket has not
+	// taken, as the server last saw it, for Push's output limit.
+	mail        atomic.Bool
+	backlog     atomic.Int64
+	outputLimit int
+	mu          sync.Mutex
+	box         mailbox
+
+	serveConn // a goroutine's part; unused by the loop
+	loopConn  // the network loop's part; unused by serve
+}
+
+// serveConn is the part of a connection that serve uses to be told of mail:
+// a read it may cut short, or a channel while it waits without reading.
+type serveConn struct {
+	inRead  bool // under mu: serve is in a read that mail cuts short
+	idle    bool // under mu: that read's deadline is the idle timeout
+	mailbox chan struct{}
 }
 
 type countingReader struct {
@@ -52,7 +84,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // newConn returns a connection that a goroutine of its own serves.
 func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{s: s, nc: nc}
-	c.init(nc, nc, nc.RemoteAddr().String(), nc.LocalAddr().String(), func() { nc.Close() })
+	c.mailbox = make(chan struct{}, 1)
+	c.init(nc, nc, nc.RemoteAddr().String(), nc.LocalAddr().String(), func() { nc.Close(); c.nudge() })
 	return c
 }
 
@@ -63,7 +96,8 @@ func (c *conn) init(r io.Reader, w io.Writer, addr, laddr string, kill func()) {
 	c.counted = countingReader{r: r, n: &s.netInput}
 	c.rd = resp.NewReader(&c.counted, s.limits(c.client.Authed))
 	c.w = resp.NewWriter(w)
-	c.ctx = commands.Ctx{W: c.w, Client: c.client, Env: s.env}
+	c.ctx = commands.Ctx{W: c.w, Client: c.client, Env: s.env, Conn: c}
+	c.outputLimit = s.outputLimit
 }
 
 // interrupt makes a connection stop at its next blocking read: it finishes
@@ -74,7 +108,7 @@ func (c *conn) interrupt() {
 		c.lp.interrupt()
 		return
 	}
-	c.nc.SetReadDeadline(time.Now())
+	c.nudge()
 }
 
 // close closes the connection from another goroutine; its server (the
@@ -85,20 +119,61 @@ func (c *conn) close() {
 		return
 	}
 	c.nc.Close()
+	c.nudge()
 }
 
-// armIdleTimeout sets the read deadline for the idle timeout before a
-// blocking read, clearing it when the timeout is 0. It reports false once
-// the connection is interrupted: the deadline set here may have replaced the
-// interrupt's. Reading the timeout again catches a CONFIG SET whose
-// rearmIdleTimeouts ran between the first read and SetReadDeadline.
-func (c *conn) armIdleTimeout() bool {
-	t := c.s.idleTimeout()
-	c.nc.SetReadDeadline(idleDeadline(t))
-	if t2 := c.s.idleTimeout(); t2 != t {
-		c.nc.SetReadDeadline(idleDeadline(t2))
+// nudge wakes serve for mail, an interrupt or a kill: it cuts short the
+// read serve is in, or ends its wait on the mailbox channel.
+func (c *conn) nudge() {
+	c.mu.Lock()
+	if c.inRead {
+		c.nc.SetReadDeadline(aLongTimeAgo)
 	}
-	return !c.interrupted.Load()
+	c.mu.Unlock()
+	select {
+	case c.mailbox <- struct{}{}:
+	default:
+	}
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// beginRead sets the deadline of serve's next blocking read: the idle
+// timeout (none while subscribed, as Redis exempts Pub/Sub clients), or a
+// blocked command's deadline. It reports false, and serve must not read,
+// when mail or an interrupt came first. Under mu, it and nudge cannot miss
+// each other, and rearmIdle changes only an idle read's deadline.
+func (c *conn) beginRead(idle bool, deadline time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.mail.Load() || c.interrupted.Load() {
+		return false
+	}
+	if idle {
+		deadline = time.Time{}
+		if !c.box.subscribed {
+			deadline = idleDeadline(c.s.idleTimeout())
+		}
+	}
+	c.inRead, c.idle = true, idle
+	c.nc.SetReadDeadline(deadline)
+	return true
+}
+
+func (c *conn) endRead() {
+	c.mu.Lock()
+	c.inRead = false
+	c.mu.Unlock()
+}
+
+// rearmIdle applies a changed idle timeout to a goroutine-served connection
+// that waits for a command, as Redis's clientsCron does.
+func (c *conn) rearmIdle(d time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lp == nil && c.inRead && c.idle && !c.box.subscribed && !c.interrupted.Load() && !c.mail.Load() {
+		c.nc.SetReadDeadline(d)
+	}
 }
 
 func idleDeadline(t time.Duration) time.Time {
@@ -108,30 +183,49 @@ func idleDeadline(t time.Duration) time.Time {
 	return time.Now().Add(t)
 }
 
+// cutShort reports whether a failed read was cut short by mail (nudge)
+// rather than ended by the idle timeout, an interrupt or the client.
+func (c *conn) cutShort(err error) bool {
+	return errors.Is(err, os.ErrDeadlineExceeded) && c.mail.Load() && !c.interrupted.Load()
+}
+
 func (c *conn) serve() {
 	defer c.s.forget(c)
-	defer c.nc.Close()
+	defer c.closeMail(func() { c.nc.Close() })
 	for {
 		args, err := c.rd.Next(false)
 		if args == nil && err == nil {
 			c.runPending()
-			if c.w.Flush() != nil || c.client.CloseAfter || !c.armIdleTimeout() {
+			if c.mail.Load() {
+				c.takeMail()
+			}
+			if c.flushServed() != nil || c.client.CloseAfter {
+				return
+			}
+			if !c.beginRead(true, time.Time{}) {
+				if c.mail.Load() && !c.interrupted.Load() {
+					continue
+				}
 				return
 			}
 			args, err = c.rd.Next(true)
+			c.endRead()
+			if err != nil && c.cutShort(err) {
+				continue
+			}
 			c.client.Active(time.Now())
 		}
 		if err != nil {
 			c.runPending()
-			var pe *resp.ProtocolError
-			if errors.As(err, &pe) {
-				c.s.protocolErrors.Add(1)
-				c.w.Error("ERR " + pe.Error())
-			}
+			c.readFailed(err)
 			c.w.Flush()
 			return
 		}
-		c.dispatch(args)
+		cmd, err := c.s.table.Resolve(args)
+		c.dispatch(cmd, err, args)
+		if c.wantBlock && !c.serveWait() {
+			return
+		}
 		if len(c.pending) >= maxPending {
 			c.runPending()
 		}
@@ -143,29 +237,143 @@ func (c *conn) serve() {
 	}
 }
 
-// dispatch checks a command against the table, auth and loading, and runs
-// it; appends are gathered (see runPending).
-func (c *conn) dispatch(args [][]byte) {
-	cmd := c.s.table.Lookup(args[0])
-	if cmd == nil || !cmd.ArityOK(len(args)) || cmd.Prepare == nil {
+// flushServed is Flush with the backlog kept for a subscriber's output
+// limit: a blocking write to a slow client may take long, and pushes
+// meanwhile count what it holds.
+func (c *conn) flushServed() error {
+	if !c.subscribed {
+		return c.w.Flush()
+	}
+	c.backlog.Store(int64(c.w.Buffered()))
+	err := c.w.Flush()
+	c.backlog.Store(0)
+	return err
+}
+
+// serveWait parks a goroutine-served connection whose command blocked
+// until the wait ends, runs what follows (the command again, or the reply
+// handed over), and waits again while the command blocks again. Meanwhile
+// it reads, to notice a client that leaves, as the loop does; a command
+// pipelined behind the blocked one is kept, unrun, for after the wait (its
+// arguments stay valid: nothing reads again before it runs), and so is a
+// protocol error. It reports false when the connection is done.
+func (c *conn) serveWait() bool {
+	var held [][]byte
+	var heldErr error
+	for c.wantBlock {
+		if !c.waitOnce(&held, &heldErr) {
+			return false
+		}
+		if !c.wantBlock && held != nil {
+			args := held
+			held = nil
+			c.client.Active(time.Now())
+			cmd, err := c.s.table.Resolve(args)
+			c.dispatch(cmd, err, args)
+		}
+	}
+	if heldErr != nil {
+		c.runPending()
+		c.readFailed(heldErr)
+		c.w.Flush()
+		return false
+	}
+	return true
+}
+
+// waitOnce waits for the end of one wait and runs what follows it. The
+// wait's ended callback runs before that, or at the connection's close.
+func (c *conn) waitOnce(held *[][]byte, heldErr *error) bool {
+	c.wantBlock = false
+	if c.flushServed() != nil {
+		return false
+	}
+	var timer <-chan time.Time
+	if !c.waitDeadline.IsZero() {
+		t := time.NewTimer(time.Until(c.waitDeadline))
+		defer t.Stop()
+		timer = t.C
+	}
+	for {
+		if c.mail.Load() {
+			switch end, reply := c.takeMail(); end {
+			case waitWoken:
+				c.waitOver()
+				c.runAgain(false)
+				return true
+			case waitReplied:
+				c.waitOver()
+				c.w.Raw(reply)
+				return true
+			}
+			if c.flushServed() != nil {
+				return false
+			}
+		}
+		if c.interrupted.Load() || c.client.Killed() {
+			return false
+		}
+		if !c.waitDeadline.IsZero() && !time.Now().Before(c.waitDeadline) && c.timeOut() {
+			c.waitOver()
+			c.runAgain(true)
+			return true
+		}
+		if *held != nil || *heldErr != nil {
+			select {
+			case <-c.mailbox:
+			case <-timer:
+			}
+			continue
+		}
+		if !c.beginRead(false, c.waitDeadline) {
+			continue
+		}
+		args, err := c.rd.Next(true)
+		c.endRead()
+		var pe *resp.ProtocolError
+		switch {
+		case err == nil:
+			*held = args
+		case errors.As(err, &pe):
+			*heldErr = err
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// Mail, an interrupt or the deadline: the loop looks again.
+		default:
+			return false // the client left
+		}
+	}
+}
+
+// readFailed answers a protocol error, after which the connection closes
+// as Redis's does; any other error (EOF, a reset) has no reply.
+func (c *conn) readFailed(err error) {
+	var pe *resp.ProtocolError
+	if errors.As(err, &pe) {
+		c.s.protocolErrors.Add(1)
+		c.ctx.Error(pe)
+	}
+}
+
+// dispatch runs cmd, the entry that Table.Resolve found for args, or answers
+// err, Resolve's reply for a command that cannot run. Auth and loading are
+// checked against cmd's own flags (a subcommand's, not its container's).
+// Appends are gathered (see runPending).
+func (c *conn) dispatch(cmd *commands.Command, err error, args [][]byte) {
+	if cmd == nil || cmd.Prepare == nil {
 		c.runPending()
 	}
-	if cmd == nil {
-		c.w.Error(unknownCommand(args))
-		return
-	}
-	if !cmd.ArityOK(len(args)) {
-		c.w.Error(fmt.Sprintf("ERR wrong number of arguments for '%s' command", strings.ToLower(cmd.Name)))
+	if err != nil {
+		c.ctx.Error(err)
 		return
 	}
 	if !c.client.Authed && cmd.Flags&commands.FlagNoAuth == 0 {
 		c.runPending()
-		c.w.Error(commands.ErrNoAuth())
+		c.ctx.Error(commands.ErrNoAuth)
 		return
 	}
 	if cmd.Flags&commands.FlagLoading == 0 && c.s.loading.Load() {
 		c.runPending()
-		c.w.Error(commands.ErrLoading())
+		c.ctx.Error(commands.ErrLoading)
 		return
 	}
 	c.client.Touch(&cmd.Name)
@@ -178,6 +386,9 @@ func (c *conn) dispatch(args [][]byte) {
 	if c.client.Authed != wasAuthed {
 		c.rd.SetLimits(c.s.limits(c.client.Authed))
 	}
+	if c.wantBlock {
+		c.keepBlocked(cmd, args)
+	}
 }
 
 // runPending runs the gathered appends of consecutive pipelined commands
@@ -188,7 +399,7 @@ func (c *conn) runPending() {
 	}
 	c.gatherAppends()
 	if len(c.appends) > 0 {
-		c.s.elog.Append(c.appends...)
+		c.s.appends.Append(c.appends...)
 	}
 	c.replyPending()
 }
@@ -208,16 +419,4 @@ func (c *conn) replyPending() {
 	}
 	clear(c.appends)
 	c.pending, c.appends = c.pending[:0], c.appends[:0]
-}
-
-// unknownCommand is Redis's reply to a command it does not know.
-func unknownCommand(args [][]byte) string {
-	var b strings.Builder
-	for _, a := range args[1:] {
-		if b.Len() >= 128 {
-			break
-		}
-		fmt.Fprintf(&b, "'%.*s' ", 128-b.Len(), a)
-	}
-	return fmt.Sprintf("ERR unknown command '%.128s', with args beginning with: %s", args[0], b.String())
 }

@@ -280,7 +280,7 @@ func TestClientSubcommands(t *testing.T) {
 		if !ok || !strings.HasSuffix(info, "\n") {
 			t.Fatalf("CLIENT INFO = %#v", info)
 		}
-		for k, want := range map[string]string{"id": fmt.Sprint(id), "name": "worker-1", "lib-name": "mylib", "lib-ver": "1.2.3", "resp": fmt.Sprint(p), "db": "0", "cmd": "client"} {
+		for k, want := range map[string]string{"id": fmt.Sprint(id), "name": "worker-1", "lib-name": "mylib", "lib-ver": "1.2.3", "resp": fmt.Sprint(p), "db": "0", "cmd": "client|info"} {
 			if got := clientInfoField(t, info, k); got != want {
 				t.Fatalf("CLIENT INFO %s=%s, want %s in %q", k, got, want, info)
 			}

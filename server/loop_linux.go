@@ -3,6 +3,7 @@
 package server
 
 import (
+	"container/heap"
 	"errors"
 	"io"
 	"net"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/foldb/foldb/commands"
 	"github.com/foldb/foldb/eventlog"
-	"github.com/foldb/foldb/resp"
 )
 
 // The network loop serves every connection as Redis does: one goroutine
@@ -25,69 +25,207 @@ import (
 // each request, which is most of the time of a small read.
 //
 // Appends are gathered over a turn of the loop (every ready socket) and
-// committed at its end as one round:
-//   - When the log's writer is idle, the loop runs the round itself
-//     (eventlog.Log.AppendNow) and answers it, as Redis's loop fsyncs
-//     before it answers: other connections wait for that fsync, and their
-//     appends make the next round larger.
+// committed at its end as one round (commit; commitsHere is the policy):
+//   - When the log's writer is idle and no other client is reading, the
+//     loop runs the round itself (eventlog.Log.AppendNow) and answers it,
+//     as Redis's loop fsyncs before it answers: other connections wait for
+//     that fsync, and their appends make the next round larger.
 //   - Otherwise the appends go to the writer with AppendAsync; the writer
 //     hands the connections back when their round is durable, and the loop
 //     writes the replies: no goroutine per append, one wake-up per round.
 //
 // Nothing else slow runs on the loop:
 //   - Every other command that is not flagged fast (ENTITY.ALL, SAVE,
-//     CONFIG, CLIENT, ...) runs on a goroutine of its own, after the appends
-//     gathered before it.
+//     CONFIG GET, CLIENT LIST, ...: the flags of the entry Table.Resolve
+//     finds, a subcommand's own) runs on a goroutine of its own, after the
+//     appends gathered before it.
 //
-// While its command runs elsewhere a connection is "busy": the loop neither
-// reads from it nor touches its buffers, and takes it back from the ready
-// queue. A connection whose replies the socket does not take at once waits
-// for EPOLLOUT and is not read meanwhile, so a client that does not read
-// cannot make the server buffer without bound.
+// While its command or appends are elsewhere a connection is busy (queued,
+// appending, offloaded): the loop neither reads from it nor touches its
+// buffers, and takes it back from the ready queue. A connection whose
+// replies the socket does not take at once waits for EPOLLOUT and is not
+// read meanwhile, so a client that does not read cannot make the server
+// buffer without bound.
+//
+// A command may block its connection (commands.Conn.Block, for XREAD
+// BLOCK) or subscribe it (Conn.Subscribe, for SUBSCRIBE); see mail.go. A
+// blocked connection is in epoll for EPOLLRDHUP only, its deadline in a
+// heap that bounds the loop's wait, so thousands of them cost nothing
+// while they wait. Other goroutines end a wait (Wait.Wake, Wait.Reply) or
+// push messages (Pusher.Push) through the connection's mailbox and the
+// loop's mail queue (postMail), never touching its buffers; the loop
+// takes the mail between commands (deliver).
 
-// loopConn is a connection's state in the network loop. Only the loop
-// touches it, except mu and closed (shutdown may come from any goroutine)
-// and the fields a busy connection's worker owns until it hands it back.
+// connState is where a connection is in the network loop. Only the loop
+// changes it, by conn.to, which checks each move against transitions; a
+// command run inline may also switch it between reading and subscribed
+// (Subscribe, Unsubscribe). The moves:
+//
+//	from        to                                   when
+//	new         reading                              the loop takes it in (resume)
+//	            closed                               epoll refused it
+//	reading,    subscribed / reading                 a command subscribed / unsubscribed it
+//	subscribed  queued                               its pipeline of appends is gathered (submit)
+//	            offloaded                            a command that is not fast, or one behind appends
+//	            blocked                              its command blocked (Conn.Block)
+//	            writing                              the socket took part of its replies
+//	            closing                              the same, and it is done (a read failed, QUIT)
+//	            closed                               it is done, idle too long, or the server stops
+//	queued      rest                                 the loop committed the round (AppendNow)
+//	            appending                            the round went to the writer (AppendAsync)
+//	appending   rest                                 the writer handed it back
+//	offloaded   rest                                 the command's goroutine handed it back
+//	            blocked                              ... and the command blocked
+//	blocked     rest                                 Wake or the deadline (the command runs again
+//	                                                 there or elsewhere), or Reply
+//	            closed                               its client left, or the server stops
+//	writing     rest                                 its replies are written
+//	            writing                              still not all of them
+//	            closed                               a write failed, or the server stops
+//	closing     closing, closed                      its last replies are written
+//
+// "rest" is reading, or subscribed once a command subscribed it
+// (conn.rest). A move not in the table is a bug in the loop and panics.
+type connState uint8
+
+const (
+	// stateNew: accepted and posted to the loop, not yet in the epoll set.
+	stateNew connState = iota
+	// stateReading: in the epoll set for EPOLLIN; the loop reads it and runs
+	// its commands.
+	stateReading
+	// stateSubscribed: as reading, and it takes pushed messages (Push),
+	// which the loop writes between its replies; no idle timeout.
+	stateSubscribed
+	// stateQueued: its gathered appends wait for this turn's round
+	// (loop.commit), which answers them or hands them to the log's writer.
+	stateQueued
+	// stateAppending: its appends are with the log's writer (AppendAsync),
+	// which hands it back (resume) when they are durable.
+	stateAppending
+	// stateOffloaded: a command runs on a goroutine of its own, which owns
+	// the connection's buffers and hands it back (resume).
+	stateOffloaded
+	// stateBlocked: its command waits for a Wake, a Reply or its deadline
+	// (commands.Conn.Block). The loop reads nothing from it and watches
+	// only for its client leaving (EPOLLRDHUP) and, while replies wait,
+	// EPOLLOUT. It costs nothing while it waits.
+	stateBlocked
+	// stateWriting: the socket did not take all its replies; it waits for
+	// EPOLLOUT and is not read meanwhile, so a client that does not read
+	// cannot make the server buffer without bound. Then it reads again.
+	stateWriting
+	// stateClosing: as writing, and it closes once its replies are
+	// written (a read failed, QUIT, a kill).
+	stateClosing
+	// stateClosed: its socket is closed and it is out of the loop.
+	stateClosed
+)
+
+var stateNames = [...]string{"new", "reading", "subscribed", "queued", "appending", "offloaded", "blocked", "writing", "closing", "closed"}
+
+func (s connState) String() string { return stateNames[s] }
+
+const (
+	toRest  = 1<<stateReading | 1<<stateSubscribed
+	toLeave = 1<<stateQueued | 1<<stateOffloaded | 1<<stateBlocked | 1<<stateWriting | 1<<stateClosing | 1<<stateClosed
+)
+
+// transitions[from] has bit 1<<to set for each allowed move.
+var transitions = [...]uint16{
+	stateNew:        1<<stateReading | 1<<stateClosed,
+	stateReading:    toRest | toLeave,
+	stateSubscribed: toRest | toLeave,
+	stateQueued:     toRest | 1<<stateAppending,
+	stateAppending:  toRest,
+	stateOffloaded:  toRest | 1<<stateBlocked,
+	stateBlocked:    toRest | 1<<stateClosed,
+	stateWriting:    toRest | 1<<stateWriting | 1<<stateClosed,
+	stateClosing:    1<<stateClosing | 1<<stateClosed,
+	stateClosed:     0,
+}
+
+// to moves the connection to state next.
+func (c *conn) to(next connState) {
+	if transitions[c.state]&(1<<next) == 0 {
+		panic("server: connection " + c.state.String() + " -> " + next.String())
+	}
+	if t := c.lp.trace; t != nil {
+		t(c, c.state, next)
+	}
+	c.state = next
+}
+
+// rest is the state the connection returns to between commands.
+func (c *conn) rest() connState {
+	if c.subscribed {
+		return stateSubscribed
+	}
+	return stateReading
+}
+
+// loopConn is a connection's part in the network loop. Only the loop
+// touches it, except that a command run inline may switch state between
+// reading and subscribed (subscribedChanged).
 type loopConn struct {
 	lp   *loop
 	fd   int
-	wake func() // posts the connection to the loop; built once
+	wake func() // posts the connection back to the loop; built once
 
-	busy     bool // its command runs elsewhere
-	async    bool // its gathered appends are with the log's writer
-	disarmed bool // EPOLLIN was dropped while busy
-	writing  bool // waiting for EPOLLOUT to write the rest of its replies
-	done     bool // close once the replies are written
-	added    bool // registered with epoll
+	state connState
+	// events are the epoll events registered for the socket, kept apart
+	// from state because they lag it on purpose: a busy connection keeps
+	// EPOLLIN until an event comes while it is busy (then EPOLLONESHOT, so
+	// that a hang-up reports once instead of on every wait), which saves
+	// two epoll_ctl calls per offloaded command or async round.
+	events uint32
+	// hasMail: mail came while the connection was busy; it is taken when
+	// the connection is back.
+	hasMail bool
+	// at is the connection's place in the loop's deadlines (-1: none).
+	at int
+}
 
-	mu     sync.Mutex
-	closed bool
+// subscribedChanged follows a Subscribe or Unsubscribe of a command run
+// inline; one run elsewhere finds its rest state when it comes back.
+func (c *conn) subscribedChanged() {
+	if c.lp != nil && (c.state == stateReading || c.state == stateSubscribed) {
+		c.to(c.rest())
+	}
 }
 
 // shutdown ends the connection's socket from any goroutine; the loop then
 // reads EOF and closes it.
 func (c *conn) shutdown() {
 	c.mu.Lock()
-	if !c.closed {
+	if !c.box.closed {
 		unix.Shutdown(c.fd, unix.SHUT_RDWR)
 	}
 	c.mu.Unlock()
 }
 
-// loop is the network loop.
+// loop is the network loop. Its flags (woken, blocking, watching, served,
+// stopping, quit) are independent facts about its wake-ups, its hand-off
+// policy and its end, not states of one machine, so they stay apart.
 type loop struct {
 	s      *Server
+	log    appendLog
 	epfd   int
 	wakefd int // an eventfd in the epoll set: wakes a blocked epoll_wait
 	conns  map[int]*conn
 	events []unix.EpollEvent
 	now    time.Time
 	swept  time.Time
+	// deadlines are the blocked connections that have one, as a heap.
+	deadlines deadlineHeap
 
 	mu    sync.Mutex
 	ready []*conn // handed back by the writer, workers and accept
 	spare []*conn
-	woken bool // a wake-up is on its way since ready was taken
+	// mail are the connections that were handed mail (postMail).
+	mail      []*conn
+	spareMail []*conn
+	woken     bool // a wake-up is on its way since ready was taken
 	// blocking: the loop waits in epoll_wait (wake it with wakefd), not on
 	// the channels (wake it with kick).
 	blocking bool
@@ -97,9 +235,8 @@ type loop struct {
 	toCommit  []*conn
 	all       []*eventlog.Append
 	answering []*conn
-	// served: the loop ran other commands this turn or the one before, so
-	// other clients are reading and a round goes to the writer rather than
-	// hold them up for its fsync.
+	// served: the loop ran other commands this turn; servedBefore: the
+	// turn before. commitsHere reads them.
 	served, servedBefore bool
 
 	kick     chan struct{} // something was posted, or stop or interrupt
@@ -112,6 +249,9 @@ type loop struct {
 	stopping atomic.Bool // the server is shutting down: close idle connections
 	quit     atomic.Bool // every connection is gone: return
 	exited   chan struct{}
+
+	// trace, when set (by tests, before run), sees every state change.
+	trace func(c *conn, from, to connState)
 }
 
 var errAgain = errors.New("resource temporarily unavailable")
@@ -137,7 +277,7 @@ func newLoop(s *Server) (*loop, error) {
 		return nil, err
 	}
 	return &loop{
-		s: s, epfd: epfd, wakefd: wakefd,
+		s: s, log: s.appends, epfd: epfd, wakefd: wakefd,
 		watched: make(chan struct{}),
 		kick:    make(chan struct{}, 1),
 		sockets: make(chan struct{}, 1),
@@ -177,7 +317,7 @@ func (l *loop) adopt(nc net.Conn) (*conn, error) {
 		return nil, err
 	}
 	c := &conn{s: l.s}
-	c.lp, c.fd = l, fd
+	c.lp, c.fd, c.at = l, fd, -1
 	c.wake = func() { l.post(c) }
 	c.init(fdReader(fd), fdWriter(fd), addr, laddr, c.shutdown)
 	return c, nil
@@ -237,6 +377,20 @@ func (l *loop) post(c *conn) {
 	}
 }
 
+// postMail hands the loop a connection that was handed mail (conn.notify),
+// from any goroutine.
+func (l *loop) postMail(c *conn) {
+	l.mu.Lock()
+	l.mail = append(l.mail, c)
+	wake := !l.woken
+	l.woken = true
+	blocking := l.blocking
+	l.mu.Unlock()
+	if wake {
+		l.wakeup(blocking)
+	}
+}
+
 func (l *loop) wakeup(blocking bool) {
 	if blocking {
 		one := [8]byte{1}
@@ -277,8 +431,9 @@ func (l *loop) run() {
 	go l.watch()
 	for {
 		l.mu.Lock()
-		batch := l.ready
+		batch, mail := l.ready, l.mail
 		l.ready, l.spare = l.spare[:0], nil
+		l.mail, l.spareMail = l.spareMail[:0], nil
 		l.woken = false
 		l.mu.Unlock()
 		l.now = time.Now()
@@ -286,10 +441,20 @@ func (l *loop) run() {
 			l.resume(c)
 			batch[i] = nil
 		}
+		for i, c := range mail {
+			l.deliver(c)
+			mail[i] = nil
+		}
+		if len(l.deadlines) > 0 {
+			l.expire()
+		}
 		l.commit()
 		l.mu.Lock()
 		if l.spare == nil {
 			l.spare = batch
+		}
+		if l.spareMail == nil {
+			l.spareMail = mail
 		}
 		l.mu.Unlock()
 		if l.now.Sub(l.swept) >= sweepEvery || l.stopping.Load() {
@@ -313,17 +478,22 @@ func (l *loop) run() {
 				continue
 			}
 			c := l.conns[fd]
-			switch {
-			case c == nil:
-			case c.busy:
-				if !c.disarmed {
-					c.disarmed = true
-					l.ctl(c, 0)
-				}
-			case c.writing:
-				l.flush(c)
-			default:
+			if c == nil {
+				continue
+			}
+			switch c.state {
+			case stateReading, stateSubscribed:
 				l.process(c, true)
+			case stateQueued, stateAppending, stateOffloaded:
+				l.arm(c, unix.EPOLLONESHOT)
+			case stateWriting, stateClosing:
+				l.flush(c, false)
+			case stateBlocked:
+				if ev.Events&(unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+					l.close(c) // its client left: the wait ends with it
+				} else {
+					l.flush(c, false)
+				}
 			}
 		}
 		l.commit()
@@ -353,7 +523,7 @@ func (l *loop) wait() (int, error) {
 		return n, err
 	}
 	l.mu.Lock()
-	if len(l.ready) > 0 {
+	if len(l.ready) > 0 || len(l.mail) > 0 {
 		l.mu.Unlock()
 		return 0, nil
 	}
@@ -361,7 +531,7 @@ func (l *loop) wait() (int, error) {
 	l.blocking = blocking
 	l.mu.Unlock()
 	if blocking {
-		n, err = unix.EpollWait(l.epfd, l.events, int(sweepEvery/time.Millisecond))
+		n, err = unix.EpollWait(l.epfd, l.events, l.waitMillis())
 		l.mu.Lock()
 		l.blocking = false
 		l.mu.Unlock()
@@ -378,7 +548,7 @@ func (l *loop) wait() (int, error) {
 		l.watching = true
 		l.rearm <- struct{}{}
 	}
-	l.timer.Reset(sweepEvery)
+	l.timer.Reset(l.waitFor())
 	select {
 	case <-l.kick:
 	case <-l.sockets:
@@ -387,6 +557,22 @@ func (l *loop) wait() (int, error) {
 	}
 	l.timer.Stop()
 	return unix.EpollWait(l.epfd, l.events, 0)
+}
+
+// waitFor is how long the loop may wait for events: until the next sweep,
+// or the nearest deadline of a blocked connection.
+func (l *loop) waitFor() time.Duration {
+	d := sweepEvery
+	if len(l.deadlines) > 0 {
+		d = min(d, max(time.Until(l.deadlines[0].waitDeadline), 0))
+	}
+	return d
+}
+
+// waitMillis is waitFor for epoll_wait, rounded up so as not to wake
+// before a deadline.
+func (l *loop) waitMillis() int {
+	return int((l.waitFor() + time.Millisecond - 1) / time.Millisecond)
 }
 
 // watch waits in epoll_wait whenever the loop asks (rearm) and tells it
@@ -412,33 +598,43 @@ func (l *loop) watch() {
 // resume takes back a connection handed to the loop: a new one, or one
 // whose command or appends are done.
 func (l *loop) resume(c *conn) {
-	if !c.added {
-		c.added = true
+	switch c.state {
+	case stateNew:
 		l.conns[c.fd] = c
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(c.fd)}
+		c.to(stateReading)
+		c.events = unix.EPOLLIN
+		ev := unix.EpollEvent{Events: c.events, Fd: int32(c.fd)}
 		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
 			l.s.log.Warn("epoll_ctl failed", "err", err)
 			l.close(c)
 		}
-		return
-	}
-	c.busy = false
-	l.inflight--
-	if c.async {
-		c.async = false
+	case stateAppending:
+		l.inflight--
 		c.replyPending()
+		l.carryOn(c)
+	case stateOffloaded:
+		l.inflight--
+		if c.wantBlock {
+			l.block(c)
+			return
+		}
+		l.carryOn(c)
+	default:
+		panic("server: resume of a connection " + c.state.String())
 	}
-	l.carryOn(c)
 }
 
-// carryOn goes on with a connection that is back from being busy.
+// carryOn goes on with a connection that is back from being busy or from
+// a wait.
 func (l *loop) carryOn(c *conn) {
-	if c.disarmed {
-		c.disarmed = false
-		l.ctl(c, unix.EPOLLIN)
+	c.to(c.rest())
+	l.arm(c, unix.EPOLLIN)
+	if c.hasMail {
+		c.hasMail = false
+		c.takeMail() // pushes only: a wait would have made it blocked
 	}
 	if c.client.CloseAfter {
-		l.flush(c)
+		l.flush(c, true)
 		return
 	}
 	l.process(c, false)
@@ -446,8 +642,9 @@ func (l *loop) carryOn(c *conn) {
 
 // process runs the connection's buffered commands, reading once from the
 // socket when it is readable, until it needs more input or a command must
-// run elsewhere; then it writes the replies.
+// run elsewhere or blocks; then it writes the replies.
 func (l *loop) process(c *conn, readable bool) {
+	done := false
 	for {
 		args, err := c.rd.Next(false)
 		if args == nil && err == nil {
@@ -470,23 +667,23 @@ func (l *loop) process(c *conn, readable bool) {
 				l.submit(c) // their replies come first; the error is read again
 				return
 			}
-			var pe *resp.ProtocolError
-			if errors.As(err, &pe) {
-				c.s.protocolErrors.Add(1)
-				c.w.Error("ERR " + pe.Error())
-			}
-			c.done = true
+			c.readFailed(err)
+			done = true
 			break
 		}
-		cmd := c.s.table.Lookup(args[0])
+		cmd, rerr := c.s.table.Resolve(args)
 		if !c.runsInline(cmd) {
-			l.offload(c, args)
+			l.offload(c, cmd, args)
 			return
 		}
 		if cmd != nil && cmd.Prepare == nil {
 			l.served = true
 		}
-		c.dispatch(args)
+		c.dispatch(cmd, rerr, args)
+		if c.wantBlock {
+			l.block(c)
+			return
+		}
 		if c.client.CloseAfter {
 			break
 		}
@@ -495,7 +692,7 @@ func (l *loop) process(c *conn, readable bool) {
 			return
 		}
 	}
-	l.flush(c)
+	l.flush(c, done)
 }
 
 // runsInline reports whether the loop may run cmd itself: without pending
@@ -512,28 +709,38 @@ func (c *conn) runsInline(cmd *commands.Command) bool {
 // (commit), which joins every connection's appends of this turn.
 func (l *loop) submit(c *conn) {
 	c.gatherAppends()
-	c.busy = true
+	c.to(stateQueued)
 	l.toCommit = append(l.toCommit, c)
 }
 
-// commit runs the appends queued this turn. When the log's writer is idle
-// and no other client is reading, the loop runs them as one round itself
-// and answers them, as Redis's loop fsyncs before it answers: no hand-off
-// to the writer and back. Otherwise each connection's appends go to the
-// writer, which hands them back, and reads go on meanwhile.
-func (l *loop) commit() {
+// commitsHere is the hand-off policy: whether the loop commits this turn's
+// round itself (AppendNow, when the log's writer is idle) rather than hand
+// it to the writer (AppendAsync) and go on serving. It does when it ran no
+// other command this turn or the one before: then no other client is
+// reading, and committing here, as Redis's loop fsyncs before it answers,
+// saves the hand-off to the writer and back. When others are reading it
+// would hold each of their reads up for the round's fsync (BENCHMARKS.md,
+// the reading rule), so the round goes to the writer.
+func (l *loop) commitsHere() bool {
 	reading := l.served || l.servedBefore
 	l.servedBefore, l.served = l.served, false
+	return !reading
+}
+
+// commit runs the appends queued this turn, as one round on the loop or
+// through the writer, as commitsHere says and AppendNow allows.
+func (l *loop) commit() {
+	here := l.commitsHere()
 	for len(l.toCommit) > 0 {
 		l.all = l.all[:0]
 		for _, c := range l.toCommit {
 			l.all = append(l.all, c.appends...)
 		}
-		if reading || !l.s.elog.AppendNow(l.all) {
+		if !here || !l.log.AppendNow(l.all) {
 			for _, c := range l.toCommit {
-				c.async = true
+				c.to(stateAppending)
 				l.inflight++
-				l.s.elog.AppendAsync(c.appends, c.wake)
+				l.log.AppendAsync(c.appends, c.wake)
 			}
 			clear(l.toCommit)
 			l.toCommit = l.toCommit[:0]
@@ -543,7 +750,6 @@ func (l *loop) commit() {
 		clear(l.toCommit)
 		l.toCommit = l.toCommit[:0]
 		for _, c := range l.answering {
-			c.busy = false
 			c.replyPending()
 			l.carryOn(c) // may queue more appends of its pipeline
 		}
@@ -553,47 +759,176 @@ func (l *loop) commit() {
 }
 
 // offload runs one command, after the gathered appends, on a goroutine.
-func (l *loop) offload(c *conn, args [][]byte) {
-	c.busy = true
+func (l *loop) offload(c *conn, cmd *commands.Command, args [][]byte) {
+	c.to(stateOffloaded)
 	l.inflight++
 	go func() {
 		c.runPending()
-		c.dispatch(args)
+		c.dispatch(cmd, nil, args)
 		c.wake()
 	}()
 }
 
-// flush writes the connection's replies, waiting for EPOLLOUT when the
-// socket takes only part of them, and closes it when it is done.
-func (l *loop) flush(c *conn) {
+// block parks a connection whose command blocked (commands.Conn.Block),
+// run here or elsewhere: it writes the replies before it and waits, its
+// deadline in the heap, reading nothing.
+func (l *loop) block(c *conn) {
+	c.wantBlock = false
+	c.to(stateBlocked)
+	if !c.waitDeadline.IsZero() {
+		heap.Push(&l.deadlines, c)
+	}
+	l.flush(c, false)
+	if c.state == stateBlocked && c.hasMail {
+		c.hasMail = false
+		l.deliver(c)
+	}
+}
+
+// deliver takes the mail of a connection (postMail): pushes are written,
+// and a wait that ended goes on with the command again or the reply handed
+// over. A busy connection takes it when it is back.
+func (l *loop) deliver(c *conn) {
+	switch c.state {
+	case stateNew, stateClosed:
+		return
+	case stateQueued, stateAppending, stateOffloaded:
+		c.hasMail = true
+		return
+	case stateClosing:
+		c.takeMail() // too late for it
+		return
+	}
+	end, reply := c.takeMail()
+	if end == waitGoesOn {
+		l.flush(c, false)
+		return
+	}
+	if c.state != stateBlocked {
+		panic("server: a wait ended for a connection " + c.state.String())
+	}
+	l.unblock(c)
+	if end == waitReplied {
+		c.w.Raw(reply)
+		l.carryOn(c)
+		return
+	}
+	l.runAgain(c, false)
+}
+
+// expire ends the waits whose deadline has passed: their commands run
+// again, with Ctx.TimedOut.
+func (l *loop) expire() {
+	for len(l.deadlines) > 0 && !l.deadlines[0].waitDeadline.After(l.now) {
+		c := l.deadlines[0]
+		if !c.timeOut() {
+			// A Wake or a Reply came first; its mail ends the wait.
+			heap.Pop(&l.deadlines)
+			continue
+		}
+		l.unblock(c)
+		l.runAgain(c, true)
+	}
+}
+
+// unblock takes a connection whose wait ended out of its deadline and
+// calls its ended callback; it is still blocked until it goes on.
+func (l *loop) unblock(c *conn) {
+	if c.at >= 0 {
+		heap.Remove(&l.deadlines, c.at)
+	}
+	c.waitOver()
+}
+
+// runAgain runs a blocked command again, here when it is fast, else on a
+// goroutine, after its wait ended.
+func (l *loop) runAgain(c *conn, timedOut bool) {
+	c.to(c.rest())
+	if c.runsInline(c.waitCmd) {
+		c.runAgain(timedOut)
+		if c.wantBlock {
+			l.block(c)
+			return
+		}
+		l.carryOn(c)
+		return
+	}
+	c.to(stateOffloaded)
+	l.inflight++
+	go func() {
+		c.runAgain(timedOut)
+		c.wake()
+	}()
+}
+
+// flush writes the connection's replies. When the socket takes only part
+// of them it waits for EPOLLOUT: writing, or closing when it is done (a
+// read failed, QUIT); a blocked one stays blocked. Once they are written it
+// reads again, or closes when it is done or the server stops.
+func (l *loop) flush(c *conn, done bool) {
 	left, err := c.w.FlushSome()
 	if err != nil {
 		l.close(c)
 		return
 	}
+	if c.state == stateBlocked {
+		l.flushBlocked(c, left)
+		return
+	}
+	done = done || c.state == stateClosing || c.client.CloseAfter
 	if left > 0 {
-		if !c.writing {
-			c.writing = true
-			l.ctl(c, unix.EPOLLOUT)
+		c.backlog.Store(int64(left))
+		l.arm(c, unix.EPOLLOUT)
+		if done {
+			c.to(stateClosing)
+		} else {
+			c.to(stateWriting)
 		}
 		return
 	}
-	if c.writing {
-		c.writing = false
-		l.ctl(c, unix.EPOLLIN)
+	waited := c.state == stateWriting || c.state == stateClosing
+	if waited {
+		c.backlog.Store(0)
 	}
-	if c.done || c.client.CloseAfter || l.stopping.Load() {
+	if done || l.stopping.Load() {
 		l.close(c)
+		return
+	}
+	if waited {
+		l.arm(c, unix.EPOLLIN)
+		c.to(c.rest())
 	}
 }
 
-func (l *loop) ctl(c *conn, events uint32) {
+// flushBlocked follows a blocked connection's write: EPOLLOUT while
+// replies wait, and always EPOLLRDHUP, to see its client leave.
+func (l *loop) flushBlocked(c *conn, left int) {
+	c.backlog.Store(int64(left))
+	if left > 0 {
+		l.arm(c, unix.EPOLLOUT|unix.EPOLLRDHUP)
+		return
+	}
+	if l.stopping.Load() {
+		l.close(c)
+		return
+	}
+	l.arm(c, unix.EPOLLRDHUP)
+}
+
+// arm registers events for the connection's socket, unless they are the
+// ones registered.
+func (l *loop) arm(c *conn, events uint32) {
+	if c.events == events {
+		return
+	}
+	c.events = events
 	ev := unix.EpollEvent{Events: events, Fd: int32(c.fd)}
 	unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev)
 }
 
-// sweep closes the connections idle past the timeout, and every idle one
-// once the server is stopping.
+// sweep closes the connections idle past the timeout (not subscribed or
+// blocked ones, as Redis exempts them), and once the server is stopping
+// every connection at rest or blocked.
 func (l *loop) sweep() {
 	l.swept = l.now
 	stopping := l.stopping.Load()
@@ -602,23 +937,50 @@ func (l *loop) sweep() {
 		return
 	}
 	for _, c := range l.conns {
-		if c.busy || c.writing {
-			continue
-		}
-		if stopping || l.now.Sub(c.client.LastActive()) > timeout {
+		switch {
+		case stopping && (c.state == stateReading || c.state == stateSubscribed ||
+			c.state == stateBlocked && c.events&unix.EPOLLOUT == 0):
+			l.close(c)
+		case !stopping && c.state == stateReading && l.now.Sub(c.client.LastActive()) > timeout:
 			l.close(c)
 		}
 	}
 }
 
-// close closes a connection that is not busy.
+// close closes a connection that is not busy: its wait and its
+// subscription end, and later mail is refused.
 func (l *loop) close(c *conn) {
+	if c.state == stateBlocked && c.at >= 0 {
+		heap.Remove(&l.deadlines, c.at)
+	}
+	c.to(stateClosed)
 	delete(l.conns, c.fd)
-	c.mu.Lock()
-	c.closed = true
-	unix.Close(c.fd)
-	c.mu.Unlock()
+	c.closeMail(func() { unix.Close(c.fd) })
 	l.s.forget(c)
+}
+
+// deadlineHeap orders blocked connections by their deadline; each knows
+// its place (conn.at), so that a wait that ends early leaves at once.
+type deadlineHeap []*conn
+
+func (h deadlineHeap) Len() int           { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool { return h[i].waitDeadline.Before(h[j].waitDeadline) }
+func (h deadlineHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].at, h[j].at = i, j
+}
+func (h *deadlineHeap) Push(x any) {
+	c := x.(*conn)
+	c.at = len(*h)
+	*h = append(*h, c)
+}
+func (h *deadlineHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	c.at = -1
+	return c
 }
 
 // useLoop: Linux serves connections from the network loop.

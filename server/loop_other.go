@@ -18,6 +18,8 @@ func newLoop(*Server) (*loop, error) { return nil, errors.ErrUnsupported }
 
 func (*loop) adopt(net.Conn) (*conn, error) { return nil, errors.ErrUnsupported }
 func (*loop) post(*conn)                    {}
+func (*loop) postMail(*conn)                {}
+func (*conn) subscribedChanged()            {}
 func (*loop) run()                          {}
 func (*loop) interrupt()                    {}
 func (*loop) stop()                         {}

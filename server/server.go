@@ -5,6 +5,7 @@
 package server
 
 import (
+	"cmp"
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -31,8 +33,10 @@ type Server struct {
 	table *commands.Table
 	env   *commands.Env
 	elog  *eventlog.Log
-	state *state.Engine
-	snaps *snapshot.Manager
+	// appends is elog as the connections use it (a fake in the loop's tests).
+	appends appendLog
+	state   *state.Engine
+	snaps   *snapshot.Manager
 	// schemaText is the --schema file's text, loaded at start; nil without one.
 	schemaText *string
 
@@ -42,6 +46,9 @@ type Server struct {
 	ln      net.Listener
 	lp      *loop // nil: a goroutine per connection
 	started time.Time
+	// outputLimit is each connection's limit on bytes waiting to be
+	// written, past which a Push closes it.
+	outputLimit int
 
 	mu      sync.Mutex
 	clients map[uint64]*conn
@@ -93,14 +100,16 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:        logger,
-		opts:       opts,
-		elog:       elog,
-		state:      state.NewEngine(elog, logger),
-		schemaText: schemaText,
-		table:      commands.All(),
-		clients:    make(map[uint64]*conn),
-		done:       make(chan struct{}),
+		log:         logger,
+		opts:        opts,
+		elog:        elog,
+		appends:     elog,
+		outputLimit: defaultOutputLimit,
+		state:       state.NewEngine(elog, logger),
+		schemaText:  schemaText,
+		table:       commands.All(),
+		clients:     make(map[uint64]*conn),
+		done:        make(chan struct{}),
 	}
 	s.snaps, err = snapshot.NewManager(opts.snapshotOptions(), elog, s.state, logger)
 	if err != nil {
@@ -214,7 +223,9 @@ func (s *Server) accept() {
 		s.mu.Unlock()
 		if full {
 			s.rejectedConns.Add(1)
-			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			w := resp.NewWriter(nc)
+			w.Error(commands.Reply(commands.ErrMaxClients))
+			w.Flush()
 			nc.Close()
 			continue
 		}
@@ -293,6 +304,24 @@ func (s *Server) Shutdown(save bool) error {
 }
 
 func (s *Server) finishShutdown() {
+	s.closeConnections()
+	if s.loadDone != nil {
+		s.state.Stop()
+		<-s.loadDone
+	}
+	s.snaps.Close()
+	s.closeErr = errors.Join(s.loadErr, s.elog.Close())
+	if s.closeErr != nil {
+		s.log.Error("closing the log failed", "err", s.closeErr)
+	} else {
+		s.log.Info("stopped", "events", s.elog.LastPosition())
+	}
+	close(s.done)
+}
+
+// closeConnections lets every connection finish its command and closes it,
+// then stops the network loop.
+func (s *Server) closeConnections() {
 	s.mu.Lock()
 	for _, c := range s.clients {
 		c.interrupt()
@@ -314,18 +343,16 @@ func (s *Server) finishShutdown() {
 	if s.lp != nil {
 		s.lp.stop()
 	}
-	if s.loadDone != nil {
-		s.state.Stop()
-		<-s.loadDone
-	}
-	s.snaps.Close()
-	s.closeErr = errors.Join(s.loadErr, s.elog.Close())
-	if s.closeErr != nil {
-		s.log.Error("closing the log failed", "err", s.closeErr)
-	} else {
-		s.log.Info("stopped", "events", s.elog.LastPosition())
-	}
-	close(s.done)
+}
+
+// appendLog is what connections need of the event log: the network loop
+// commits a turn's appends with AppendNow or AppendAsync, a goroutine (serve,
+// or an offloaded command's) with Append. *eventlog.Log is the one the
+// server uses; the loop's tests use a fake, to drive the loop without Pebble.
+type appendLog interface {
+	Append(appends ...*eventlog.Append)
+	AppendNow(appends []*eventlog.Append) bool
+	AppendAsync(appends []*eventlog.Append, done func())
 }
 
 // Close shuts down and waits.
@@ -371,16 +398,8 @@ func (s *Server) Clients() []*commands.Client {
 	for _, c := range s.clients {
 		out = append(out, c.client)
 	}
-	sortClients(out)
+	slices.SortFunc(out, func(a, b *commands.Client) int { return cmp.Compare(a.ID, b.ID) })
 	return out
-}
-
-func sortClients(cs []*commands.Client) {
-	for i := 1; i < len(cs); i++ {
-		for j := i; j > 0 && cs[j].ID < cs[j-1].ID; j-- {
-			cs[j], cs[j-1] = cs[j-1], cs[j]
-		}
-	}
 }
 
 // Stats returns the server's counters.

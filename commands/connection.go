@@ -186,9 +186,7 @@ func parseSelect(args [][]byte) (struct{}, error) {
 func runSelect(c *Ctx, _ struct{}) { c.W.OK() }
 
 func runReset(c *Ctx, _ [][]byte) {
-	if c.Client.Sub != nil {
-		c.Client.Sub.Close()
-	}
+	c.leaveSubscribed()
 	c.Client.setProto(2)
 	c.W.SetProto(2)
 	c.Client.SetName("")

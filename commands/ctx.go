@@ -180,6 +180,9 @@ func NewClient(id uint64, addr, laddr string, kill func()) *Client {
 	return c
 }
 
+// Protocol is the connection's protocol, 2 or 3, for other goroutines.
+func (c *Client) Protocol() int { c.mu.Lock(); defer c.mu.Unlock(); return c.Proto }
+
 // Name is the name set with CLIENT SETNAME or HELLO SETNAME.
 func (c *Client) Name() string { c.mu.Lock(); defer c.mu.Unlock(); return c.name }
 

@@ -50,6 +50,13 @@ func ArityError(name string) error {
 	return errorf("ERR wrong number of arguments for '%s' command", lower(strings.ReplaceAll(name, " ", "|")))
 }
 
+// SubscribedOnlyError is Redis's reply to a command that a RESP2
+// connection in subscribed mode may not send.
+func SubscribedOnlyError(name string) error {
+	name, _, _ = strings.Cut(name, " ")
+	return errorf("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", lower(name))
+}
+
 // UnknownCommand is Redis's reply to a command it does not know.
 func UnknownCommand(args [][]byte) error {
 	var b strings.Builder

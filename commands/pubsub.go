@@ -59,7 +59,8 @@ func subscribe(c *Ctx, names [][]byte, kind string, add func(*pubsub.Sub, string
 }
 
 // unsubscribe removes each name, or every one when none is given, and
-// confirms each; with nothing to remove it confirms with a null name.
+// confirms each; with nothing to remove it confirms with a null name. A
+// connection left with no subscription leaves subscribed mode.
 func unsubscribe(c *Ctx, names [][]byte, kind string, all func(*pubsub.Sub) []string, remove func(*pubsub.Sub, string) int) {
 	s := c.Client.Sub
 	list := make([]string, 0, len(names))
@@ -69,6 +70,16 @@ func unsubscribe(c *Ctx, names [][]byte, kind string, all func(*pubsub.Sub) []st
 	if len(list) == 0 && s != nil {
 		list = all(s)
 	}
+	counts := make([]int, len(list))
+	for i, n := range list {
+		if s != nil {
+			counts[i] = remove(s, n)
+		}
+	}
+	if s != nil && s.Count() == 0 {
+		// The messages queued so far go out before these replies.
+		c.leaveSubscribed()
+	}
 	if len(list) == 0 {
 		c.W.Push(3)
 		c.W.BulkString(kind)
@@ -76,15 +87,11 @@ func unsubscribe(c *Ctx, names [][]byte, kind string, all func(*pubsub.Sub) []st
 		c.W.Int(int64(subCount(s)))
 		return
 	}
-	for _, n := range list {
-		count := 0
-		if s != nil {
-			count = remove(s, n)
-		}
+	for i, n := range list {
 		c.W.Push(3)
 		c.W.BulkString(kind)
 		c.W.BulkString(n)
-		c.W.Int(int64(count))
+		c.W.Int(int64(counts[i]))
 	}
 }
 
@@ -96,13 +103,37 @@ func subCount(s *pubsub.Sub) int {
 }
 
 // subscriptions returns the connection's subscriptions, made on its first
-// SUBSCRIBE or PSUBSCRIBE.
+// SUBSCRIBE or PSUBSCRIBE, which puts it in subscribed mode: the hub's
+// messages are pushed to it between replies. When the connection closes,
+// its subscriptions go with it.
 func (c *Ctx) subscriptions() *pubsub.Sub {
 	if c.Client.Sub == nil {
-		c.Client.Sub = c.Env.Hub.NewSub(c.Client.Sink)
+		var s *pubsub.Sub
+		p := c.Conn.Subscribe(func() { s.Close() })
+		s = c.Env.Hub.NewSub(sink{p, c.Client})
+		c.Client.Sub = s
 	}
 	return c.Client.Sub
 }
+
+// leaveSubscribed drops every subscription and takes the connection out of
+// subscribed mode (UNSUBSCRIBE of the last one, RESET).
+func (c *Ctx) leaveSubscribed() {
+	if s := c.Client.Sub; s != nil {
+		s.Close()
+		c.Client.Sub = nil
+		c.Conn.Unsubscribe()
+	}
+}
+
+// sink hands the hub's messages to the connection.
+type sink struct {
+	p      Pusher
+	client *Client
+}
+
+func (s sink) Deliver(msg []byte) { s.p.Push(msg) }
+func (s sink) Proto() int         { return s.client.Protocol() }
 
 // Subscribed reports whether the connection is in subscribed mode: it
 // subscribes to a channel or a pattern. Under RESP2 such a connection

@@ -38,6 +38,8 @@ var table = settings.New(DefaultOptions(), []settings.Setting[Options]{
 		Value: settings.Seconds(func(o *Options) *time.Duration { return &o.Timeout })},
 	{Name: "proto-max-bulk-len", Doc: "longest argument a client may send",
 		Value: settings.Bytes(func(o *Options) *int64 { return &o.ProtoMaxBulkLen }, 1<<20)},
+	{Name: "pubsub-output-limit", Doc: "bytes of messages a Pub/Sub subscriber may leave unread before it is disconnected (Redis's client-output-buffer-limit pubsub)",
+		Value: settings.Bytes(func(o *Options) *int64 { return &o.PubSubOutputLimit }, 1<<10)},
 	{Name: "max-event-size", Doc: "largest event (type + data + meta)",
 		Value: settings.Bytes(func(o *Options) *int { return &o.MaxEventSize }, 0)},
 	{Name: "max-events-per-append", Doc: "most events in one EVENT.APPEND",

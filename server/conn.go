@@ -376,6 +376,11 @@ func (c *conn) dispatch(cmd *commands.Command, err error, args [][]byte) {
 		c.ctx.Error(commands.ErrLoading)
 		return
 	}
+	if cmd.Flags&commands.FlagSubscribed == 0 && c.client.Subscribed() && c.w.Proto() == 2 {
+		c.runPending()
+		c.ctx.Error(commands.SubscribedOnlyError(cmd.Name))
+		return
+	}
 	c.client.Touch(&cmd.Name)
 	if cmd.Prepare != nil {
 		c.pending = append(c.pending, cmd.Prepare(&c.ctx, args))

@@ -20,10 +20,11 @@ import (
 // (SUBSCRIBE, PUBLISH) build on; commands.Conn, Wait and Pusher document
 // it from the command's side.
 
-// defaultOutputLimit is the bytes a connection may have waiting to be
-// written, pushed messages and replies the socket has not taken, before a
-// Push closes it: Redis's client-output-buffer-limit for Pub/Sub clients
-// (a hard limit of 32mb).
+// defaultOutputLimit is the default of the setting pubsub-output-limit:
+// the bytes a connection may have waiting to be written, pushed messages
+// and replies the socket has not taken, before a Push closes it, as
+// Redis's client-output-buffer-limit for Pub/Sub clients (a hard limit of
+// 32mb).
 const defaultOutputLimit = 32 << 20
 
 // mailbox is guarded by conn.mu.

@@ -23,7 +23,10 @@ type Options struct {
 	// Timeout closes a connection idle for this long; 0 never does.
 	Timeout time.Duration
 	// ProtoMaxBulkLen is the longest argument a client may send.
-	ProtoMaxBulkLen    int64
+	ProtoMaxBulkLen int64
+	// PubSubOutputLimit is how many bytes of pushed messages and unsent
+	// replies a subscribed connection may have waiting before it is closed.
+	PubSubOutputLimit  int64
 	MaxEventSize       int
 	MaxEventsPerAppend int
 	// SnapshotInterval takes a snapshot this long after the last one when
@@ -58,6 +61,7 @@ func DefaultOptions() Options {
 		Durability:         lo.Durability,
 		MaxClients:         10000,
 		ProtoMaxBulkLen:    512 << 20,
+		PubSubOutputLimit:  defaultOutputLimit,
 		MaxEventSize:       lo.MaxEventSize,
 		MaxEventsPerAppend: lo.MaxEventsPerAppend,
 		SnapshotInterval:   so.Interval,

@@ -104,7 +104,7 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		opts:        opts,
 		elog:        elog,
 		appends:     elog,
-		outputLimit: defaultOutputLimit,
+		outputLimit: int(opts.PubSubOutputLimit),
 		state:       state.NewEngine(elog, logger),
 		schemaText:  schemaText,
 		table:       commands.All(),

@@ -48,6 +48,11 @@ import (
 //	last:u64     position of its last event
 //	batch        the Pebble batch (its Repr)
 //
+// A round of ops only (eventlog.Op: consumer groups) holds no event; its
+// record has first = last+1, "after position last", and is applied when
+// last is Pebble's newest position or later (replaySegment says why
+// applying it again is harmless).
+//
 // A length of zero ends a segment. A record that runs past the segment's
 // end or fails its checksum was being written when the process or the
 // machine stopped: nothing in it was answered under always (its fdatasync
@@ -195,12 +200,32 @@ func replaySegment(path string, db *pebble.DB, last uint64, log *slog.Logger) (u
 		first := binary.LittleEndian.Uint64(body)
 		end := binary.LittleEndian.Uint64(body[8:])
 		off += journalHeader + n
-		if end <= last {
-			continue // already in Pebble's tables
-		}
-		if first != last+1 || end < first {
-			return 0, fmt.Errorf("%w: the journal's record for positions %d-%d follows position %d (segment %s)",
-				ErrCorruptRecord, first, end, last, filepath.Base(path))
+		if first == end+1 {
+			// A round of ops only, "after position end".
+			switch {
+			case end < last:
+				continue // an event after it is in Pebble's tables, so it is too
+			case end > last:
+				return 0, fmt.Errorf("%w: the journal's record after position %d follows position %d (segment %s)",
+					ErrCorruptRecord, end, last, filepath.Base(path))
+			}
+			// end == last: Pebble's tables may or may not hold it. Its
+			// batch, like every round's, only sets and deletes keys to
+			// values decided when it was staged (no read, no merge), so
+			// applying it again is harmless: replaying rounds in order
+			// from any round at or before the first one the tables lack
+			// leaves each key with the value of the last round that wrote
+			// it, as the tables plus the missing rounds would. Every round
+			// from this record on is applied, so the replay starts at or
+			// before that first missing round.
+		} else {
+			if end <= last {
+				continue // already in Pebble's tables
+			}
+			if first != last+1 || end < first {
+				return 0, fmt.Errorf("%w: the journal's record for positions %d-%d follows position %d (segment %s)",
+					ErrCorruptRecord, first, end, last, filepath.Base(path))
+			}
 		}
 		b := db.NewBatch()
 		err := b.SetRepr(slices.Clone(body[journalPositions:n]))

@@ -69,8 +69,8 @@ type writerState struct {
 	after    []func(error)
 	afterErr error
 	key      []byte
-	val    []byte
-	subs   []*submission
+	val      []byte
+	subs     []*submission
 	// side holds the round's index and idempotency entries end to end, and
 	// sideKVs where each is; round adds them to the batch sorted, after
 	// the events (sideEntries).

@@ -372,7 +372,7 @@ func TestJournalOpRecordsAppliedAgain(t *testing.T) {
 	defer l.Close()
 	l.Do(setOp("k", "1", "gone", "1")) // after 0, skipped: event 1 is in the tables
 	appendN(t, l, 1, `{}`)
-	l.Do(setOp("k", "2"))  // after 1, in the tables
+	l.Do(setOp("k", "2"))   // after 1, in the tables
 	l.Do(setOp("gone", "")) // after 1, in the tables
 	if err := l.db.Flush(); err != nil {
 		t.Fatal(err)

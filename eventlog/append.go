@@ -61,16 +61,9 @@ type writerState struct {
 	known  map[string]uint64
 	ids    map[idemKeyT]Result // idempotency IDs seen in this round
 	events []Event
-	// roundEvents are the round's events, kept for the watcher.
-	roundEvents []Event
-	ob          OpBatch
-	// after are the callbacks of the round just run (OpBatch.AfterCommit),
-	// to call with afterErr once roundMu is released.
-	after    []func(error)
-	afterErr error
-	key      []byte
-	val      []byte
-	subs     []*submission
+	key    []byte
+	val    []byte
+	subs   []*submission
 	// side holds the round's index and idempotency entries end to end, and
 	// sideKVs where each is; round adds them to the batch sorted, after
 	// the events (sideEntries).
@@ -82,6 +75,15 @@ type writerState struct {
 	nowRound [1]*submission
 	rounds   atomic.Uint64
 	appends  atomic.Uint64
+
+	// The round's ops (op.go): roundEvents are its events, kept for the
+	// watcher; after are the callbacks of the round just run
+	// (OpBatch.AfterCommit), to call with afterErr once roundMu is
+	// released.
+	ob          OpBatch
+	roundEvents []Event
+	after       []func(error)
+	afterErr    error
 }
 
 // sideKV is one entry in writerState.side: key side[at:at+klen], value

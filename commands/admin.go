@@ -440,6 +440,7 @@ func All() *Table {
 	cmds = append(cmds, entityCommands()...)
 	cmds = append(cmds, schemaCommands()...)
 	cmds = append(cmds, snapshotCommands()...)
+	cmds = append(cmds, groupCommands()...)
 	return NewTable(cmds...)
 }
 

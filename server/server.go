@@ -23,6 +23,7 @@ import (
 	"github.com/foldb/foldb/resp"
 	"github.com/foldb/foldb/snapshot"
 	"github.com/foldb/foldb/state"
+	"github.com/foldb/foldb/streams"
 )
 
 // Server is one foldb server: a log, its state and a listener.
@@ -35,6 +36,8 @@ type Server struct {
 	snaps *snapshot.Manager
 	// schemaText is the --schema file's text, loaded at start; nil without one.
 	schemaText *string
+	// groups are the streams' consumer groups, stored in the log.
+	groups *streams.Groups
 
 	optsMu sync.Mutex // guards opts for CONFIG SET
 	opts   Options
@@ -92,10 +95,16 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	groups, err := streams.OpenGroups(elog, streams.NewReader(elog))
+	if err != nil {
+		elog.Close()
+		return nil, err
+	}
 	s := &Server{
 		log:        logger,
 		opts:       opts,
 		elog:       elog,
+		groups:     groups,
 		state:      state.NewEngine(elog, logger),
 		schemaText: schemaText,
 		table:      commands.All(),
@@ -109,7 +118,7 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		elog.Close()
 		return nil, err
 	}
-	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Table: s.table, Server: s}
+	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Table: s.table, Server: s}
 	return s, nil
 }
 
@@ -295,6 +304,7 @@ func (s *Server) Shutdown(save bool) error {
 }
 
 func (s *Server) finishShutdown() {
+	s.groups.Close() // blocked XREADGROUPs answer, so their connections can finish
 	s.mu.Lock()
 	for _, c := range s.clients {
 		c.interrupt()

@@ -148,14 +148,17 @@ type Request interface {
 	// state as it was.
 	stage(s *stager) error
 	setErr(err error)
-	err() error
+	// Failed is the error the request was answered with, or nil.
+	Failed() error
 }
 
 // Result is embedded in every request: the error it was answered with.
 type Result struct{ Err error }
 
 func (r *Result) setErr(err error) { r.Err = err }
-func (r *Result) err() error       { return r.Err }
+
+// Failed is r.Err.
+func (r *Result) Failed() error { return r.Err }
 
 // Do runs the requests, in order and typically in one round of the log,
 // and returns when every one is answered (its Err set).

@@ -26,6 +26,9 @@ type GroupCreate struct {
 	// EntriesRead is the group's entries-read counter; -1 (unknown) when
 	// not given, as in Redis.
 	EntriesRead int64
+	// Invalid is a malformed ID's error, answered after the key is found,
+	// as Redis does.
+	Invalid error
 	Result
 }
 
@@ -36,6 +39,9 @@ func (r *GroupCreate) stage(s *stager) error {
 			return ErrMkStream
 		}
 		return ErrNoKey
+	}
+	if r.Invalid != nil {
+		return r.Invalid
 	}
 	if s.gs.lookup(r.Key, r.Group) != nil {
 		return ErrBusyGroup
@@ -56,6 +62,7 @@ type GroupSetID struct {
 	ID          ID
 	Dollar      bool
 	EntriesRead int64 // -1 when not given
+	Invalid     error // a malformed ID's, answered after the group is found
 	Result
 }
 
@@ -63,6 +70,9 @@ func (r *GroupSetID) stage(s *stager) error {
 	g, err := s.gs.existing(r.Key, r.Group)
 	if err != nil {
 		return err
+	}
+	if r.Invalid != nil {
+		return r.Invalid
 	}
 	g.last, g.entriesRead = r.ID, r.EntriesRead
 	if r.Dollar {
@@ -151,6 +161,9 @@ func (r *ConsumerDelete) stage(s *stager) error {
 type ReadFrom struct {
 	ID  ID
 	New bool
+	// Err is a malformed ID's error: Redis answers it after the groups of
+	// the keys before it and of its own key are found.
+	Err error
 }
 
 // ReadGroup is XREADGROUP GROUP group consumer [COUNT n] [NOACK] STREAMS
@@ -245,6 +258,9 @@ func (r *ReadGroup) plan(s *stager) ([]readPlan, error) {
 		g := s.gs.lookup(key, r.Group)
 		if g == nil {
 			return nil, &NoGroupError{Key: key, Group: r.Group}
+		}
+		if r.From[i].Err != nil {
+			return nil, r.From[i].Err
 		}
 		plans[i].g = g
 	}

@@ -61,7 +61,7 @@ func (gl *groupLog) do(reqs ...Request) {
 	gl.t.Helper()
 	gl.gs.Do(reqs...)
 	for _, r := range reqs {
-		if err := r.err(); err != nil {
+		if err := r.Failed(); err != nil {
 			gl.t.Fatalf("%T %+v: %v", r, r, err)
 		}
 	}
@@ -71,7 +71,7 @@ func (gl *groupLog) do(reqs ...Request) {
 func (gl *groupLog) fails(r Request, want error) {
 	gl.t.Helper()
 	gl.gs.Do(r)
-	if err := r.err(); err == nil || (!errors.Is(err, want) && err.Error() != want.Error()) {
+	if err := r.Failed(); err == nil || (!errors.Is(err, want) && err.Error() != want.Error()) {
 		gl.t.Fatalf("%T %+v: error %v, want %v", r, r, err, want)
 	}
 }

@@ -38,6 +38,14 @@
 //	's' len:uvarint stream ver:u64    -> pos:u64         (index: stream version -> position)
 //	'i' len:uvarint stream id         -> ver:u64 pos:u64 (idempotency: the result of the append with that ID)
 //	'm' name                          -> value           (metadata: "format", "schema", ...)
+//	'g' op key                        -> value           (what ops store, op.go: package streams' consumer groups)
+//	'g' gid:u64 1                     -> group: key, name, last-delivered ID, entries-read (streams/group_keys.go)
+//	'g' gid:u64 2 cid:u64             -> consumer: name, seen and active times
+//	'g' gid:u64 3 pos:u64             -> pending entry: consumer, delivery time, delivery count
+//
+// Ops commit in the round's batch with its appends; a round of ops alone
+// is a journal record with no event, "after" the newest position
+// (journal.go).
 //
 // The event record is versioned by its first byte. Record format 1:
 //

@@ -41,6 +41,7 @@ type Groups struct {
 	byKey   map[string]map[string]*group // stream key, group name
 	nextGID uint64
 	waiting waiters
+	publish func(*Published) // OnPublish's
 
 	closed atomic.Bool
 }

@@ -69,6 +69,14 @@ func (gs *Groups) Block(r *ReadGroup, done func()) *Waiter {
 		if w.state.Load() != waitSubmitted {
 			return nil
 		}
+		if gs.closed.Load() {
+			// Close has answered the waiters registered before it; this
+			// one came after.
+			if w.to(waitSubmitted, waitAnswered) {
+				return ErrClosed
+			}
+			return nil
+		}
 		return r.run(&stager{gs: gs, b: b, now: b.Now()}, w)
 	}}
 	gs.log.DoAsync([]*eventlog.Op{op}, func() { w.opDone(op.Err) })
@@ -246,6 +254,9 @@ func (ws *waiters) closeAll() {
 // Staged implements eventlog.Watcher: it serves, in the order they
 // blocked, the waiters that the round's events may give entries.
 func (gs *Groups) Staged(b *eventlog.OpBatch, events []eventlog.Event) {
+	if gs.publish != nil {
+		gs.stagePublish(b, events)
+	}
 	ws := &gs.waiting
 	if ws.live == 0 {
 		return

@@ -307,3 +307,65 @@ func TestBlockCancelRace(t *testing.T) {
 
 // Groups serve blocked reads as the log's watcher.
 var _ eventlog.Watcher = (*Groups)(nil)
+
+// TestBlockQueuedAtClose: a blocked read whose op runs after Close began
+// is answered with ErrClosed, not left waiting.
+func TestBlockQueuedAtClose(t *testing.T) {
+	gl := openGroupLog(t, "")
+	gl.do(&GroupCreate{Key: "s:1", Group: "g", EntriesRead: -1})
+	inside, release := make(chan struct{}), make(chan struct{})
+	go gl.log.Exclusive(func(uint64) error { close(inside); <-release; return nil })
+	<-inside
+	b := gl.block(read("g", "c", 0, "s:1"))
+	closed := make(chan struct{})
+	go func() { gl.gs.Close(); close(closed) }()
+	for !gl.gs.closed.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	close(release)
+	b.wait(t)
+	if !errors.Is(b.r.Err, ErrClosed) {
+		t.Fatalf("a read queued at Close: %v", b.r.Err)
+	}
+	<-closed
+}
+
+// TestOnPublish: every durable round that appends is told, with its
+// positions and views; a round of ops alone is not.
+func TestOnPublish(t *testing.T) {
+	gl := openGroupLog(t, "")
+	got := make(chan *Published, 10)
+	gl.gs.OnPublish(func(p *Published) { got <- p })
+	gl.add("a:1", "T1", "T2")
+	gl.do(&GroupCreate{Key: "a:1", Group: "g", EntriesRead: -1})
+	gl.add("b:2", "T1")
+	var seen []string
+	for range 2 {
+		select {
+		case p := <-got:
+			seen = append(seen, fmt.Sprintf("%d-%d %v %v %v", p.First, p.Last, p.Streams, p.Categories, p.Types))
+		case <-time.After(10 * time.Second):
+			t.Fatal("no notification")
+		}
+	}
+	want(t, "published", seen, "1-2 [a:1] [a] [T1 T2]", "3-3 [b:2] [b] [T1]")
+	select {
+	case p := <-got:
+		t.Fatalf("an extra notification %+v", p)
+	default:
+	}
+	p := &Published{Streams: []string{"a:1"}, Categories: []string{"a"}, Types: []string{"T1"}}
+	for key, touches := range map[string]bool{"a:1": true, "a:2": false, "$all": true, "$ce-a": true, "$ce-b": false, "$et-T1": true, "$et-T2": false, "nope": false} {
+		if p.Touches(ParseKey(key)) != touches {
+			t.Errorf("Touches(%s) = %v", key, !touches)
+		}
+	}
+	gl.gs.OnPublish(nil)
+	gl.add("c:1", "T1")
+	gl.do(&PendingSummary{Key: "a:1", Group: "g"})
+	select {
+	case p := <-got:
+		t.Fatalf("told after OnPublish(nil): %+v", p)
+	default:
+	}
+}

@@ -49,9 +49,10 @@ import (
 //	batch        the Pebble batch (its Repr)
 //
 // A round of ops only (eventlog.Op: consumer groups) holds no event; its
-// record has first = last+1, "after position last", and is applied when
-// last is Pebble's newest position or later (replaySegment says why
-// applying it again is harmless).
+// record has first = last+1, "after position last". Replay applies it when
+// last is the newest position Pebble holds by then (its tables, or the
+// records replayed before it), even though the tables may hold it
+// already: replaySegment says why that is harmless.
 //
 // A length of zero ends a segment. A record that runs past the segment's
 // end or fails its checksum was being written when the process or the
@@ -210,8 +211,9 @@ func replaySegment(path string, db *pebble.DB, last uint64, log *slog.Logger) (u
 					ErrCorruptRecord, end, last, filepath.Base(path))
 			}
 			// end == last: Pebble's tables may or may not hold it. Its
-			// batch, like every round's, only sets and deletes keys to
-			// values decided when it was staged (no read, no merge), so
+			// batch, like every round's, only sets keys to values decided
+			// when it was staged and deletes keys or ranges of keys (no
+			// read, no merge), so
 			// applying it again is harmless: replaying rounds in order
 			// from any round at or before the first one the tables lack
 			// leaves each key with the value of the last round that wrote

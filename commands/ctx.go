@@ -10,6 +10,7 @@ import (
 	"github.com/foldb/foldb/resp"
 	"github.com/foldb/foldb/snapshot"
 	"github.com/foldb/foldb/state"
+	"github.com/foldb/foldb/streams"
 )
 
 // Ctx is what a command runs with: the reply writer, its connection and the
@@ -91,6 +92,7 @@ type Env struct {
 	Log       *eventlog.Log
 	State     *state.Engine
 	Snapshots *snapshot.Manager
+	Groups    *streams.Groups
 	Table     *Table
 	Server    Server
 	Hub       *pubsub.Hub

@@ -18,7 +18,7 @@ func pubsubCommands() []*Command {
 		{Name: "PUBSUB CHANNELS", Arity: -2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB CHANNELS [pattern]", Summary: "Lists the channels with at least one subscriber.", Run: handle(parsePubsubChannels, runPubsubChannels)},
 		{Name: "PUBSUB NUMSUB", Arity: -2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB NUMSUB [channel ...]", Summary: "Counts the subscribers of channels.", Run: runPubsubNumsub},
 		{Name: "PUBSUB NUMPAT", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB NUMPAT", Summary: "Counts the subscribed patterns.", Run: func(c *Ctx, _ [][]byte) { c.W.Int(int64(c.Env.Hub.NumPat())) }},
-		{Name: "PUBSUB HELP", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB HELP", Summary: "Describes the PUBSUB subcommands.", Run: runHelp(ps)},
+		{Name: "PUBSUB HELP", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB HELP", Summary: "Describes the PUBSUB subcommands.", Run: func(c *Ctx, _ [][]byte) { writeHelp(c, "PUBSUB", pubsubHelp) }},
 	}
 	sub := FlagLoading | FlagStale | FlagSubscribed | FlagFast
 	return []*Command{
@@ -181,16 +181,12 @@ func runPubsubNumsub(c *Ctx, args [][]byte) {
 	}
 }
 
-// runHelp is a container's HELP, built from its subcommands' docs in the
-// shape Redis gives: a heading line, then each syntax with its summary
-// indented below it.
-func runHelp(parent *Command) func(c *Ctx, _ [][]byte) {
-	return func(c *Ctx, _ [][]byte) {
-		c.W.Array(1 + 2*len(parent.Subcommands))
-		c.W.Simple(parent.Name + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
-		for _, s := range parent.Subcommands {
-			c.W.Simple(s.Syntax[len(parent.Name)+1:])
-			c.W.Simple("    " + s.Summary)
-		}
-	}
+var pubsubHelp = []string{
+	"CHANNELS [<pattern>]",
+	"    Return the currently active channels matching a <pattern> (default: '*').",
+	"NUMPAT",
+	"    Return number of subscriptions to patterns.",
+	"NUMSUB [<channel> ...]",
+	"    Return the number of subscribers for the specified channels, excluding",
+	"    pattern subscriptions(default: no channels).",
 }

@@ -336,6 +336,7 @@ func needTool(t testing.TB, name string) string {
 var toolEnv = map[string]string{
 	"redis-cli":       "FOLDB_REDIS_CLI",
 	"redis-benchmark": "FOLDB_REDIS_BENCHMARK",
+	"redis-server":    "FOLDB_REDIS_SERVER",
 	"php":             "FOLDB_PHP",
 	"predis":          "FOLDB_PREDIS_AUTOLOAD",
 }

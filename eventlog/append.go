@@ -39,6 +39,7 @@ type Applier interface {
 
 type submission struct {
 	appends []*Append
+	ops     []*Op // run after the appends
 	fn      func(last uint64) error
 	err     error
 	done    chan struct{}
@@ -74,6 +75,15 @@ type writerState struct {
 	nowRound [1]*submission
 	rounds   atomic.Uint64
 	appends  atomic.Uint64
+
+	// The round's ops (op.go): roundEvents are its events, kept for the
+	// watcher; after are the callbacks of the round just run
+	// (OpBatch.AfterCommit), to call with afterErr once roundMu is
+	// released.
+	ob          OpBatch
+	roundEvents []Event
+	after       []func(error)
+	afterErr    error
 }
 
 // sideKV is one entry in writerState.side: key side[at:at+klen], value
@@ -113,6 +123,14 @@ func (w *writerState) init() {
 }
 
 const knownMax = 1 << 16
+
+// takeAfter hands over the callbacks of the round just run, with the
+// round's error, for the caller to run once roundMu is released.
+func (w *writerState) takeAfter() ([]func(error), error) {
+	after, err := w.after, w.afterErr
+	w.after, w.afterErr = nil, nil
+	return after, err
+}
 
 // remember adds a committed round's stream versions to the cache.
 func (w *writerState) remember() {
@@ -179,7 +197,15 @@ func (l *Log) AppendNow(appends []*Append) bool {
 	if !l.roundMu.TryLock() {
 		return false
 	}
-	defer l.roundMu.Unlock()
+	ran := l.appendNow(appends)
+	after, err := l.w.takeAfter()
+	l.roundMu.Unlock()
+	runAfter(after, err)
+	return ran
+}
+
+// appendNow is AppendNow's round, with roundMu held.
+func (l *Log) appendNow(appends []*Append) bool {
 	if len(l.subs) != 0 {
 		return false // queued submissions go first
 	}
@@ -356,7 +382,7 @@ func (l *Log) writer() {
 			continue
 		}
 		w.subs = append(w.subs[:0], first)
-		n := len(first.appends)
+		n := len(first.appends) + len(first.ops)
 	gather:
 		for n < l.opts.MaxRoundEvents {
 			select {
@@ -369,17 +395,19 @@ func (l *Log) writer() {
 					break gather
 				}
 				w.subs = append(w.subs, s)
-				n += len(s.appends)
+				n += len(s.appends) + len(s.ops)
 			default:
 				break gather
 			}
 		}
 		l.round(w.subs)
+		after, afterErr := w.takeAfter()
 		l.roundMu.Unlock()
+		runAfter(after, afterErr)
 		for i, s := range w.subs {
 			w.subs[i] = nil
 			if notify := s.notify; notify != nil {
-				s.appends, s.notify = nil, nil
+				s.appends, s.ops, s.notify = nil, nil, nil
 				submissionPool.Put(s)
 				notify()
 				continue
@@ -390,6 +418,10 @@ func (l *Log) writer() {
 }
 
 // round stages, commits and publishes one group of submissions.
+//
+// A round that appends no event but whose ops wrote op keys is committed
+// too: its journal record holds no event and the positions first = last+1,
+// end = last, "after position last" (see replaySegment).
 func (l *Log) round(subs []*submission) {
 	w := &l.w
 	clear(w.versions)
@@ -400,6 +432,10 @@ func (l *Log) round(subs []*submission) {
 	start := l.last.Load()
 	pos := start
 	now := time.Now().UnixMilli()
+	ob := &w.ob
+	ob.begin(batch, now, start)
+	watch := l.watcher != nil
+	w.roundEvents = w.roundEvents[:0]
 	staged := 0
 	for _, s := range subs {
 		for _, a := range s.appends {
@@ -412,11 +448,27 @@ func (l *Log) round(subs []*submission) {
 			}
 			if l.stage(batch, a, &pos, now) {
 				staged++
+				if watch {
+					w.roundEvents = append(w.roundEvents, w.events...)
+				}
 			}
 		}
+		for _, op := range s.ops {
+			if failed != nil {
+				op.Err = failed
+				continue
+			}
+			op.Err = ob.run(op)
+		}
+	}
+	if watch && len(w.roundEvents) > 0 {
+		l.watcher.Staged(ob, w.roundEvents)
+		ob.flush()
+		clear(w.roundEvents) // they alias the appends
 	}
 	w.sideEntries(batch)
-	if staged == 0 {
+	w.after, w.afterErr = ob.takeAfter(), nil
+	if staged == 0 && !ob.wrote {
 		return
 	}
 	// The journal has the round (fsynced under always) before Pebble's
@@ -436,12 +488,14 @@ func (l *Log) round(subs []*submission) {
 					a.Result = Result{Err: err}
 				}
 			}
+			failOps(s.ops, err)
 		}
+		w.afterErr = err
 		return
 	}
 	l.last.Store(pos)
 	w.remember()
-	if l.applier != nil {
+	if l.applier != nil && staged > 0 {
 		l.applier.Publish(pos)
 	}
 	w.rounds.Add(1)

@@ -39,8 +39,16 @@
 //	's' len:uvarint stream ver:u64    -> pos:u64         (index: stream version -> position)
 //	'i' len:uvarint stream id         -> ver:u64 pos:u64 (idempotency: version and position of the append's last event)
 //	'm' name                          -> value           (metadata: "format", "schema")
+//	'g' op key                        -> value           (what ops store, op.go: package streams' consumer groups)
+//	'g' gid:u64 1                     -> group: key, name, last-delivered ID, entries-read (streams/group_keys.go)
+//	'g' gid:u64 2 cid:u64             -> consumer: name, seen and active times
+//	'g' gid:u64 3 pos:u64             -> pending entry: consumer, delivery time, delivery count
 //
 // A stream's version is its last 's' key; there is no key of its own for it.
+//
+// Ops commit in the round's batch with its appends; a round of ops alone
+// is a journal record with no event, "after" the newest position
+// (below).
 //
 // The event record is versioned by its first byte. Record format 1:
 //
@@ -77,7 +85,9 @@
 //	batch        the round's Pebble batch (its Repr)
 //
 // A length of zero ends a segment. One record holds one round, and records
-// follow each other in position order, across segments too.
+// follow each other in position order, across segments too. A round of ops
+// alone (consumer groups, op.go) holds no event: its record has first =
+// last+1 and means "after position last".
 //
 // What is in Pebble's tables is durable; what is only in its memtables is
 // in the journal. The tables always hold a prefix of the log, since rounds
@@ -86,6 +96,13 @@
 // every journal record after it, segment by segment, in order:
 //
 //   - a record whose last position Pebble already has is skipped;
+//   - a record of ops alone is skipped when it comes before the last
+//     position applied and applied when it comes right after it, whether
+//     or not the tables hold it already: a round's batch only sets keys to
+//     values decided when it was staged and deletes keys or ranges, so
+//     replaying rounds in order from any round at or before the first one
+//     the tables lack gives each key the value of the last round that
+//     wrote it;
 //   - a record that does not start right after the last position applied
 //     is corruption, and the log does not open ([ErrCorruptRecord]);
 //   - a record that runs past the segment's end or fails its checksum was

@@ -35,6 +35,10 @@ import (
 // closed and the next one is created; then, off the append path, the
 // retirer has Pebble flush its memtables and deletes the segments before
 // the new one.
+//
+// A round of ops only (Op: consumer groups) holds no event: its record has
+// first = last+1, "after position last" (doc.go; readSegment says why
+// replaying it is harmless).
 type journal struct {
 	dir        string
 	durability Durability
@@ -209,6 +213,30 @@ func readSegment(path string, last uint64, apply func(first, end uint64, repr []
 		end := binary.LittleEndian.Uint64(body[8:])
 		off += journalHeader + n
 		seg.Records++
+		if first == end+1 {
+			// A round of ops only, "after position end".
+			switch {
+			case end < last:
+				seg.Behind++ // an event after it is in Pebble's tables, so it is too
+				continue
+			case end > last:
+				return seg, 0, fmt.Errorf("%w: the journal's record after position %d follows position %d (segment %s)",
+					ErrCorruptRecord, end, last, seg.Name)
+			}
+			// end == last: Pebble's tables may or may not hold it. Its
+			// batch, like every round's, only sets keys to values decided
+			// when it was staged and deletes keys or ranges of keys (no
+			// read, no merge), so applying it again is harmless: replaying
+			// rounds in order from any round at or before the first one the
+			// tables lack leaves each key with the value of the last round
+			// that wrote it, as the tables plus the missing rounds would.
+			// Every round from this record on is applied, so the replay
+			// starts at or before that first missing round.
+			if err := apply(first, end, body[journalPositions:n]); err != nil {
+				return seg, 0, fmt.Errorf("eventlog: journal: ops after position %d: %w", end, err)
+			}
+			continue
+		}
 		if end <= last {
 			seg.Behind++ // already in Pebble's tables
 			continue

@@ -25,6 +25,7 @@ type Log struct {
 
 	last    atomic.Uint64 // position of the newest committed event
 	applier Applier
+	watcher Watcher
 
 	subs     chan *submission
 	closeMu  sync.RWMutex // held for reading while submitting; Close takes it for writing

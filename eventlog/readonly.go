@@ -168,10 +168,11 @@ func checkRecordEvents(repr []byte, first, last uint64) error {
 	if !ok {
 		return fmt.Errorf("%w: a batch of %d bytes", ErrCorruptRecord, len(repr))
 	}
-	if last-first >= uint64(h.Count) { // more positions than the batch has keys
-		return fmt.Errorf("%w: %d keys for %d events", ErrCorruptRecord, h.Count, last-first+1)
+	// A record of ops only has first = last+1: no event at all.
+	if last+1-first > uint64(h.Count) { // more positions than the batch has keys
+		return fmt.Errorf("%w: %d keys for %d events", ErrCorruptRecord, h.Count, last+1-first)
 	}
-	seen := make([]bool, last-first+1)
+	seen := make([]bool, last+1-first)
 	r := batchrepr.Read(repr)
 	for {
 		kind, key, _, ok, err := r.Next()

@@ -16,6 +16,8 @@ const (
 	prefixVersion1 = 'v'
 	prefixIDem     = 'i'
 	prefixMeta     = 'm'
+	// prefixOp holds what ops store (op.go): consumer groups.
+	prefixOp = 'g'
 )
 
 // recordFormat1 is the only record layout so far.

@@ -25,6 +25,7 @@ import (
 	"github.com/foldb/foldb/resp"
 	"github.com/foldb/foldb/snapshot"
 	"github.com/foldb/foldb/state"
+	"github.com/foldb/foldb/streams"
 )
 
 // Server is one foldb server: a log, its state and a listener.
@@ -39,6 +40,8 @@ type Server struct {
 	snaps   *snapshot.Manager
 	// schemaText is the --schema file's text, loaded at start; nil without one.
 	schemaText *string
+	// groups are the streams' consumer groups, stored in the log.
+	groups *streams.Groups
 
 	optsMu sync.Mutex // guards opts for CONFIG SET
 	opts   Options
@@ -99,10 +102,16 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	groups, err := streams.OpenGroups(elog, streams.NewReader(elog))
+	if err != nil {
+		elog.Close()
+		return nil, err
+	}
 	s := &Server{
 		log:         logger,
 		opts:        opts,
 		elog:        elog,
+		groups:      groups,
 		appends:     elog,
 		outputLimit: int(opts.PubSubOutputLimit),
 		state:       state.NewEngine(elog, logger),
@@ -116,7 +125,7 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		elog.Close()
 		return nil, err
 	}
-	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Table: s.table, Server: s, Hub: pubsub.New()}
+	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Table: s.table, Server: s, Hub: pubsub.New()}
 	return s, nil
 }
 
@@ -304,6 +313,7 @@ func (s *Server) Shutdown(save bool) error {
 }
 
 func (s *Server) finishShutdown() {
+	s.groups.Close() // blocked XREADGROUPs answer, so their connections can finish
 	s.closeConnections()
 	if s.loadDone != nil {
 		s.state.Stop()

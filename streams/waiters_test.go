@@ -1,129 +1,68 @@
 package streams
 
 import (
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
-
-	"github.com/foldb/foldb/eventlog"
 )
 
-type memLog struct {
-	mu     sync.Mutex
-	events []eventlog.Event
-}
-
-func (m *memLog) add(stream, typ string) uint64 {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p := uint64(len(m.events) + 1)
-	m.events = append(m.events, eventlog.Event{Position: p, Stream: stream, Type: typ})
-	return p
-}
-
-func (m *memLog) Scan(from, to uint64, fn func(e *eventlog.Event) error) error {
-	m.mu.Lock()
-	evs := m.events
-	m.mu.Unlock()
-	for i := range evs {
-		if p := evs[i].Position; p >= from && p <= to {
-			if err := fn(&evs[i]); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
-func TestWaitersWakeByView(t *testing.T) {
-	lg := &memLog{}
-	ws := NewWaiters(lg, nil)
-	ws.Start(0)
-	defer ws.Stop()
-	var woke [5]atomic.Int32
+func TestReadersWakeByView(t *testing.T) {
+	rs := NewReaders(0)
+	var woke [5]int
 	keys := []string{"account:1", "$all", "$ce-account", "$et-Opened", "$ce-order"}
 	for i, k := range keys {
-		if _, ok := ws.Wait([]View{ParseKey(k)}, 0, func() { woke[i].Add(1) }); !ok {
+		if _, ok := rs.Wait([]View{ParseKey(k)}, 0, func() { woke[i]++ }); !ok {
 			t.Fatalf("Wait(%s) refused", k)
 		}
 	}
-	if ws.Len() != 5 {
-		t.Fatalf("Len %d", ws.Len())
+	if rs.Len() != 5 {
+		t.Fatalf("Len %d", rs.Len())
 	}
-	ws.Committed(lg.add("account:2", "Opened"))
-	eventually(t, "three wake-ups", func() bool { return woke[1].Load()+woke[2].Load()+woke[3].Load() == 3 })
-	if woke[0].Load() != 0 || woke[4].Load() != 0 {
-		t.Fatalf("woke readers of other views: %d %d", woke[0].Load(), woke[4].Load())
+	rs.Published(&Published{First: 1, Last: 1, Streams: []string{"account:2"}, Categories: []string{"account"}, Types: []string{"Opened"}})
+	if woke != [5]int{0, 1, 1, 1, 0} {
+		t.Fatalf("woken %v after an Opened in account:2", woke)
 	}
-	ws.Committed(lg.add("account:1", "Deposited"))
-	eventually(t, "account:1's wake-up", func() bool { return woke[0].Load() == 1 })
-	for i := range woke[:4] {
-		if n := woke[i].Load(); n != 1 {
-			t.Fatalf("reader %d woken %d times", i, n)
-		}
+	rs.Published(&Published{First: 2, Last: 2, Streams: []string{"account:1"}, Categories: []string{"account"}, Types: []string{"Deposited"}})
+	if woke != [5]int{1, 1, 1, 1, 0} {
+		t.Fatalf("woken %v: each reader once", woke)
 	}
-	if ws.Len() != 1 {
-		t.Fatalf("Len %d after wake-ups, want 1 ($ce-order)", ws.Len())
+	if rs.Len() != 1 {
+		t.Fatalf("Len %d after the wake-ups, want 1 ($ce-order)", rs.Len())
 	}
 }
 
-// TestWaitersBehind: a reader that read before events the goroutine has
-// matched already is told to read again rather than wait for them.
-func TestWaitersBehind(t *testing.T) {
-	lg := &memLog{}
-	ws := NewWaiters(lg, nil)
-	ws.Start(0)
-	defer ws.Stop()
-	var woke atomic.Int32
-	// Someone must wait for the goroutine to scan at all.
-	ws.Wait([]View{ParseKey("$ce-other")}, 0, func() { woke.Add(1) })
-	p := lg.add("account:1", "Opened")
-	ws.Committed(p)
-	eventually(t, "the scan", func() bool {
-		ws.mu.Lock()
-		defer ws.mu.Unlock()
-		return ws.scanned == p
-	})
-	if _, ok := ws.Wait([]View{ParseKey("account:1")}, 0, func() { t.Error("woken instead of refused") }); ok {
-		t.Fatal("a reader behind the matched events was registered")
+// TestReadersBehind: a reader that read before a round that was published
+// already is told to read again rather than wait for it.
+func TestReadersBehind(t *testing.T) {
+	rs := NewReaders(0)
+	rs.Published(&Published{First: 1, Last: 3, Streams: []string{"a:1"}, Categories: []string{"a"}, Types: []string{"T"}})
+	if _, ok := rs.Wait([]View{ParseKey("a:1")}, 2, func() { t.Error("woken instead of refused") }); ok {
+		t.Fatal("a reader behind a published round was registered")
 	}
-	if _, ok := ws.Wait([]View{ParseKey("account:1")}, p, func() {}); !ok {
+	woke := 0
+	if _, ok := rs.Wait([]View{ParseKey("a:1")}, 3, func() { woke++ }); !ok {
 		t.Fatal("a reader up to date was refused")
 	}
+	rs.Published(&Published{First: 4, Last: 4, Streams: []string{"a:2"}, Categories: []string{"a"}, Types: []string{"T"}})
+	if woke != 0 {
+		t.Fatal("woken by another stream's round")
+	}
 }
 
-func TestWaitersCancel(t *testing.T) {
-	lg := &memLog{}
-	ws := NewWaiters(lg, nil)
-	ws.Start(0)
-	defer ws.Stop()
-	var woke atomic.Int32
-	w, _ := ws.Wait([]View{ParseKey("$all")}, 0, func() { woke.Add(1) })
-	if !ws.Cancel(w) {
+func TestReadersCancel(t *testing.T) {
+	rs := NewReaders(0)
+	woke := 0
+	r, _ := rs.Wait([]View{ParseKey("$all"), ParseKey("$ce-x")}, 0, func() { woke++ })
+	if !rs.Cancel(r) {
 		t.Fatal("Cancel of a waiting reader said it was woken")
 	}
-	if ws.Cancel(w) {
+	if rs.Cancel(r) {
 		t.Fatal("a second Cancel said it was waiting")
 	}
-	w2, _ := ws.Wait([]View{ParseKey("$all")}, 0, func() { woke.Add(1) })
-	ws.Committed(lg.add("a:1", "T"))
-	eventually(t, "the wake-up", func() bool { return woke.Load() == 1 })
-	if ws.Cancel(w2) {
-		t.Fatal("Cancel after the wake-up said it was waiting")
+	r2, _ := rs.Wait([]View{ParseKey("$all"), ParseKey("$ce-x")}, 0, func() { woke++ })
+	rs.Published(&Published{First: 1, Last: 1, Streams: []string{"x:1"}, Categories: []string{"x"}, Types: []string{"T"}})
+	if woke != 1 {
+		t.Fatalf("woken %d times, want once though two of its views were touched", woke)
 	}
-	if ws.Len() != 0 {
-		t.Fatalf("Len %d", ws.Len())
+	if rs.Cancel(r2) || rs.Len() != 0 || len(rs.byKey) != 0 {
+		t.Fatalf("after the wake-up: Len %d, keys %d", rs.Len(), len(rs.byKey))
 	}
 }

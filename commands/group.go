@@ -1,0 +1,809 @@
+package commands
+
+import (
+	"errors"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/streams"
+)
+
+// Consumer groups: XGROUP, XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM
+// and XINFO GROUPS/CONSUMERS, with Redis 7's arguments, replies and errors
+// (t_stream.c), over package streams, which decides every one on the log's
+// writer and stores the groups durably. Where Redis checks a group before
+// it parses an argument, the parse error travels in the request (Invalid)
+// and is answered in Redis's order.
+
+func groupCommands() []*Command {
+	xgroup := &Command{
+		Name: "XGROUP", Arity: -2, Flags: FlagWrite, Group: "stream", Since: "0.2.0",
+		Syntax:  "XGROUP CREATE | DESTROY | SETID | CREATECONSUMER | DELCONSUMER | HELP ...",
+		Summary: "Creates, changes and destroys consumer groups and their consumers.",
+	}
+	xgroup.Subcommands = []*Command{
+		{Name: "XGROUP CREATE", Arity: -5, Flags: FlagWrite, FirstKey: 2, LastKey: 2, Step: 1,
+			Syntax: "XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD entries-read]", Summary: "Creates a consumer group on a stream key.",
+			Run: handle(parseGroupCreate, runGroupCreate)},
+		{Name: "XGROUP SETID", Arity: -5, Flags: FlagWrite, FirstKey: 2, LastKey: 2, Step: 1,
+			Syntax: "XGROUP SETID key group id|$ [ENTRIESREAD entries-read]", Summary: "Sets a group's last-delivered ID.",
+			Run: handle(parseGroupSetID, runGroupSetID)},
+		{Name: "XGROUP DESTROY", Arity: 4, Flags: FlagWrite, FirstKey: 2, LastKey: 2, Step: 1,
+			Syntax: "XGROUP DESTROY key group", Summary: "Destroys a group with its consumers and pending entries.",
+			Run: handle(parseGroupDestroy, runGroupDestroy)},
+		{Name: "XGROUP CREATECONSUMER", Arity: 5, Flags: FlagWrite, FirstKey: 2, LastKey: 2, Step: 1,
+			Syntax: "XGROUP CREATECONSUMER key group consumer", Summary: "Creates a consumer in a group.",
+			Run: handle(parseConsumerCreate, runConsumerCreate)},
+		{Name: "XGROUP DELCONSUMER", Arity: 5, Flags: FlagWrite, FirstKey: 2, LastKey: 2, Step: 1,
+			Syntax: "XGROUP DELCONSUMER key group consumer", Summary: "Deletes a consumer and its pending entries; replies how many it had.",
+			Run: handle(parseConsumerDelete, runConsumerDelete)},
+		{Name: "XGROUP HELP", Arity: 2, Flags: FlagRead | FlagFast, Syntax: "XGROUP HELP", Summary: "Describes XGROUP's subcommands.",
+			Run: func(c *Ctx, _ [][]byte) { writeHelp(c, "XGROUP", xgroupHelp) }},
+	}
+	return []*Command{
+		xgroup,
+		{
+			Name: "XREADGROUP", Arity: -7, Flags: FlagWrite, Group: "stream", Since: "0.2.0",
+			Syntax:  "XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id|> [id|> ...]",
+			Summary: "Reads a group's new entries (>) or a consumer's pending ones; BLOCK waits for new entries.",
+			Run:     handle(parseReadGroup, runReadGroup),
+		},
+		{
+			Name: "XACK", Arity: -4, Flags: FlagWrite, Group: "stream", Since: "0.2.0", FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax: "XACK key group id [id ...]", Summary: "Acknowledges pending entries; replies how many were pending.",
+			Run: handle(parseAck, runAck),
+		},
+		{
+			Name: "XPENDING", Arity: -3, Flags: FlagRead, Group: "stream", Since: "0.2.0", FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax: "XPENDING key group [[IDLE min-idle-time] start end count [consumer]]", Summary: "Summarizes or lists a group's pending entries.",
+			Run: handle(parsePending, runPending),
+		},
+		{
+			Name: "XCLAIM", Arity: -6, Flags: FlagWrite, Group: "stream", Since: "0.2.0", FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-ms] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID id]",
+			Summary: "Gives pending entries idle for min-idle-time to a consumer.",
+			Run:     handle(parseClaim, runClaim),
+		},
+		{
+			Name: "XAUTOCLAIM", Arity: -6, Flags: FlagWrite, Group: "stream", Since: "0.2.0", FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]",
+			Summary: "Claims idle pending entries from start on; replies a cursor, the entries and the deleted IDs (none).",
+			Run:     handle(parseAutoClaim, runAutoClaim),
+		},
+		xinfoGroupsContainer(),
+	}
+}
+
+// groupInfoCommands are XINFO GROUPS and XINFO CONSUMERS, for the XINFO
+// container of the stream commands.
+func groupInfoCommands() []*Command {
+	return []*Command{
+		{Name: "XINFO GROUPS", Arity: 3, Flags: FlagRead, FirstKey: 2, LastKey: 2, Step: 1,
+			Syntax: "XINFO GROUPS key", Summary: "Lists a stream key's consumer groups.",
+			Run: func(c *Ctx, args [][]byte) { runInfoGroups(c, string(args[2])) }},
+		{Name: "XINFO CONSUMERS", Arity: 4, Flags: FlagRead, FirstKey: 2, LastKey: 2, Step: 1,
+			Syntax: "XINFO CONSUMERS key group", Summary: "Lists a group's consumers.",
+			Run: func(c *Ctx, args [][]byte) { runInfoConsumers(c, string(args[2]), string(args[3])) }},
+	}
+}
+
+// xinfoGroupsContainer is a temporary XINFO holding the groups' subcommands
+// and HELP, until it joins the stream commands' XINFO (XINFO STREAM).
+func xinfoGroupsContainer() *Command {
+	xinfo := &Command{
+		Name: "XINFO", Arity: -2, Flags: FlagRead, Group: "stream", Since: "0.2.0",
+		Syntax: "XINFO GROUPS | CONSUMERS | STREAM | HELP ...", Summary: "Describes stream keys and their consumer groups.",
+	}
+	xinfo.Subcommands = append(groupInfoCommands(), &Command{
+		Name: "XINFO HELP", Arity: 2, Flags: FlagRead | FlagFast, Syntax: "XINFO HELP", Summary: "Describes XINFO's subcommands.",
+		Run: func(c *Ctx, _ [][]byte) { writeHelp(c, "XINFO", xinfoHelp) },
+	})
+	return xinfo
+}
+
+var xgroupHelp = []string{
+	"CREATE <key> <groupname> <id|$> [option]",
+	"    Create a new consumer group. Options are:",
+	"    * MKSTREAM",
+	"      Accepted; every stream key of foldb exists (a key that names no stream is refused).",
+	"    * ENTRIESREAD entries_read",
+	"      Set the group's entries_read counter (internal use).",
+	"CREATECONSUMER <key> <groupname> <consumer>",
+	"    Create a new consumer in the specified group.",
+	"DELCONSUMER <key> <groupname> <consumer>",
+	"    Remove the specified consumer.",
+	"DESTROY <key> <groupname>",
+	"    Remove the specified group.",
+	"SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+	"    Set the current group ID and entries_read counter.",
+}
+
+var xinfoHelp = []string{
+	"CONSUMERS <key> <groupname>",
+	"    Show consumers of <groupname>.",
+	"GROUPS <key>",
+	"    Show the stream consumer groups.",
+	"STREAM <key> [FULL [COUNT <count>]",
+	"    Show information about the stream.",
+}
+
+// writeHelp writes a container's HELP as Redis's addReplyHelp does.
+func writeHelp(c *Ctx, name string, lines []string) {
+	c.W.Array(len(lines) + 3)
+	c.W.Simple(name + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
+	for _, l := range lines {
+		c.W.Simple(l)
+	}
+	c.W.Simple("HELP")
+	c.W.Simple("    Prints this help.")
+}
+
+// Errors with Redis's text.
+var (
+	errInvalidID = ReplyError("ERR Invalid stream ID specified as stream command argument")
+	errNoKeyInfo = ReplyError("ERR no such key")
+	errNeedKey   = ReplyError("ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.")
+	errMkStream  = ReplyError("ERR MKSTREAM cannot create a stream here: a stream key is <category>:<id>, $all, $ce-<category> or $et-<type>, a view of the log")
+	errBusyGroup = ReplyError("BUSYGROUP Consumer Group name already exists")
+)
+
+// noGroupForm is which of Redis's NOGROUP texts a command answers.
+type noGroupForm int
+
+const (
+	noGroupKeyOrGroup noGroupForm = iota // XPENDING, XCLAIM, XAUTOCLAIM
+	noGroupForKey                        // XGROUP, XINFO CONSUMERS
+	noGroupRead                          // XREADGROUP
+	noGroupInfo                          // XINFO: "no such key" for a key that names no stream
+)
+
+// groupError turns an error of package streams into Redis's reply.
+func groupError(err error, form noGroupForm) error {
+	var ng *streams.NoGroupError
+	switch {
+	case errors.As(err, &ng):
+		switch {
+		case ng.Gone:
+			return ReplyError("NOGROUP the consumer group this client was blocked on no longer exists")
+		case form == noGroupForKey || form == noGroupInfo:
+			return errorf("NOGROUP No such consumer group '%s' for key name '%s'", ng.Group, ng.Key)
+		case form == noGroupRead:
+			return errorf("NOGROUP No such key '%s' or consumer group '%s' in XREADGROUP with GROUP option", ng.Key, ng.Group)
+		}
+		return errorf("NOGROUP No such key '%s' or consumer group '%s'", ng.Key, ng.Group)
+	case errors.Is(err, streams.ErrNoKey):
+		if form == noGroupForKey {
+			return errNeedKey
+		}
+		return errNoKeyInfo
+	case errors.Is(err, streams.ErrMkStream):
+		return errMkStream
+	case errors.Is(err, streams.ErrBusyGroup):
+		return errBusyGroup
+	case errors.Is(err, streams.ErrClosed):
+		return errShutdown
+	}
+	return err
+}
+
+// doGroup runs a request; on an error it writes the reply and returns false.
+func doGroup(c *Ctx, r streams.Request, form noGroupForm) bool {
+	c.Env.Groups.Do(r)
+	if err := r.Failed(); err != nil {
+		c.Error(groupError(err, form))
+		return false
+	}
+	return true
+}
+
+// parseStrictID parses <ms>-<seq> or <ms>, as Redis's
+// streamParseStrictIDOrReply: "-" and "+" are not IDs here.
+func parseStrictID(b []byte) (streams.ID, error) {
+	if s := string(b); s == "-" || s == "+" {
+		return streams.ID{}, errInvalidID
+	}
+	return parseID(b, 0)
+}
+
+// parseID also takes "-" (the smallest ID) and "+" (the greatest); a
+// missing seq is missingSeq.
+func parseID(b []byte, missingSeq uint64) (streams.ID, error) {
+	switch string(b) {
+	case "-":
+		return streams.ID{}, nil
+	case "+":
+		return streams.MaxID, nil
+	}
+	id, err := streams.ParseID(string(b), missingSeq)
+	if err != nil {
+		return id, errInvalidID
+	}
+	return id, nil
+}
+
+// parseIntervalID is an ID that may be exclusive, "(id".
+func parseIntervalID(b []byte, missingSeq uint64) (id streams.ID, exclusive bool, err error) {
+	if len(b) > 1 && b[0] == '(' {
+		b, exclusive = b[1:], true
+	}
+	id, err = parseID(b, missingSeq)
+	return id, exclusive, err
+}
+
+func nextID(id streams.ID) (streams.ID, bool) {
+	switch {
+	case id.Seq < math.MaxUint64:
+		return streams.ID{Ms: id.Ms, Seq: id.Seq + 1}, true
+	case id.Ms < math.MaxUint64:
+		return streams.ID{Ms: id.Ms + 1}, true
+	}
+	return id, false
+}
+
+func prevID(id streams.ID) (streams.ID, bool) {
+	switch {
+	case id.Seq > 0:
+		return streams.ID{Ms: id.Ms, Seq: id.Seq - 1}, true
+	case id.Ms > 0:
+		return streams.ID{Ms: id.Ms - 1, Seq: math.MaxUint64}, true
+	}
+	return id, false
+}
+
+// subcommandSyntax is Redis's addReplySubcommandSyntaxError.
+func subcommandSyntax(args [][]byte) error {
+	return errorf("ERR unknown subcommand or wrong number of arguments for '%.128s'. Try XGROUP HELP.", args[1])
+}
+
+// groupOptions reads XGROUP CREATE's and SETID's options from args[5] on.
+func groupOptions(args [][]byte, create bool) (mkstream bool, entriesRead int64, err error) {
+	entriesRead = -1
+	for i := 5; i < len(args); i++ {
+		switch {
+		case create && isWord(args[i], "MKSTREAM"):
+			mkstream = true
+		case isWord(args[i], "ENTRIESREAD") && i+1 < len(args):
+			n, err := parseInt(args[i+1])
+			if err != nil {
+				return false, 0, err
+			}
+			if n < -1 {
+				return false, 0, ReplyError("ERR value for ENTRIESREAD must be positive or -1")
+			}
+			entriesRead, i = n, i+1
+		default:
+			return false, 0, subcommandSyntax(args)
+		}
+	}
+	return mkstream, entriesRead, nil
+}
+
+func parseGroupCreate(args [][]byte) (*streams.GroupCreate, error) {
+	mk, er, err := groupOptions(args, true)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) > 8 {
+		return nil, subcommandSyntax(args)
+	}
+	r := &streams.GroupCreate{Key: string(args[2]), Group: string(args[3]), MkStream: mk, EntriesRead: er}
+	if string(args[4]) == "$" {
+		r.Dollar = true
+	} else {
+		r.ID, r.Invalid = parseStrictID(args[4])
+	}
+	return r, nil
+}
+
+func runGroupCreate(c *Ctx, r *streams.GroupCreate) {
+	if doGroup(c, r, noGroupForKey) {
+		c.W.OK()
+	}
+}
+
+func parseGroupSetID(args [][]byte) (*streams.GroupSetID, error) {
+	_, er, err := groupOptions(args, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) != 5 && len(args) != 7 {
+		return nil, subcommandSyntax(args)
+	}
+	r := &streams.GroupSetID{Key: string(args[2]), Group: string(args[3]), EntriesRead: er}
+	if string(args[4]) == "$" {
+		r.Dollar = true
+	} else {
+		r.ID, r.Invalid = parseID(args[4], 0)
+	}
+	return r, nil
+}
+
+func runGroupSetID(c *Ctx, r *streams.GroupSetID) {
+	if doGroup(c, r, noGroupForKey) {
+		c.W.OK()
+	}
+}
+
+func parseGroupDestroy(args [][]byte) (*streams.GroupDestroy, error) {
+	return &streams.GroupDestroy{Key: string(args[2]), Group: string(args[3])}, nil
+}
+
+func runGroupDestroy(c *Ctx, r *streams.GroupDestroy) {
+	if doGroup(c, r, noGroupForKey) {
+		c.W.Int(int64(boolInt(r.Destroyed)))
+	}
+}
+
+func parseConsumerCreate(args [][]byte) (*streams.ConsumerCreate, error) {
+	return &streams.ConsumerCreate{Key: string(args[2]), Group: string(args[3]), Consumer: string(args[4])}, nil
+}
+
+func runConsumerCreate(c *Ctx, r *streams.ConsumerCreate) {
+	if doGroup(c, r, noGroupForKey) {
+		c.W.Int(int64(boolInt(r.Created)))
+	}
+}
+
+func parseConsumerDelete(args [][]byte) (*streams.ConsumerDelete, error) {
+	return &streams.ConsumerDelete{Key: string(args[2]), Group: string(args[3]), Consumer: string(args[4])}, nil
+}
+
+func runConsumerDelete(c *Ctx, r *streams.ConsumerDelete) {
+	if doGroup(c, r, noGroupForKey) {
+		c.W.Int(int64(r.Pending))
+	}
+}
+
+// readGroupReq is XREADGROUP: the read, and BLOCK's milliseconds (-1: no
+// BLOCK; 0: no timeout).
+type readGroupReq struct {
+	read  *streams.ReadGroup
+	block int64
+}
+
+func parseReadGroup(args [][]byte) (readGroupReq, error) {
+	req := readGroupReq{read: &streams.ReadGroup{}, block: -1}
+	r := req.read
+	streamsAt, group := 0, false
+	for i := 1; i < len(args) && streamsAt == 0; i++ {
+		more := len(args) - i - 1
+		switch {
+		case isWord(args[i], "BLOCK") && more > 0:
+			i++
+			ms, err := parseInt(args[i])
+			if err != nil {
+				return req, ReplyError("ERR timeout is not an integer or out of range")
+			}
+			if ms < 0 {
+				return req, ReplyError("ERR timeout is negative")
+			}
+			req.block = ms
+		case isWord(args[i], "COUNT") && more > 0:
+			i++
+			n, err := parseInt(args[i])
+			if err != nil {
+				return req, err
+			}
+			r.Count = int(min(max(n, 0), math.MaxInt32))
+		case isWord(args[i], "STREAMS") && more > 0:
+			streamsAt = i + 1
+			if (len(args)-streamsAt)%2 != 0 {
+				return req, ReplyError("ERR Unbalanced 'xreadgroup' list of streams: for each stream key an ID or '>' must be specified.")
+			}
+		case isWord(args[i], "GROUP") && more >= 2:
+			r.Group, r.Consumer, group = string(args[i+1]), string(args[i+2]), true
+			i += 2
+		case isWord(args[i], "NOACK"):
+			r.NoAck = true
+		default:
+			return req, errSyntax
+		}
+	}
+	if streamsAt == 0 {
+		return req, errSyntax
+	}
+	if !group {
+		return req, ReplyError("ERR Missing GROUP option for XREADGROUP")
+	}
+	n := (len(args) - streamsAt) / 2
+	for i := range n {
+		r.Keys = append(r.Keys, string(args[streamsAt+i]))
+		var from streams.ReadFrom
+		switch arg := args[streamsAt+n+i]; string(arg) {
+		case ">":
+			from.New = true
+		case "$":
+			from.Err = ReplyError("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.")
+		default:
+			from.ID, from.Err = parseStrictID(arg)
+		}
+		r.From = append(r.From, from)
+	}
+	return req, nil
+}
+
+func runReadGroup(c *Ctx, req readGroupReq) {
+	r := req.read
+	if req.block < 0 {
+		if doGroup(c, r, noGroupRead) {
+			writeReadGroup(c, r)
+		}
+		return
+	}
+	// Until the network loop waits without a goroutine, the command's own
+	// goroutine waits here.
+	answered := make(chan struct{}, 1)
+	w := c.Env.Groups.Block(r, func() { answered <- struct{}{} })
+	var timeout <-chan time.Time
+	if req.block > 0 {
+		t := time.NewTimer(time.Duration(min(req.block, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-answered:
+	case <-timeout:
+		if w.Cancel() {
+			c.W.NullArray()
+			return
+		}
+		<-answered
+	}
+	if r.Err != nil {
+		c.Error(groupError(r.Err, noGroupRead))
+		return
+	}
+	writeReadGroup(c, r)
+}
+
+// writeReadGroup writes XREADGROUP's reply: per key with entries, the key
+// and its entries (a map in RESP3), or a null when no key had any.
+func writeReadGroup(c *Ctx, r *streams.ReadGroup) {
+	if r.Streams == nil {
+		c.W.NullArray()
+		return
+	}
+	if c.W.Proto() == 3 {
+		c.W.Map(len(r.Streams))
+	} else {
+		c.W.Array(len(r.Streams))
+	}
+	for _, s := range r.Streams {
+		if c.W.Proto() != 3 {
+			c.W.Array(2)
+		}
+		c.W.BulkString(s.Key)
+		writeGroupEntries(c, s.Entries)
+	}
+}
+
+func parseAck(args [][]byte) (*streams.Ack, error) {
+	r := &streams.Ack{Key: string(args[1]), Group: string(args[2])}
+	for _, a := range args[3:] {
+		id, err := parseStrictID(a)
+		if err != nil {
+			r.Invalid = err
+			break
+		}
+		r.IDs = append(r.IDs, id)
+	}
+	return r, nil
+}
+
+func runAck(c *Ctx, r *streams.Ack) {
+	if doGroup(c, r, noGroupKeyOrGroup) {
+		c.W.Int(int64(r.Acked))
+	}
+}
+
+// pendingReq is XPENDING: the summary, or with a range the entries.
+type pendingReq struct {
+	summary *streams.PendingSummary
+	rng     *streams.PendingRange
+}
+
+func parsePending(args [][]byte) (pendingReq, error) {
+	key, group := string(args[1]), string(args[2])
+	if len(args) == 3 {
+		return pendingReq{summary: &streams.PendingSummary{Key: key, Group: group}}, nil
+	}
+	if len(args) < 6 || len(args) > 9 {
+		return pendingReq{}, errSyntax
+	}
+	r := &streams.PendingRange{Key: key, Group: group}
+	at := 3
+	if isWord(args[3], "IDLE") {
+		n, err := parseInt(args[4])
+		if err != nil {
+			return pendingReq{}, err
+		}
+		if len(args) < 8 {
+			return pendingReq{}, errSyntax
+		}
+		r.MinIdle, at = n, 5
+	}
+	count, err := parseInt(args[at+2])
+	if err != nil {
+		return pendingReq{}, err
+	}
+	r.Count = max(count, 0)
+	start, ex, err := parseIntervalID(args[at], 0)
+	if err != nil {
+		return pendingReq{}, err
+	}
+	if ex {
+		if start, ex = nextID(start); !ex {
+			return pendingReq{}, ReplyError("ERR invalid start ID for the interval")
+		}
+	}
+	end, ex, err := parseIntervalID(args[at+1], math.MaxUint64)
+	if err != nil {
+		return pendingReq{}, err
+	}
+	if ex {
+		if end, ex = prevID(end); !ex {
+			return pendingReq{}, ReplyError("ERR invalid end ID for the interval")
+		}
+	}
+	r.Start, r.End = start, end
+	if at+3 < len(args) {
+		r.Consumer, r.ByConsumer = string(args[at+3]), true
+	}
+	return pendingReq{rng: r}, nil
+}
+
+func runPending(c *Ctx, req pendingReq) {
+	if s := req.summary; s != nil {
+		if !doGroup(c, s, noGroupKeyOrGroup) {
+			return
+		}
+		c.W.Array(4)
+		c.W.Int(int64(s.Count))
+		if s.Count == 0 {
+			c.W.Null()
+			c.W.Null()
+			c.W.NullArray()
+			return
+		}
+		c.W.BulkString(s.Min.String())
+		c.W.BulkString(s.Max.String())
+		c.W.Array(len(s.Consumers))
+		for _, cp := range s.Consumers {
+			c.W.Array(2)
+			c.W.BulkString(cp.Name)
+			c.W.BulkString(strconv.Itoa(cp.Count))
+		}
+		return
+	}
+	r := req.rng
+	if !doGroup(c, r, noGroupKeyOrGroup) {
+		return
+	}
+	c.W.Array(len(r.Entries))
+	for _, p := range r.Entries {
+		c.W.Array(4)
+		c.W.BulkString(p.ID.String())
+		c.W.BulkString(p.Consumer)
+		c.W.Int(p.Idle)
+		c.W.Int(int64(p.Deliveries))
+	}
+}
+
+func parseClaim(args [][]byte) (*streams.Claim, error) {
+	r := &streams.Claim{Key: string(args[1]), Group: string(args[2]), Consumer: string(args[3]), RetryCount: -1}
+	minIdle, err := parseInt(args[4])
+	if err != nil {
+		r.Invalid = ReplyError("ERR Invalid min-idle-time argument for XCLAIM")
+		return r, nil
+	}
+	r.MinIdle = minIdle
+	j := 5
+	for ; j < len(args); j++ {
+		id, err := parseStrictID(args[j])
+		if err != nil {
+			break
+		}
+		r.IDs = append(r.IDs, id)
+	}
+	for ; j < len(args); j++ {
+		more := len(args) - 1 - j
+		opt := args[j]
+		switch {
+		case isWord(opt, "FORCE"):
+			r.Force = true
+		case isWord(opt, "JUSTID"):
+			r.JustID = true
+		case isWord(opt, "IDLE") && more > 0:
+			j++
+			n, err := parseInt(args[j])
+			if err != nil {
+				r.Invalid = ReplyError("ERR Invalid IDLE option argument for XCLAIM")
+				return r, nil
+			}
+			r.Delivery, r.Idle = streams.DeliveryIdle, n
+		case isWord(opt, "TIME") && more > 0:
+			j++
+			n, err := parseInt(args[j])
+			if err != nil {
+				r.Invalid = ReplyError("ERR Invalid TIME option argument for XCLAIM")
+				return r, nil
+			}
+			r.Delivery, r.Time = streams.DeliveryAt, n
+		case isWord(opt, "RETRYCOUNT") && more > 0:
+			j++
+			n, err := parseInt(args[j])
+			if err != nil {
+				r.Invalid = ReplyError("ERR Invalid RETRYCOUNT option argument for XCLAIM")
+				return r, nil
+			}
+			r.RetryCount = n
+		case isWord(opt, "LASTID") && more > 0:
+			j++
+			id, err := parseStrictID(args[j])
+			if err != nil {
+				r.Invalid = err
+				return r, nil
+			}
+			r.LastID = id
+		default:
+			r.Invalid = errorf("ERR Unrecognized XCLAIM option '%s'", opt)
+			return r, nil
+		}
+	}
+	return r, nil
+}
+
+func runClaim(c *Ctx, r *streams.Claim) {
+	if !doGroup(c, r, noGroupKeyOrGroup) {
+		return
+	}
+	if r.JustID {
+		writeIDs(c, r.Claimed)
+		return
+	}
+	writeGroupEntries(c, r.Entries)
+}
+
+func parseAutoClaim(args [][]byte) (*streams.AutoClaim, error) {
+	r := &streams.AutoClaim{Key: string(args[1]), Group: string(args[2]), Consumer: string(args[3]), Count: 100}
+	minIdle, err := parseInt(args[4])
+	if err != nil {
+		return nil, ReplyError("ERR Invalid min-idle-time argument for XAUTOCLAIM")
+	}
+	r.MinIdle = max(minIdle, 0)
+	start, ex, err := parseIntervalID(args[5], 0)
+	if err != nil {
+		return nil, err
+	}
+	if ex {
+		if start, ex = nextID(start); !ex {
+			return nil, ReplyError("ERR invalid start ID for the interval")
+		}
+	}
+	r.Start = start
+	for j := 6; j < len(args); j++ {
+		switch {
+		case isWord(args[j], "COUNT") && j+1 < len(args):
+			n, err := parseInt(args[j+1])
+			if err != nil || n < 1 || n > math.MaxInt64/10 {
+				return nil, ReplyError("ERR COUNT must be > 0")
+			}
+			r.Count = int(min(n, math.MaxInt32))
+			j++
+		case isWord(args[j], "JUSTID"):
+			r.JustID = true
+		default:
+			return nil, errSyntax
+		}
+	}
+	return r, nil
+}
+
+func runAutoClaim(c *Ctx, r *streams.AutoClaim) {
+	if !doGroup(c, r, noGroupKeyOrGroup) {
+		return
+	}
+	c.W.Array(3)
+	c.W.BulkString(r.Next.String())
+	if r.JustID {
+		writeIDs(c, r.Claimed)
+	} else {
+		writeGroupEntries(c, r.Entries)
+	}
+	c.W.Array(0) // deleted entries: the log deletes none
+}
+
+func writeIDs(c *Ctx, ids []streams.ID) {
+	c.W.Array(len(ids))
+	for _, id := range ids {
+		c.W.BulkString(id.String())
+	}
+}
+
+func runInfoGroups(c *Ctx, key string) {
+	r := &streams.InfoGroups{Key: key}
+	if !doGroup(c, r, noGroupInfo) {
+		return
+	}
+	c.W.Array(len(r.Groups))
+	for _, g := range r.Groups {
+		c.W.Map(6)
+		c.W.BulkString("name")
+		c.W.BulkString(g.Name)
+		c.W.BulkString("consumers")
+		c.W.Int(int64(g.Consumers))
+		c.W.BulkString("pending")
+		c.W.Int(int64(g.Pending))
+		c.W.BulkString("last-delivered-id")
+		c.W.BulkString(g.LastDelivered.String())
+		c.W.BulkString("entries-read")
+		writeKnown(c, g.EntriesRead)
+		c.W.BulkString("lag")
+		writeKnown(c, g.Lag)
+	}
+}
+
+// writeKnown writes n, or a null when it is -1 (unknown).
+func writeKnown(c *Ctx, n int64) {
+	if n < 0 {
+		c.W.Null()
+		return
+	}
+	c.W.Int(n)
+}
+
+func runInfoConsumers(c *Ctx, key, group string) {
+	r := &streams.InfoConsumers{Key: key, Group: group}
+	if !doGroup(c, r, noGroupInfo) {
+		return
+	}
+	c.W.Array(len(r.Consumers))
+	for _, cs := range r.Consumers {
+		c.W.Map(4)
+		c.W.BulkString("name")
+		c.W.BulkString(cs.Name)
+		c.W.BulkString("pending")
+		c.W.Int(int64(cs.Pending))
+		c.W.BulkString("idle")
+		c.W.Int(cs.Idle)
+		c.W.BulkString("inactive")
+		c.W.Int(cs.Inactive)
+	}
+}
+
+// writeGroupEntries writes entries as Redis stream entries, [id, [field,
+// value, ...]], with the fields of an event in stream entry order. It is
+// the same shape as the stream commands' entries; fold the two together.
+func writeGroupEntries(c *Ctx, evs []eventlog.Event) {
+	c.W.Array(len(evs))
+	for i := range evs {
+		writeGroupEntry(c, &evs[i])
+	}
+}
+
+func writeGroupEntry(c *Ctx, e *eventlog.Event) {
+	w := c.W
+	w.Array(2)
+	w.BulkString(streams.EntryID(e.Position).String())
+	w.Array(14)
+	w.BulkString("stream")
+	w.BulkString(e.Stream)
+	w.BulkString("version")
+	w.BulkString(strconv.FormatUint(e.Version, 10))
+	w.BulkString("type")
+	w.BulkString(e.Type)
+	w.BulkString("data")
+	w.Bulk(e.Data)
+	w.BulkString("meta")
+	if e.Meta == nil {
+		w.Bulk(emptyObject)
+	} else {
+		w.Bulk(e.Meta)
+	}
+	w.BulkString("id")
+	w.BulkString(e.ID)
+	w.BulkString("time")
+	w.BulkString(strconv.FormatInt(e.Time, 10))
+}

@@ -1,0 +1,70 @@
+package streams
+
+import (
+	"slices"
+
+	"github.com/foldb/foldb/eventlog"
+)
+
+// Published is what a committed round appended: the positions First to
+// Last and the views its events are in, for readers that wait without a
+// group (XREAD ... BLOCK): such a reader needs no durable state, only to
+// know when to read again.
+type Published struct {
+	First, Last uint64
+	// Streams, Categories and Types are the names of the views the events
+	// are in, each once, in the order of their first event ($all holds
+	// every event).
+	Streams, Categories, Types []string
+}
+
+// Touches reports whether the round appended to the view.
+func (p *Published) Touches(v View) bool {
+	switch v.Kind {
+	case KindAll:
+		return true
+	case KindStream:
+		return slices.Contains(p.Streams, v.Name)
+	case KindCategory:
+		return slices.Contains(p.Categories, v.Name)
+	case KindType:
+		return slices.Contains(p.Types, v.Name)
+	}
+	return false
+}
+
+// OnPublish has fn told of every round that appends events, once the
+// round is durable (never of one that failed), on the log's writer
+// goroutine or the goroutine that ran the round (eventlog.Log.AppendNow);
+// fn must not block. The groups, as the log's watcher, see every round's
+// events; nil stops the calls.
+func (gs *Groups) OnPublish(fn func(*Published)) {
+	gs.log.Exclusive(func(uint64) error {
+		gs.publish = fn
+		return nil
+	})
+}
+
+// stagePublish leaves the round's Published for after its commit.
+func (gs *Groups) stagePublish(b *eventlog.OpBatch, events []eventlog.Event) {
+	fn := gs.publish
+	p := &Published{First: events[0].Position, Last: events[len(events)-1].Position}
+	for i := range events {
+		e := &events[i]
+		cat, _ := eventlog.SplitStream(e.Stream)
+		if !slices.Contains(p.Streams, e.Stream) {
+			p.Streams = append(p.Streams, e.Stream)
+		}
+		if !slices.Contains(p.Categories, cat) {
+			p.Categories = append(p.Categories, cat)
+		}
+		if !slices.Contains(p.Types, e.Type) {
+			p.Types = append(p.Types, e.Type)
+		}
+	}
+	b.AfterCommit(func(err error) {
+		if err == nil {
+			fn(p)
+		}
+	})
+}

@@ -93,6 +93,7 @@ type Env struct {
 	State     *state.Engine
 	Snapshots *snapshot.Manager
 	Groups    *streams.Groups
+	Readers   *streams.Readers
 	Table     *Table
 	Server    Server
 	Hub       *pubsub.Hub

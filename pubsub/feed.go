@@ -75,7 +75,7 @@ func (h *Hub) Stop() {
 func (h *Hub) Committed(last uint64) {
 	f := &h.feed
 	f.mu.Lock()
-	f.committed = last
+	f.committed = max(f.committed, last) // rounds may report out of order
 	f.mu.Unlock()
 	select {
 	case f.wake <- struct{}{}:

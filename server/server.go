@@ -42,6 +42,10 @@ type Server struct {
 	schemaText *string
 	// groups are the streams' consumer groups, stored in the log.
 	groups *streams.Groups
+	// readers are the XREADs blocked until their streams have entries.
+	readers *streams.Readers
+	// hub is Pub/Sub: the log's events and entity changes, and PUBLISH.
+	hub *pubsub.Hub
 
 	optsMu sync.Mutex // guards opts for CONFIG SET
 	opts   Options
@@ -125,7 +129,15 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 		elog.Close()
 		return nil, err
 	}
-	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Table: s.table, Server: s, Hub: pubsub.New()}
+	s.hub = pubsub.New()
+	s.readers = streams.NewReaders(elog.LastPosition())
+	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Readers: s.readers, Table: s.table, Server: s, Hub: s.hub}
+	s.state.SetChangeListener(&state.ChangeListener{Wants: s.hub.WantsEntityChanges, Changes: s.entityChanges})
+	groups.OnPublish(func(p *streams.Published) {
+		s.readers.Published(p)
+		s.hub.Committed(p.Last)
+	})
+	s.hub.Start(elog, elog.LastPosition(), logger)
 	return s, nil
 }
 
@@ -315,6 +327,7 @@ func (s *Server) Shutdown(save bool) error {
 func (s *Server) finishShutdown() {
 	s.groups.Close() // blocked XREADGROUPs answer, so their connections can finish
 	s.closeConnections()
+	s.hub.Stop()
 	if s.loadDone != nil {
 		s.state.Stop()
 		<-s.loadDone
@@ -491,4 +504,13 @@ var gcLoads struct {
 	sync.Mutex
 	n   int // loads under way
 	old int // the GC percent before the first of them
+}
+
+// entityChanges hands a round's entity changes to Pub/Sub's entity channels.
+func (s *Server) entityChanges(last uint64, changes []state.Change) {
+	out := make([]pubsub.EntityChange, len(changes))
+	for i, c := range changes {
+		out[i] = pubsub.EntityChange{Type: c.Type, ID: c.ID, JSON: c.JSON}
+	}
+	s.hub.EntityChanges(last, out)
 }

@@ -26,7 +26,28 @@ type Engine struct {
 
 	progress atomic.Pointer[Progress]
 	stopped  atomic.Bool
+
+	changes atomic.Pointer[ChangeListener]
 }
+
+// Change is one entity's new state after a published round: JSON is ""
+// when the entity was deleted.
+type Change struct {
+	Type, ID, JSON string
+}
+
+// ChangeListener hears of the entities each published round changed
+// (Pub/Sub's entity channels). Wants is asked on the commit path, once a
+// round: only when it says yes are the round's changes listed, so a
+// listener nobody subscribes to costs nothing. Changes is called on the
+// commit path too, before the round is answered, and must not block.
+type ChangeListener struct {
+	Wants   func() bool
+	Changes func(last uint64, changes []Change)
+}
+
+// SetChangeListener installs l (nil: none).
+func (e *Engine) SetChangeListener(l *ChangeListener) { e.changes.Store(l) }
 
 // ErrStopped is returned by a load or rebuild that Stop cut short.
 var ErrStopped = errors.New("state: stopped")
@@ -73,7 +94,13 @@ func (e *Engine) Progress() *Progress { return e.progress.Load() }
 func (e *Engine) Stage(events []eventlog.Event) error { return e.cur.Load().Stage(events) }
 
 // Publish implements eventlog.Applier.
-func (e *Engine) Publish(last uint64) { e.cur.Load().Publish(last) }
+func (e *Engine) Publish(last uint64) {
+	st := e.cur.Load()
+	if l := e.changes.Load(); l != nil && l.Wants() {
+		l.Changes(last, st.staged())
+	}
+	st.Publish(last)
+}
 
 // Discard implements eventlog.Applier.
 func (e *Engine) Discard() { e.cur.Load().Discard() }

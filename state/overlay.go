@@ -1,6 +1,8 @@
 package state
 
 import (
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/foldb/foldb/eventlog"
@@ -62,6 +64,24 @@ func (s *Store) Publish(last uint64) {
 	s.mu.Unlock()
 	clear(s.overlay)
 	clear(s.newTables)
+}
+
+// staged lists the entities the staged round changes, sorted by type and
+// id so that listeners see them in an order that does not depend on the
+// map's.
+func (s *Store) staged() []Change {
+	out := make([]Change, 0, len(s.overlay))
+	for k, e := range s.overlay {
+		c := Change{Type: k.t.name, ID: k.id}
+		if e != "" {
+			c.JSON = e.JSON()
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b Change) int {
+		return cmp.Or(strings.Compare(a.Type, b.Type), strings.Compare(a.ID, b.ID))
+	})
+	return out
 }
 
 // Discard drops the staged round.

@@ -1,12 +1,14 @@
 package commands
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
 	"time"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/resp"
 	"github.com/foldb/foldb/streams"
 )
 
@@ -426,36 +428,40 @@ func parseReadGroup(args [][]byte) (readGroupReq, error) {
 
 func runReadGroup(c *Ctx, req readGroupReq) {
 	r := req.read
+	if c.TimedOut {
+		// The BLOCK timeout passed (ended cancelled the wait first).
+		c.W.NullArray()
+		return
+	}
 	if req.block < 0 {
 		if doGroup(c, r, noGroupRead) {
 			writeReadGroup(c, r)
 		}
 		return
 	}
-	// Until the network loop waits without a goroutine, the command's own
-	// goroutine waits here.
-	answered := make(chan struct{}, 1)
-	w := c.Env.Groups.Block(r, func() { answered <- struct{}{} })
-	var timeout <-chan time.Time
+	// The connection waits without a goroutine; the log's writer serves
+	// the reader in the round that gives it entries and hands the reply
+	// over. A reply that crosses the timeout or a closed connection leaves
+	// its entries pending for the consumer, as a lost reply always does.
+	var deadline time.Time
 	if req.block > 0 {
-		t := time.NewTimer(time.Duration(min(req.block, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond)
-		defer t.Stop()
-		timeout = t.C
+		deadline = time.Now().Add(time.Duration(min(req.block, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond)
 	}
-	select {
-	case <-answered:
-	case <-timeout:
-		if w.Cancel() {
-			c.W.NullArray()
-			return
+	proto := c.W.Proto()
+	var w *streams.Waiter
+	wait := c.Conn.Block(deadline, func() { w.Cancel() })
+	w = c.Env.Groups.Block(r, func() {
+		var buf bytes.Buffer
+		rc := &Ctx{W: resp.NewWriter(&buf), Client: c.Client, Env: c.Env}
+		rc.W.SetProto(proto)
+		if r.Err != nil {
+			rc.Error(groupError(r.Err, noGroupRead))
+		} else {
+			writeReadGroup(rc, r)
 		}
-		<-answered
-	}
-	if r.Err != nil {
-		c.Error(groupError(r.Err, noGroupRead))
-		return
-	}
-	writeReadGroup(c, r)
+		rc.W.Flush()
+		wait.Reply(buf.Bytes())
+	})
 }
 
 // writeReadGroup writes XREADGROUP's reply: per key with entries, the key

@@ -86,8 +86,8 @@ func (w *writerState) addSide(key, val []byte) {
 	w.side = append(append(w.side, key...), val...)
 }
 
-// sideEntries adds the round's index and idempotency entries to the batch
-// in key order. Pebble inserts a batch into its memtable in batch order,
+// sideEntries adds the round's index (stream, category, type) and
+// idempotency entries to the batch in key order. Pebble inserts a batch into its memtable in batch order,
 // reusing the previous key's place in the skiplist when the next key
 // follows it: with each append's keys interleaved (event, index, event,
 // index...) every insert searched from the top, while this way the event
@@ -496,6 +496,7 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 			return false
 		}
 	}
+	category, _ := SplitStream(a.Stream)
 	for i := range w.events {
 		e := &w.events[i]
 		w.key = eventKey(w.key[:0], e.Position)
@@ -504,6 +505,10 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		w.key = indexKey(w.key[:0], e.Stream, e.Version)
 		w.val = binary.BigEndian.AppendUint64(w.val[:0], e.Position)
 		w.addSide(w.key, w.val)
+		w.key = viewKey(w.key[:0], prefixCategory, category, e.Position)
+		w.addSide(w.key, nil)
+		w.key = viewKey(w.key[:0], prefixType, e.Type, e.Position)
+		w.addSide(w.key, nil)
 	}
 	last := &w.events[len(w.events)-1]
 	a.Result = Result{Version: last.Version, Position: last.Position}

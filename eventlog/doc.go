@@ -36,6 +36,8 @@
 //
 //	'e' pos:u64                       -> event record (below)
 //	's' len:uvarint stream ver:u64    -> pos:u64         (index: stream version -> position)
+//	'c' len:uvarint category pos:u64  -> ""              (index: the events of a category, since format 3)
+//	't' len:uvarint type pos:u64      -> ""              (index: the events of a type, since format 3)
 //	'i' len:uvarint stream id         -> ver:u64 pos:u64 (idempotency: the result of the append with that ID)
 //	'm' name                          -> value           (metadata: "format", "schema", ...)
 //
@@ -52,7 +54,8 @@
 //
 // Record kinds only grow: a new layout gets a new format byte and the decoder
 // keeps reading the old ones. The data directory's format is stored under the
-// metadata key "format"; a directory written by a newer foldb is refused.
+// metadata key "format" (3: with the category and type indexes); a directory
+// written by a newer foldb is refused, an older one is upgraded when opened.
 //
 // Pebble checksums every WAL record and table block, so a torn write is
 // detected by Pebble and an event is never half-visible.

@@ -17,8 +17,9 @@ type VerifyReport struct {
 
 // Verify reads the whole log and checks that every record decodes,
 // positions run 1..last without a gap, each stream's versions run from 1
-// without a gap, the index maps each (stream, version) to its event and
-// each stream's current version is its last event's. progress, when not
+// without a gap, the index maps each (stream, version) to its event, each
+// stream's current version is its last event's, and the category and type
+// indexes hold every event and nothing else. progress, when not
 // nil, is called now and then with the events checked.
 func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 	var rep VerifyReport
@@ -55,6 +56,9 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 		if pos != e.Position {
 			return fmt.Errorf("%w: the index maps %s version %d to position %d, the event is at %d", ErrCorruptRecord, e.Stream, e.Version, pos, e.Position)
 		}
+		if key, err = l.checkViewKeys(key, e); err != nil {
+			return err
+		}
 		rep.Events++
 		if progress != nil && rep.Events%65536 == 0 {
 			progress(rep.Events)
@@ -77,6 +81,9 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 		}
 	}
 	rep.Streams = len(versions)
+	if err := l.checkViewCounts(rep.Events); err != nil {
+		return rep, err
+	}
 	if progress != nil {
 		progress(rep.Events)
 	}
@@ -142,6 +149,7 @@ func (l *Log) Import(events []Event, keep bool) error {
 			key = indexKey(key[:0], e.Stream, e.Version)
 			val = binary.BigEndian.AppendUint64(val[:0], e.Position)
 			batch.Set(key, val, nil)
+			key = appendViewKeys(batch, key, &e)
 			if e.ID != "" {
 				key = idemKey(key[:0], e.Stream, e.ID)
 				val = binary.BigEndian.AppendUint64(val[:0], e.Version)

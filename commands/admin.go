@@ -437,6 +437,7 @@ func All() *Table {
 	cmds = append(cmds, connectionCommands()...)
 	cmds = append(cmds, adminCommands()...)
 	cmds = append(cmds, eventCommands()...)
+	cmds = append(cmds, streamCommands()...)
 	cmds = append(cmds, entityCommands()...)
 	cmds = append(cmds, schemaCommands()...)
 	cmds = append(cmds, snapshotCommands()...)

@@ -370,10 +370,13 @@ func parseXRead(args [][]byte) (xreadReq, error) {
 				return r, errorf("ERR timeout is not an integer or out of range")
 			case ms < 0:
 				return r, errorf("ERR timeout is negative")
-			case ms > math.MaxInt64-time.Now().UnixMilli():
-				return r, errorf("ERR timeout is out of range")
 			}
-			r.block, r.timeout = true, time.Duration(min(ms, math.MaxInt64/int64(time.Millisecond)))*time.Millisecond
+			// Redis 7.0 takes any timeout; one past what a Duration holds
+			// waits for ever, as 0 does.
+			r.block = true
+			if ms <= math.MaxInt64/int64(time.Millisecond) {
+				r.timeout = time.Duration(ms) * time.Millisecond
+			}
 		case isWord(opt, "COUNT") && more:
 			i++
 			n, ok := parseLongLong(args[i])

@@ -9,6 +9,7 @@
 //	FOLDB_BIN=path            test this binary instead of building ./cmd/foldb
 //	FOLDB_REDIS_CLI=path      redis-cli to use (default: redis-cli on PATH)
 //	FOLDB_REDIS_BENCHMARK=path
+//	FOLDB_REDIS_SERVER=path   redis-server (Redis 7) that streams_redis_test.go compares foldb with
 //	FOLDB_PHP=path            php to use (default: php on PATH)
 //	FOLDB_PREDIS_AUTOLOAD=path Predis's autoload.php (default: /usr/share/php/Predis/autoload.php)
 //

@@ -363,7 +363,7 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // needTool returns the path of an external tool, or skips the test when it
 // is missing: fails it instead when FOLDB_REQUIRE_TOOLS=1 (as CI sets).
-// Tools: redis-cli, redis-benchmark, php, php-redis (returns php's path),
+// Tools: redis-cli, redis-benchmark, redis-server, php, php-redis (returns php's path),
 // predis (returns the path of Predis's autoload.php).
 func needTool(t testing.TB, name string) string {
 	t.Helper()
@@ -383,6 +383,7 @@ func needTool(t testing.TB, name string) string {
 var toolEnv = map[string]string{
 	"redis-cli":       "FOLDB_REDIS_CLI",
 	"redis-benchmark": "FOLDB_REDIS_BENCHMARK",
+	"redis-server":    "FOLDB_REDIS_SERVER",
 	"php":             "FOLDB_PHP",
 	"predis":          "FOLDB_PREDIS_AUTOLOAD",
 }

@@ -61,6 +61,9 @@ func (r *Reader) Scan(v View, from, to uint64, count int, rev bool, fn func(e *e
 // events are the caller's: they share a few allocations, not one each.
 func (r *Reader) Range(v View, from, to uint64, count int, rev bool) ([]eventlog.Event, error) {
 	var out []eventlog.Event
+	if count > 0 {
+		out = make([]eventlog.Event, 0, min(count, 4096))
+	}
 	var a arena
 	err := r.Scan(v, from, to, count, rev, func(e *eventlog.Event) error {
 		out = append(out, a.own(e))

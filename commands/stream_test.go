@@ -2,7 +2,10 @@ package commands
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"math"
+	"strconv"
 	"reflect"
 	"strings"
 	"testing"
@@ -273,5 +276,51 @@ func BenchmarkAppendEntries(b *testing.B) {
 		for range 1000 {
 			eb.add(e)
 		}
+	}
+}
+
+// BenchmarkXRangePage is the server's side of a catch-up read: XRANGE
+// $all (or a category) pages of 1,000 entries of a log of 100,000,
+// written to a discarding connection.
+func BenchmarkXRangePage(b *testing.B) {
+	opts := eventlog.DefaultOptions()
+	opts.Durability = eventlog.DurabilityNone
+	l, err := eventlog.Open(b.TempDir(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	const n = 100_000
+	var batch []*eventlog.Append
+	for i := range n {
+		data := fmt.Appendf(nil, `{"amount":%d,"by":"teller-%03d","note":"%012d"}`, i*37%100000, i%1000, i)
+		batch = append(batch, &eventlog.Append{Stream: fmt.Sprintf("%s:%d", []string{"account", "order"}[i%2], i%10000),
+			Events: []eventlog.Proposed{{Type: "BalanceIncreased", Data: data}}})
+		if len(batch) == 1000 {
+			l.Append(batch...)
+			batch = batch[:0]
+		}
+	}
+	c := &Ctx{W: resp.NewWriter(io.Discard), Env: &Env{Log: l}}
+	for _, key := range []string{"$all", "$ce-account"} {
+		b.Run(key, func(b *testing.B) {
+			b.ReportAllocs()
+			var from uint64 = 1
+			for b.Loop() {
+				req, err := parseXRange(argv("XRANGE", key, "("+strconv.FormatUint(from-1, 10), "+", "COUNT", "1000"), false)
+				if err != nil {
+					b.Fatal(err)
+				}
+				runXRange(c, req)
+				if c.W.Buffered() < 1000*100 {
+					b.Fatalf("a page of %d bytes", c.W.Buffered())
+				}
+				c.W.Flush()
+				if from += 1000; from > n-2000 {
+					from = 1
+				}
+			}
+			b.ReportMetric(float64(b.N*1000)/b.Elapsed().Seconds(), "entries/s")
+		})
 	}
 }

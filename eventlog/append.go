@@ -68,6 +68,8 @@ type writerState struct {
 	// the events (sideEntries).
 	side    []byte
 	sideKVs []sideKV
+	// runs are the round's runs of the category and type indexes (view.go).
+	runs viewRuns
 
 	// now is AppendNow's submission, and nowRound the round of it alone.
 	now      submission
@@ -86,7 +88,7 @@ func (w *writerState) addSide(key, val []byte) {
 	w.side = append(append(w.side, key...), val...)
 }
 
-// sideEntries adds the round's index (stream, category, type) and
+// sideEntries adds the round's index (stream, category and type runs) and
 // idempotency entries to the batch in key order. Pebble inserts a batch into its memtable in batch order,
 // reusing the previous key's place in the skiplist when the next key
 // follows it: with each append's keys interleaved (event, index, event,
@@ -96,6 +98,7 @@ func (w *writerState) addSide(key, val []byte) {
 // with the stream version key gone (the two measured together, three
 // pairs by turns; BENCHMARKS.md).
 func (w *writerState) sideEntries(batch *pebble.Batch) {
+	w.runs.flush(true, w.addSide)
 	key := func(e sideKV) []byte { return w.side[e.at : e.at+e.klen] }
 	slices.SortFunc(w.sideKVs, func(a, b sideKV) int { return bytes.Compare(key(a), key(b)) })
 	for _, e := range w.sideKVs {
@@ -496,7 +499,6 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 			return false
 		}
 	}
-	category, _ := SplitStream(a.Stream)
 	for i := range w.events {
 		e := &w.events[i]
 		w.key = eventKey(w.key[:0], e.Position)
@@ -505,10 +507,7 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		w.key = indexKey(w.key[:0], e.Stream, e.Version)
 		w.val = binary.BigEndian.AppendUint64(w.val[:0], e.Position)
 		w.addSide(w.key, w.val)
-		w.key = viewKey(w.key[:0], prefixCategory, category, e.Position)
-		w.addSide(w.key, nil)
-		w.key = viewKey(w.key[:0], prefixType, e.Type, e.Position)
-		w.addSide(w.key, nil)
+		w.runs.add(e)
 	}
 	last := &w.events[len(w.events)-1]
 	a.Result = Result{Version: last.Version, Position: last.Position}

@@ -36,8 +36,8 @@
 //
 //	'e' pos:u64                       -> event record (below)
 //	's' len:uvarint stream ver:u64    -> pos:u64         (index: stream version -> position)
-//	'c' len:uvarint category pos:u64  -> ""              (index: the events of a category, since format 3)
-//	't' len:uvarint type pos:u64      -> ""              (index: the events of a type, since format 3)
+//	'c' len:uvarint category pos:u64  -> n:uvarint       (index: positions pos..pos+n-1 hold events of the category, since format 3)
+//	't' len:uvarint type pos:u64      -> n:uvarint       (index: positions pos..pos+n-1 hold events of the type, since format 3)
 //	'i' len:uvarint stream id         -> ver:u64 pos:u64 (idempotency: the result of the append with that ID)
 //	'm' name                          -> value           (metadata: "format", "schema", ...)
 //

@@ -159,15 +159,21 @@ func (l *Log) upgrade(from int) error {
 	return l.SetMeta("format", []byte(strconv.Itoa(formatVersion)))
 }
 
-// buildViewIndexes writes the category and type index keys of every event
+// buildViewIndexes writes the category and type indexes of every event
 // (format 3), then flushes them: the marker that says they are there is
-// written after.
+// written after. What an upgrade cut short left is deleted first.
 func (l *Log) buildViewIndexes() error {
+	for _, p := range []byte{prefixCategory, prefixType} {
+		if err := l.db.DeleteRange([]byte{p}, []byte{p + 1}, pebble.NoSync); err != nil {
+			return err
+		}
+	}
 	last := l.LastPosition()
 	started := time.Now()
 	report := started
 	batch := l.db.NewBatch()
-	var key []byte
+	runs := viewRuns{own: true}
+	set := func(k, v []byte) { batch.Set(k, v, nil) }
 	var done uint64
 	commit := func() error {
 		err := batch.Commit(pebble.NoSync)
@@ -176,8 +182,9 @@ func (l *Log) buildViewIndexes() error {
 		return err
 	}
 	err := l.Scan(1, last, func(e *Event) error {
-		key = appendViewKeys(batch, key, e)
+		runs.add(e)
 		if done++; done%upgradeBatch == 0 {
+			runs.flush(false, set)
 			if err := commit(); err != nil {
 				return err
 			}
@@ -189,6 +196,7 @@ func (l *Log) buildViewIndexes() error {
 		return nil
 	})
 	if err == nil {
+		runs.flush(true, set)
 		err = commit()
 	}
 	batch.Close()

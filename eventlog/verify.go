@@ -29,7 +29,17 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 	versions := map[string]*uint64{}
 	expect := uint64(1)
 	var key []byte
-	err := l.Scan(1, 0, func(e *Event) error {
+	ci, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixCategory}, UpperBound: []byte{prefixCategory + 1}})
+	if err != nil {
+		return rep, err
+	}
+	defer ci.Close()
+	ti, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixType}, UpperBound: []byte{prefixType + 1}})
+	if err != nil {
+		return rep, err
+	}
+	defer ti.Close()
+	err = l.Scan(1, 0, func(e *Event) error {
 		if e.Position != expect {
 			return fmt.Errorf("%w: position %d follows %d", ErrCorruptRecord, e.Position, expect-1)
 		}
@@ -56,7 +66,7 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 		if pos != e.Position {
 			return fmt.Errorf("%w: the index maps %s version %d to position %d, the event is at %d", ErrCorruptRecord, e.Stream, e.Version, pos, e.Position)
 		}
-		if key, err = l.checkViewKeys(key, e); err != nil {
+		if key, err = checkViewIndexes(ci, ti, key, e); err != nil {
 			return err
 		}
 		rep.Events++
@@ -113,6 +123,7 @@ func (l *Log) Import(events []Event, keep bool) error {
 		versions := map[string]uint64{}
 		pos := last
 		var key, val []byte
+		var runs viewRuns
 		for i := range events {
 			e := events[i]
 			if err := ValidateStream(e.Stream); err != nil {
@@ -149,7 +160,7 @@ func (l *Log) Import(events []Event, keep bool) error {
 			key = indexKey(key[:0], e.Stream, e.Version)
 			val = binary.BigEndian.AppendUint64(val[:0], e.Position)
 			batch.Set(key, val, nil)
-			key = appendViewKeys(batch, key, &e)
+			runs.add(&e)
 			if e.ID != "" {
 				key = idemKey(key[:0], e.Stream, e.ID)
 				val = binary.BigEndian.AppendUint64(val[:0], e.Version)
@@ -157,6 +168,7 @@ func (l *Log) Import(events []Event, keep bool) error {
 				batch.Set(key, val, nil)
 			}
 		}
+		runs.flush(true, func(k, v []byte) { batch.Set(k, v, nil) })
 		// Straight into Pebble's tables: an import can be far larger than
 		// a journal segment, and nothing waits on its latency.
 		if err := batch.Commit(pebble.NoSync); err != nil {

@@ -5,13 +5,21 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// The view indexes (format 3): every event has a key under its category
-// and one under its type, written in the round's batch beside the event, so
-// that reading a category or a type seeks instead of scanning the log.
+// The view indexes (format 3) say which positions hold the events of a
+// category and of a type, so that reading a category or a type seeks
+// instead of scanning the log. A key names a run of consecutive positions
+// whose events are all of the category (or type): its first position, and
+// the value its length. A round writes, in its batch, a key per run of its
+// own events; so with many clients appending events of one type, a round
+// of fifty events adds two keys, not a hundred (every key is work for
+// Pebble's memtable, flushes and compactions: BENCHMARKS.md). Runs of one
+// category or type never overlap, and the runs of all categories (or all
+// types) hold every position once.
 const (
 	prefixCategory = 'c'
 	prefixType     = 't'
@@ -25,8 +33,91 @@ func viewPrefix(dst []byte, prefix byte, name string) []byte {
 	return append(dst, name...)
 }
 
-func viewKey(dst []byte, prefix byte, name string, pos uint64) []byte {
-	return binary.BigEndian.AppendUint64(viewPrefix(dst, prefix, name), pos)
+func viewKey(dst []byte, prefix byte, name string, first uint64) []byte {
+	return binary.BigEndian.AppendUint64(viewPrefix(dst, prefix, name), first)
+}
+
+// viewName is a category or a type, as its index key prefix tells it.
+type viewName struct {
+	prefix byte
+	name   string
+}
+
+// viewRun is a run of positions in a view index.
+type viewRun struct {
+	viewName
+	first, count uint64
+}
+
+// viewRuns gathers the runs of events appended in position order (a
+// round, an import, the upgrade to format 3).
+type viewRuns struct {
+	open map[viewName]int // the run of each name that may go on, in runs
+	runs []viewRun
+	// own makes the runs keep copies of the names: a scan's alias its
+	// memory.
+	own      bool
+	key, val []byte
+}
+
+// add records e at its position, which follows every position added so far.
+func (r *viewRuns) add(e *Event) {
+	category, _ := SplitStream(e.Stream)
+	r.addName(prefixCategory, category, e.Position)
+	r.addName(prefixType, e.Type, e.Position)
+}
+
+func (r *viewRuns) addName(prefix byte, name string, pos uint64) {
+	if r.open == nil {
+		r.open = make(map[viewName]int)
+	}
+	n := viewName{prefix, name}
+	if i, ok := r.open[n]; ok && r.runs[i].first+r.runs[i].count == pos {
+		r.runs[i].count++
+		return
+	}
+	if r.own {
+		n.name = strings.Clone(name)
+	}
+	r.open[n] = len(r.runs)
+	r.runs = append(r.runs, viewRun{n, pos, 1})
+}
+
+// flush hands every run to set, as its key and value, and starts over.
+// When closed is false, only the runs that no later position can extend
+// are handed over: those that are not the last of their name.
+func (r *viewRuns) flush(closed bool, set func(key, val []byte)) {
+	kept := 0
+	for i, run := range r.runs {
+		if !closed && r.open[run.viewName] == i {
+			r.runs[kept] = run
+			r.open[run.viewName] = kept
+			kept++
+			continue
+		}
+		r.key = viewKey(r.key[:0], run.prefix, run.name, run.first)
+		r.val = binary.AppendUvarint(r.val[:0], run.count)
+		set(r.key, r.val)
+	}
+	clear(r.runs[kept:])
+	r.runs = r.runs[:kept]
+	if closed {
+		clear(r.open)
+	}
+}
+
+// readRun decodes the run a view index iterator is at; prefixLen is the
+// length of its name's prefix.
+func readRun(it *pebble.Iterator, prefixLen int) (first, count uint64, err error) {
+	k, v := it.Key(), it.Value()
+	if len(k) != prefixLen+8 {
+		return 0, 0, fmt.Errorf("%w: malformed view index key %x", ErrCorruptRecord, k)
+	}
+	count, n := binary.Uvarint(v)
+	if n <= 0 || n != len(v) || count == 0 {
+		return 0, 0, fmt.Errorf("%w: malformed view index value %x under %x", ErrCorruptRecord, v, k)
+	}
+	return binary.BigEndian.Uint64(k[prefixLen:]), count, nil
 }
 
 // SubsetKind is what a Subset holds.
@@ -90,8 +181,8 @@ func (l *Log) ScanSubset(s Subset, from, to uint64, limit int, rev bool, fn func
 }
 
 // CountSubset counts the committed events of s. Every event and a stream
-// cost a seek; a category or a type costs a step per event of it over its
-// index keys.
+// cost a seek; a category or a type costs a step per run of it in its
+// index (a run per round at most).
 func (l *Log) CountSubset(s Subset) (uint64, error) {
 	last := l.LastPosition()
 	switch s.Kind {
@@ -112,7 +203,11 @@ func (l *Log) CountSubset(s Subset) (uint64, error) {
 		defer it.Close()
 		var n uint64
 		for ok := it.First(); ok; ok = it.Next() {
-			n++
+			first, count, err := readRun(it, len(prefix))
+			if err != nil {
+				return 0, err
+			}
+			n += min(first+count-1, last) - first + 1
 		}
 		return n, it.Error()
 	}
@@ -277,26 +372,39 @@ func (sc *subsetScan) missing(pos uint64) error {
 	return fmt.Errorf("%w: an index names position %d, which has no event", ErrCorruptRecord, pos)
 }
 
-// index reads a category or type index: keys prefix pos:u64.
+// index reads a category or type index: the runs that reach into
+// [from, to], each position of them.
 func (sc *subsetScan) index(prefix []byte) error {
-	lower := binary.BigEndian.AppendUint64(bytes.Clone(prefix), sc.from)
 	upper := binary.BigEndian.AppendUint64(bytes.Clone(prefix), sc.to+1)
-	it, err := sc.l.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	it, err := sc.l.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
 	if err != nil {
 		return err
 	}
 	defer it.Close()
-	ok := it.First()
+	var ok bool
 	if sc.rev {
 		ok = it.Last()
+	} else if ok = it.SeekLT(binary.BigEndian.AppendUint64(bytes.Clone(prefix), sc.from+1)); !ok {
+		// The run that holds from, or none: then the first after it.
+		ok = it.First()
 	}
 	for ; ok && !sc.full(); ok = sc.step(it) {
-		k := it.Key()
-		if len(k) != len(prefix)+8 {
-			return fmt.Errorf("%w: malformed view index key %x", ErrCorruptRecord, k)
-		}
-		if err := sc.event(binary.BigEndian.Uint64(k[len(prefix):])); err != nil {
+		first, count, err := readRun(it, len(prefix))
+		if err != nil {
 			return err
+		}
+		lo, hi := max(first, sc.from), min(first+count-1, sc.to)
+		if sc.rev && hi < sc.from {
+			break // the runs before this one end before it
+		}
+		for i := uint64(0); lo+i <= hi && !sc.full(); i++ {
+			pos := lo + i
+			if sc.rev {
+				pos = hi - i
+			}
+			if err := sc.event(pos); err != nil {
+				return err
+			}
 		}
 	}
 	return it.Error()
@@ -390,40 +498,37 @@ func (sc *subsetScan) stream(name string) error {
 	return it.Error()
 }
 
-// appendViewKeys adds e's category and type index keys to the batch; key
-// is scratch space, returned for reuse.
-func appendViewKeys(batch *pebble.Batch, key []byte, e *Event) []byte {
-	category, _ := SplitStream(e.Stream)
-	key = viewKey(key[:0], prefixCategory, category, e.Position)
-	batch.Set(key, nil, nil)
-	key = viewKey(key[:0], prefixType, e.Type, e.Position)
-	batch.Set(key, nil, nil)
-	return key
-}
-
-// checkViewKeys checks that e has its category and type index keys; key is
-// scratch space, returned for reuse.
-func (l *Log) checkViewKeys(key []byte, e *Event) ([]byte, error) {
+// checkViewIndexes checks that the category and type indexes hold e's
+// position; it and ti are iterators over the 't' and 'c' keys, key scratch
+// space, returned for reuse.
+func checkViewIndexes(ci, ti *pebble.Iterator, key []byte, e *Event) ([]byte, error) {
 	category, _ := SplitStream(e.Stream)
 	for _, ix := range []struct {
-		prefix byte
-		name   string
-	}{{prefixCategory, category}, {prefixType, e.Type}} {
-		key = viewKey(key[:0], ix.prefix, ix.name, e.Position)
-		_, closer, err := l.db.Get(key)
-		if errors.Is(err, pebble.ErrNotFound) {
-			return key, fmt.Errorf("%w: the %s index lacks the event at position %d", ErrCorruptRecord, indexName(ix.prefix), e.Position)
+		it   *pebble.Iterator
+		name viewName
+	}{{ci, viewName{prefixCategory, category}}, {ti, viewName{prefixType, e.Type}}} {
+		key = viewKey(key[:0], ix.name.prefix, ix.name.name, e.Position+1)
+		prefixLen := len(key) - 8
+		if !ix.it.SeekLT(key) || !bytes.HasPrefix(ix.it.Key(), key[:prefixLen]) {
+			if err := ix.it.Error(); err != nil {
+				return key, err
+			}
+			return key, fmt.Errorf("%w: the %s index lacks the event at position %d", ErrCorruptRecord, indexName(ix.name.prefix), e.Position)
 		}
+		first, count, err := readRun(ix.it, prefixLen)
 		if err != nil {
 			return key, err
 		}
-		closer.Close()
+		if first+count <= e.Position {
+			return key, fmt.Errorf("%w: the %s index lacks the event at position %d", ErrCorruptRecord, indexName(ix.name.prefix), e.Position)
+		}
 	}
 	return key, nil
 }
 
-// checkViewCounts checks that the category and type indexes have one key
-// per event, each at most once, so none that names no event.
+// checkViewCounts checks that the category and type indexes each hold
+// events positions in all: with every event in them (checkViewIndexes),
+// none is there twice and none that is not an event.
 func (l *Log) checkViewCounts(events uint64) error {
 	for _, prefix := range []byte{prefixCategory, prefixType} {
 		it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefix}, UpperBound: []byte{prefix + 1}})
@@ -432,14 +537,19 @@ func (l *Log) checkViewCounts(events uint64) error {
 		}
 		var n uint64
 		for ok := it.First(); ok; ok = it.Next() {
-			n++
+			v := it.Value()
+			count, k := binary.Uvarint(v)
+			if k <= 0 || k != len(v) {
+				it.Close()
+				return fmt.Errorf("%w: malformed view index value %x under %x", ErrCorruptRecord, v, it.Key())
+			}
+			n += count
 		}
-		err = errors.Join(it.Error(), it.Close())
-		if err != nil {
+		if err := errors.Join(it.Error(), it.Close()); err != nil {
 			return err
 		}
 		if n != events {
-			return fmt.Errorf("%w: the %s index has %d keys for %d events", ErrCorruptRecord, indexName(prefix), n, events)
+			return fmt.Errorf("%w: the %s index holds %d positions for %d events", ErrCorruptRecord, indexName(prefix), n, events)
 		}
 	}
 	return nil

@@ -7,13 +7,15 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
 )
 
 // viewLog is a log of n events over a few categories, streams and types,
-// appended in appends of one to three events.
+// appended in appends of one to three events, submitted together by up to
+// a dozen: rounds whose runs of a category or type are of every length.
 func viewLog(t testing.TB, n int, seed uint64) *Log {
 	t.Helper()
 	opts := DefaultOptions()
@@ -23,12 +25,23 @@ func viewLog(t testing.TB, n int, seed uint64) *Log {
 	cats := []string{"account", "order", "a", "accounts"} // "a" and "accounts" share a prefix with "account"
 	types := []string{"Opened", "Deposited", "Withdrawn", "Closed", "O"}
 	for l.LastPosition() < uint64(n) {
-		a := Append{Stream: fmt.Sprintf("%s:%d", cats[rng.IntN(len(cats))], rng.IntN(5))}
-		for range 1 + rng.IntN(3) {
-			a.Events = append(a.Events, ev(types[rng.IntN(len(types))], fmt.Sprintf(`{"n":%d}`, rng.IntN(100))))
+		group := make([]*Append, 1+rng.IntN(12))
+		for i := range group {
+			// Streams and types of the first few repeat, so that runs grow.
+			a := &Append{Stream: fmt.Sprintf("%s:%d", cats[rng.IntN(len(cats))], rng.IntN(5))}
+			for range 1 + rng.IntN(3) {
+				a.Events = append(a.Events, ev(types[rng.IntN(len(types))], fmt.Sprintf(`{"n":%d}`, rng.IntN(100))))
+			}
+			if i > 0 && rng.IntN(2) == 0 {
+				a.Stream, a.Events[0].Type = group[i-1].Stream, group[i-1].Events[0].Type
+			}
+			group[i] = a
 		}
-		if r := appendOne(l, a); r.Err != nil {
-			t.Fatal(r.Err)
+		l.Append(group...)
+		for _, a := range group {
+			if a.Result.Err != nil {
+				t.Fatal(a.Result.Err)
+			}
 		}
 	}
 	return l
@@ -67,15 +80,25 @@ func inSubset(s Subset, e *Event) bool {
 // bounds and limits, reads what filtering a scan of the whole log reads.
 func TestScanSubsetMatchesScan(t *testing.T) {
 	l := viewLog(t, 600, 7)
-	var all []Event
-	if err := l.Scan(1, 0, func(e *Event) error { own(e); all = append(all, *e); return nil }); err != nil {
-		t.Fatal(err)
-	}
 	subsets := []Subset{{Kind: SubsetAll}, {SubsetType, "Missing"}, {SubsetCategory, "nothing"}, {SubsetStream, "account:99"},
 		{SubsetCategory, "account"}, {SubsetCategory, "a"}, {SubsetCategory, "accounts"}, {SubsetCategory, "order"},
 		{SubsetType, "O"}, {SubsetType, "Opened"}, {SubsetType, "Closed"}}
 	for i := range 5 {
 		subsets = append(subsets, Subset{SubsetStream, "account:" + strconv.Itoa(i)}, Subset{SubsetStream, "a:" + strconv.Itoa(i)})
+	}
+	checkSubsets(t, l, subsets)
+	if _, err := l.Verify(nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkSubsets checks ScanSubset and CountSubset of each subset against a
+// scan of the whole log.
+func checkSubsets(t *testing.T, l *Log, subsets []Subset) {
+	t.Helper()
+	var all []Event
+	if err := l.Scan(1, 0, func(e *Event) error { own(e); all = append(all, *e); return nil }); err != nil {
+		t.Fatal(err)
 	}
 	last := l.LastPosition()
 	bounds := [][2]uint64{{0, 0}, {1, last}, {1, 1}, {last, last}, {last + 1, 0}, {0, last + 5}, {300, 0}, {7, 9}, {9, 7}, {299, 301}}
@@ -225,6 +248,7 @@ func TestUpgradeFormat2(t *testing.T) {
 	if rep, err := l.Verify(nil); err != nil || rep.Events != 22 {
 		t.Fatalf("verify after the upgrade: %+v, %v", rep, err)
 	}
+	checkSubsets(t, l, []Subset{{SubsetCategory, "acct"}, {SubsetCategory, "late"}, {SubsetType, "A"}, {SubsetType, "Late"}})
 	if n, err := l.CountSubset(Subset{SubsetCategory, "late"}); err != nil || n != 2 {
 		t.Errorf("category late: %d, %v", n, err)
 	}
@@ -264,7 +288,13 @@ func TestVerifyChecksViewIndexes(t *testing.T) {
 			return db.Delete(viewKey(nil, prefixCategory, "acct", 3), pebble.NoSync)
 		}},
 		{"missing type key", func(db *pebble.DB) error { return db.Delete(viewKey(nil, prefixType, "A", 5), pebble.NoSync) }},
-		{"extra type key", func(db *pebble.DB) error { return db.Set(viewKey(nil, prefixType, "B", 99), nil, pebble.NoSync) }},
+		{"extra type key", func(db *pebble.DB) error {
+			return db.Set(viewKey(nil, prefixType, "B", 99), binary.AppendUvarint(nil, 1), pebble.NoSync)
+		}},
+		{"type run too long", func(db *pebble.DB) error {
+			return db.Set(viewKey(nil, prefixType, "A", 10), binary.AppendUvarint(nil, 2), pebble.NoSync)
+		}},
+		{"malformed run", func(db *pebble.DB) error { return db.Set(viewKey(nil, prefixType, "A", 10), nil, pebble.NoSync) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -352,5 +382,53 @@ func BenchmarkScanSubset(b *testing.B) {
 				b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 			})
 		}
+	}
+}
+
+// TestViewRuns: runs gathered over many positions, handed over part by
+// part (as the upgrade does between its batches), are the maximal runs of
+// each category and type.
+func TestViewRuns(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	var evs []Event
+	for pos := uint64(1); pos <= 2000; pos++ {
+		evs = append(evs, Event{Position: pos, Stream: []string{"a:1", "b:1", "a:2"}[rng.IntN(3)], Type: []string{"X", "Y"}[rng.IntN(2)]})
+	}
+	type run struct {
+		key   string
+		count uint64
+	}
+	var want []run
+	for _, ix := range []struct {
+		prefix byte
+		name   func(e *Event) string
+	}{{prefixCategory, func(e *Event) string { return e.Category() }}, {prefixType, func(e *Event) string { return e.Type }}} {
+		for i := 0; i < len(evs); {
+			j := i + 1
+			for j < len(evs) && ix.name(&evs[j]) == ix.name(&evs[i]) {
+				j++
+			}
+			want = append(want, run{string(viewKey(nil, ix.prefix, ix.name(&evs[i]), evs[i].Position)), uint64(j - i)})
+			i = j
+		}
+	}
+	var got []run
+	set := func(k, v []byte) {
+		n, _ := binary.Uvarint(v)
+		got = append(got, run{string(k), n})
+	}
+	r := viewRuns{own: true}
+	for i := range evs {
+		r.add(&evs[i])
+		if rng.IntN(50) == 0 {
+			r.flush(false, set)
+		}
+	}
+	r.flush(true, set)
+	key := func(a run) string { return a.key }
+	slices.SortFunc(want, func(a, b run) int { return strings.Compare(key(a), key(b)) })
+	slices.SortFunc(got, func(a, b run) int { return strings.Compare(key(a), key(b)) })
+	if !slices.Equal(got, want) {
+		t.Fatalf("%d runs, want %d", len(got), len(want))
 	}
 }

@@ -432,3 +432,25 @@ func TestViewRuns(t *testing.T) {
 		t.Fatalf("%d runs, want %d", len(got), len(want))
 	}
 }
+
+// BenchmarkAppendRounds50 is rounds of 50 single-event appends of one
+// category and type, as 50 clients make them, without fsync: the CPU a
+// round's keys cost, Pebble's flushes and compactions included.
+func BenchmarkAppendRounds50(b *testing.B) {
+	opts := DefaultOptions()
+	opts.Durability = DurabilityNone
+	l := openTest(b, opts)
+	as := make([]Append, 50)
+	ptrs := make([]*Append, 50)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		for k := range as {
+			as[k] = Append{Stream: "account:" + strconv.Itoa(i%1000), Events: []Proposed{{Type: "BalanceIncreased", Data: []byte(`{"amount":10}`)}}}
+			ptrs[k] = &as[k]
+			i++
+		}
+		l.Append(ptrs...)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/append")
+}

@@ -13,8 +13,9 @@ import (
 // entries of any view is a seek and n steps ($all), plus a point lookup or
 // a step per entry for a stream, a category or a type; reading backwards
 // costs about the same. A stream's position bounds are found by binary
-// search over its versions. Len is O(1) for $all and a stream, and counts
-// the index keys of a category or a type (a step per entry).
+// search over its versions. Len is O(1) for $all and a stream, and adds
+// up the index of a category or a type (a step per run of consecutive
+// positions in it, at most one per entry).
 type Reader struct {
 	log *eventlog.Log
 }

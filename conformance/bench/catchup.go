@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -47,6 +48,10 @@ func (b *bench) rowCatchup() ([]result, error) {
 	if err := b.samePages(f, r); err != nil {
 		return nil, err
 	}
+	xlen, err := b.timeXLen(f)
+	if err != nil {
+		return nil, err
+	}
 
 	what := fmt.Sprintf("catch-up read of %s entries, XRANGE pages of %d", count(int64(events)), catchupPage)
 	show := func(v float64) string { return count(int64(v)) + " entries/s" }
@@ -58,6 +63,7 @@ func (b *bench) rowCatchup() ([]result, error) {
 	}
 	res := throughput(7, fmt.Sprintf("catch-up read of %s events (XRANGE $all pages of %d) vs Redis XRANGE", count(int64(events)), catchupPage), fs, rs, 1.0, 2.0)
 	res.unit = unitEventsPerSec
+	res.detail = xlen
 	if err := f.shutdown(b.ctx, "NOSAVE"); err != nil {
 		return nil, err
 	}
@@ -72,6 +78,24 @@ func catchupEvent(i int) []any {
 	rng := rand.New(rand.NewPCG(uint64(i), 7))
 	data := fmt.Sprintf(`{"amount":%d,"by":"teller-%03d","note":"%s"}`, rng.IntN(100000), rng.IntN(1000), keyID(i))
 	return []any{"XADD", "account:" + strconv.Itoa(i%10000), "*", "type", catchupTypes[i%len(catchupTypes)], "data", data}
+}
+
+// timeXLen times foldb's XLEN of the row's category and of a type, which
+// count their index runs.
+func (b *bench) timeXLen(f *foldbServer) (string, error) {
+	fc := f.client(1)
+	defer fc.Close()
+	var out []string
+	for _, key := range []string{"$ce-account", "$et-" + catchupTypes[1]} {
+		start := time.Now()
+		n, err := fc.XLen(b.ctx, key).Result()
+		if err != nil {
+			return "", fmt.Errorf("foldb XLEN %s: %w", key, err)
+		}
+		out = append(out, fmt.Sprintf("XLEN %s = %s in %s", key, count(n), shortDuration(time.Since(start))))
+	}
+	b.progress("  foldb: %s", strings.Join(out, ", "))
+	return "foldb " + strings.Join(out, ", "), nil
 }
 
 // copyEntries adds every entry of foldb's $all to Redis's stream $all,

@@ -603,12 +603,12 @@ func runXInfoStream(c *Ctx, r xinfoStreamReq) {
 		return
 	}
 	eb.reset()
+	w.BulkString("entries")
 	if err := rd.Scan(r.view, 1, 0, limit(r.count), false, eb.add); err != nil {
 		// The reply has begun: an error in place of the entries keeps
 		// its shape for the client's parser.
 		w.Error(Reply(err))
 	} else {
-		w.BulkString("entries")
 		eb.write(c, 0, len(eb.b), eb.n)
 	}
 	w.BulkString("groups")

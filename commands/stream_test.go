@@ -324,3 +324,35 @@ func BenchmarkXRangePage(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseStreamCommands: the stream commands' parsers take any
+// arguments without panicking, and what they accept is consistent.
+func FuzzParseStreamCommands(f *testing.F) {
+	for _, s := range []string{"k - +", "k (1 +2 COUNT 3", "COUNT 1 BLOCK 0 STREAMS a b $ +", "a:1 NOMKSTREAM * type T data {}", "STREAM k FULL COUNT 2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		words := strings.Split(line, " ")
+		if len(words) > 20 {
+			return
+		}
+		if len(words) >= 3 {
+			for _, rev := range []bool{false, true} {
+				if r, err := parseXRange(argv(append([]string{"XRANGE"}, words...)...), rev); err == nil && r.count < -1 {
+					t.Fatalf("COUNT %d", r.count)
+				}
+			}
+		}
+		if r, err := parseXRead(argv(append([]string{"XREAD"}, words...)...)); err == nil && (len(r.keys) != len(r.starts) || len(r.keys) == 0) {
+			t.Fatalf("XREAD %q: %d keys, %d IDs", line, len(r.keys), len(r.starts))
+		}
+		if len(words) >= 4 {
+			if r, err := parseXAdd(argv(append([]string{"XADD"}, words...)...)); err == nil && (len(r.a.Events) != 1 || r.a.Stream != words[0]) {
+				t.Fatalf("XADD %q: %+v", line, r.a)
+			}
+		}
+		if len(words) >= 2 {
+			parseXInfoStream(argv(append([]string{"XINFO"}, words...)...))
+		}
+	})
+}

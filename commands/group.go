@@ -41,8 +41,8 @@ func groupCommands() []*Command {
 		{Name: "XGROUP DELCONSUMER", Arity: 5, Flags: FlagWrite, FirstKey: 2, LastKey: 2, Step: 1,
 			Syntax: "XGROUP DELCONSUMER key group consumer", Summary: "Deletes a consumer and its pending entries; replies how many it had.",
 			Run: handle(parseConsumerDelete, runConsumerDelete)},
-		{Name: "XGROUP HELP", Arity: 2, Flags: FlagRead | FlagFast, Syntax: "XGROUP HELP", Summary: "Describes XGROUP's subcommands.",
-			Run: func(c *Ctx, _ [][]byte) { writeHelp(c, "XGROUP", xgroupHelp) }},
+		{Name: "XGROUP HELP", Arity: 2, Flags: FlagRead | FlagFast, Syntax: "XGROUP HELP", Summary: "Prints this help.",
+			Run: func(c *Ctx, _ [][]byte) { writeHelp(c, xgroup) }},
 	}
 	return []*Command{
 		xgroup,
@@ -74,7 +74,6 @@ func groupCommands() []*Command {
 			Summary: "Claims idle pending entries from start on; replies a cursor, the entries and the deleted IDs (none).",
 			Run:     handle(parseAutoClaim, runAutoClaim),
 		},
-		xinfoGroupsContainer(),
 	}
 }
 
@@ -89,57 +88,6 @@ func groupInfoCommands() []*Command {
 			Syntax: "XINFO CONSUMERS key group", Summary: "Lists a group's consumers.",
 			Run: func(c *Ctx, args [][]byte) { runInfoConsumers(c, string(args[2]), string(args[3])) }},
 	}
-}
-
-// xinfoGroupsContainer is a temporary XINFO holding the groups' subcommands
-// and HELP, until it joins the stream commands' XINFO (XINFO STREAM).
-func xinfoGroupsContainer() *Command {
-	xinfo := &Command{
-		Name: "XINFO", Arity: -2, Flags: FlagRead, Group: "stream", Since: "0.2.0",
-		Syntax: "XINFO GROUPS | CONSUMERS | STREAM | HELP ...", Summary: "Describes stream keys and their consumer groups.",
-	}
-	xinfo.Subcommands = append(groupInfoCommands(), &Command{
-		Name: "XINFO HELP", Arity: 2, Flags: FlagRead | FlagFast, Syntax: "XINFO HELP", Summary: "Describes XINFO's subcommands.",
-		Run: func(c *Ctx, _ [][]byte) { writeHelp(c, "XINFO", xinfoHelp) },
-	})
-	return xinfo
-}
-
-var xgroupHelp = []string{
-	"CREATE <key> <groupname> <id|$> [option]",
-	"    Create a new consumer group. Options are:",
-	"    * MKSTREAM",
-	"      Accepted; every stream key of foldb exists (a key that names no stream is refused).",
-	"    * ENTRIESREAD entries_read",
-	"      Set the group's entries_read counter (internal use).",
-	"CREATECONSUMER <key> <groupname> <consumer>",
-	"    Create a new consumer in the specified group.",
-	"DELCONSUMER <key> <groupname> <consumer>",
-	"    Remove the specified consumer.",
-	"DESTROY <key> <groupname>",
-	"    Remove the specified group.",
-	"SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
-	"    Set the current group ID and entries_read counter.",
-}
-
-var xinfoHelp = []string{
-	"CONSUMERS <key> <groupname>",
-	"    Show consumers of <groupname>.",
-	"GROUPS <key>",
-	"    Show the stream consumer groups.",
-	"STREAM <key> [FULL [COUNT <count>]",
-	"    Show information about the stream.",
-}
-
-// writeHelp writes a container's HELP as Redis's addReplyHelp does.
-func writeHelp(c *Ctx, name string, lines []string) {
-	c.W.Array(len(lines) + 3)
-	c.W.Simple(name + " <subcommand> [<arg> [value] [opt] ...]. Subcommands are:")
-	for _, l := range lines {
-		c.W.Simple(l)
-	}
-	c.W.Simple("HELP")
-	c.W.Simple("    Prints this help.")
 }
 
 // Errors with Redis's text.

@@ -18,7 +18,7 @@ func pubsubCommands() []*Command {
 		{Name: "PUBSUB CHANNELS", Arity: -2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB CHANNELS [pattern]", Summary: "Lists the channels with at least one subscriber.", Run: handle(parsePubsubChannels, runPubsubChannels)},
 		{Name: "PUBSUB NUMSUB", Arity: -2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB NUMSUB [channel ...]", Summary: "Counts the subscribers of channels.", Run: runPubsubNumsub},
 		{Name: "PUBSUB NUMPAT", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB NUMPAT", Summary: "Counts the subscribed patterns.", Run: func(c *Ctx, _ [][]byte) { c.W.Int(int64(c.Env.Hub.NumPat())) }},
-		{Name: "PUBSUB HELP", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB HELP", Summary: "Describes the PUBSUB subcommands.", Run: func(c *Ctx, _ [][]byte) { writeHelp(c, "PUBSUB", pubsubHelp) }},
+		{Name: "PUBSUB HELP", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB HELP", Summary: "Prints this help.", Run: func(c *Ctx, _ [][]byte) { writeHelp(c, ps) }},
 	}
 	sub := FlagLoading | FlagStale | FlagSubscribed | FlagFast
 	return []*Command{
@@ -179,14 +179,4 @@ func runPubsubNumsub(c *Ctx, args [][]byte) {
 		c.W.Bulk(ch)
 		c.W.Int(int64(c.Env.Hub.NumSub(string(ch))))
 	}
-}
-
-var pubsubHelp = []string{
-	"CHANNELS [<pattern>]",
-	"    Return the currently active channels matching a <pattern> (default: '*').",
-	"NUMPAT",
-	"    Return number of subscriptions to patterns.",
-	"NUMSUB [<channel> ...]",
-	"    Return the number of subscribers for the specified channels, excluding",
-	"    pattern subscriptions(default: no channels).",
 }

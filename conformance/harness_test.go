@@ -316,7 +316,7 @@ func (s *Server) RSS() int64 {
 
 // needTool returns the path of an external tool, or skips the test when it
 // is missing: fails it instead when FOLDB_REQUIRE_TOOLS=1 (as CI sets).
-// Tools: redis-cli, redis-benchmark, php, php-redis (returns php's path),
+// Tools: redis-cli, redis-benchmark, redis-server, php, php-redis (returns php's path),
 // predis (returns the path of Predis's autoload.php).
 func needTool(t testing.TB, name string) string {
 	t.Helper()

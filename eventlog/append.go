@@ -69,6 +69,8 @@ type writerState struct {
 	// the events (sideEntries).
 	side    []byte
 	sideKVs []sideKV
+	// runs are the round's runs of the category and type indexes (view.go).
+	runs viewRuns
 
 	// now is AppendNow's submission, and nowRound the round of it alone.
 	now      submission
@@ -96,8 +98,8 @@ func (w *writerState) addSide(key, val []byte) {
 	w.side = append(append(w.side, key...), val...)
 }
 
-// sideEntries adds the round's index and idempotency entries to the batch
-// in key order. Pebble inserts a batch into its memtable in batch order,
+// sideEntries adds the round's index (stream, category and type runs) and
+// idempotency entries to the batch in key order. Pebble inserts a batch into its memtable in batch order,
 // reusing the previous key's place in the skiplist when the next key
 // follows it: with each append's keys interleaved (event, index, event,
 // index...) every insert searched from the top, while this way the event
@@ -107,6 +109,7 @@ func (w *writerState) addSide(key, val []byte) {
 // the changes": no stream-version key, index entries sorted after the
 // events).
 func (w *writerState) sideEntries(batch *pebble.Batch) {
+	w.runs.flush(true, w.addSide)
 	key := func(e sideKV) []byte { return w.side[e.at : e.at+e.klen] }
 	slices.SortFunc(w.sideKVs, func(a, b sideKV) int { return bytes.Compare(key(a), key(b)) })
 	for _, e := range w.sideKVs {
@@ -559,6 +562,7 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		w.key = indexKey(w.key[:0], e.Stream, e.Version)
 		w.val = binary.BigEndian.AppendUint64(w.val[:0], e.Position)
 		w.addSide(w.key, w.val)
+		w.runs.add(e)
 	}
 	last := &w.events[len(w.events)-1]
 	a.Result = Result{Version: last.Version, Position: last.Position}

@@ -37,6 +37,8 @@
 //
 //	'e' pos:u64                       -> event record (below)
 //	's' len:uvarint stream ver:u64    -> pos:u64         (index: stream version -> position)
+//	'c' len:uvarint category pos:u64  -> n:uvarint       (index: positions pos..pos+n-1 hold events of the category, since format 3)
+//	't' len:uvarint type pos:u64      -> n:uvarint       (index: positions pos..pos+n-1 hold events of the type, since format 3)
 //	'i' len:uvarint stream id         -> ver:u64 pos:u64 (idempotency: version and position of the append's last event)
 //	'm' name                          -> value           (metadata: "format", "schema")
 //	'g' op key                        -> value           (what ops store, op.go: package streams' consumer groups)
@@ -65,11 +67,14 @@
 // keeps reading the old ones.
 //
 // The data directory's format is stored under the metadata key "format"; a
-// directory written by a newer foldb is refused. Format 2 is the one above.
-// Format 1 kept the newest events in Pebble's WAL and each stream's version
-// under a key of its own, 'v' len:uvarint stream -> ver:u64. Opening a
-// format 1 directory upgrades it: Pebble replays and flushes the WAL it
-// left, the 'v' keys are deleted and "format" becomes 2.
+// directory written by a newer foldb is refused. Format 3 is the one above.
+// Format 2 had no category and type indexes ('c', 't'): opening a format 2
+// directory builds them from its events, after its journal is replayed,
+// and "format" becomes 3. Format 1 kept the newest events in Pebble's WAL
+// and each stream's version under a key of its own, 'v' len:uvarint stream
+// -> ver:u64. Opening a format 1 directory upgrades it: Pebble replays and
+// flushes the WAL it left, the 'v' keys are deleted and "format" becomes
+// 2, then 3.
 //
 // # The journal
 //

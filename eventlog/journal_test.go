@@ -272,7 +272,7 @@ func TestJournalSegments(t *testing.T) {
 }
 
 // TestOpensFormat1: a directory of format 1, whose newest events are in
-// Pebble's WAL, opens with all of them and is upgraded to format 2.
+// Pebble's WAL, opens with all of them and is upgraded to the current format.
 func TestOpensFormat1(t *testing.T) {
 	dir := t.TempDir()
 	db, err := pebble.Open(dir, &pebble.Options{})

@@ -87,7 +87,8 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, openError(dir, err)
 	}
 	l.db = db
-	if err := l.checkFormat(); err != nil {
+	format, err := l.checkFormat()
+	if err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -102,6 +103,15 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l.last.Store(last)
+	// After the journal's replay: the rounds it held were written by the
+	// older format too.
+	if format < formatVersion {
+		if err := l.upgrade(format); err != nil {
+			err = errors.Join(err, l.journal.close(false))
+			db.Close()
+			return nil, err
+		}
+	}
 	l.w.init()
 	l.writerWG.Add(1)
 	go l.writer()
@@ -112,32 +122,99 @@ func Open(dir string, opts Options) (*Log, error) {
 	return l, nil
 }
 
-func (l *Log) checkFormat() error {
+// checkFormat returns the data directory's format, refusing a newer one.
+// A new directory gets the current format.
+func (l *Log) checkFormat() (int, error) {
 	v, err := l.Meta("format")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if v == nil {
-		return l.SetMeta("format", []byte(strconv.Itoa(formatVersion)))
+		return formatVersion, l.SetMeta("format", []byte(strconv.Itoa(formatVersion)))
 	}
 	n, err := strconv.Atoi(string(v))
 	if err != nil {
-		return fmt.Errorf("eventlog: unreadable format marker %q", v)
+		return 0, fmt.Errorf("eventlog: unreadable format marker %q", v)
 	}
 	if n > formatVersion {
-		return fmt.Errorf("%w: format %d, this foldb reads up to %d", ErrNewerFormat, n, formatVersion)
+		return 0, fmt.Errorf("%w: format %d, this foldb reads up to %d", ErrNewerFormat, n, formatVersion)
 	}
-	if n < formatVersion {
+	return n, nil
+}
+
+// upgrade brings a directory of an older format to the current one. Each
+// step can be run again: when it is cut short, the format marker is still
+// the old one and the next open starts over.
+func (l *Log) upgrade(from int) error {
+	l.log.Info("upgrading the data directory's format", "from", from, "to", formatVersion)
+	if from < 2 {
 		// Format 1 also kept each stream's version under its own key;
 		// format 2 reads it from the index.
-		l.log.Info("upgrading the data directory's format", "from", n, "to", formatVersion)
 		if err := l.db.DeleteRange([]byte{prefixVersion1}, []byte{prefixVersion1 + 1}, pebble.NoSync); err != nil {
 			return err
 		}
-		return l.SetMeta("format", []byte(strconv.Itoa(formatVersion)))
 	}
+	if from < 3 {
+		if err := l.buildViewIndexes(); err != nil {
+			return err
+		}
+	}
+	return l.SetMeta("format", []byte(strconv.Itoa(formatVersion)))
+}
+
+// buildViewIndexes writes the category and type indexes of every event
+// (format 3), then flushes them: the marker that says they are there is
+// written after. What an upgrade cut short left is deleted first.
+func (l *Log) buildViewIndexes() error {
+	for _, p := range []byte{prefixCategory, prefixType} {
+		if err := l.db.DeleteRange([]byte{p}, []byte{p + 1}, pebble.NoSync); err != nil {
+			return err
+		}
+	}
+	last := l.LastPosition()
+	started := time.Now()
+	report := started
+	batch := l.db.NewBatch()
+	runs := viewRuns{own: true}
+	set := func(k, v []byte) { batch.Set(k, v, nil) }
+	var done uint64
+	commit := func() error {
+		err := batch.Commit(pebble.NoSync)
+		batch.Close()
+		batch = l.db.NewBatch()
+		return err
+	}
+	err := l.Scan(1, last, func(e *Event) error {
+		runs.add(e)
+		if done++; done%upgradeBatch == 0 {
+			runs.flush(false, set)
+			if err := commit(); err != nil {
+				return err
+			}
+			if now := time.Now(); now.Sub(report) >= 5*time.Second {
+				report = now
+				l.log.Info("building the category and type indexes", "events", done, "of", last)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		runs.flush(true, set)
+		err = commit()
+	}
+	batch.Close()
+	if err == nil {
+		err = l.db.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("eventlog: building the category and type indexes: %w", err)
+	}
+	l.log.Info("built the category and type indexes", "events", done, "seconds", time.Since(started).Seconds())
 	return nil
 }
+
+// upgradeBatch is how many events' index keys the upgrade commits at once.
+const upgradeBatch = 1 << 16
 
 func (l *Log) findLast() (uint64, error) {
 	return l.lastNumber([]byte{prefixEvent}, []byte{prefixEvent + 1})

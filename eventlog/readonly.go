@@ -52,6 +52,9 @@ type readOnly struct {
 	batch *pebble.Batch
 	once  sync.Once
 	err   error
+	// format is the folder's, which a read-only open does not upgrade: one
+	// before 3 has no category and type indexes.
+	format int
 }
 
 func (r *readOnly) close(db *pebble.DB) error {
@@ -118,6 +121,7 @@ func (l *Log) readOnlyOpen(dir string, rep *ReadOnlyReport) error {
 	if rep.Format > formatVersion {
 		return fmt.Errorf("%w: format %d, this foldb reads up to %d", ErrNewerFormat, rep.Format, formatVersion)
 	}
+	l.ro.format = rep.Format
 	last, err := l.findLast()
 	if err != nil {
 		return err

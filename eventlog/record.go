@@ -27,8 +27,11 @@ const recordFormat1 = 1
 // Format 2 keeps the newest events in the journal (journal.go), not in
 // Pebble's WAL, and no longer keeps a stream's version under a key of its
 // own ('v'): a foldb that reads only format 1 would miss both, so it must
-// refuse the directory. A format 1 directory is upgraded when opened.
-const formatVersion = 2
+// refuse the directory. Format 3 adds the category and type indexes ('c',
+// 't'; view.go): a foldb that reads only format 2 would append events
+// without them, so it must refuse the directory too. An older directory is
+// upgraded when opened (Log.upgrade).
+const formatVersion = 3
 
 // ErrCorruptRecord is wrapped by decode errors.
 var ErrCorruptRecord = errors.New("eventlog: corrupt record")

@@ -17,9 +17,10 @@ type VerifyReport struct {
 
 // Verify reads the whole log and checks that every record decodes,
 // positions run 1..last without a gap, each stream's versions run from 1
-// without a gap, the index maps each (stream, version) to its event and
-// each stream's current version is its last event's. progress, when not
-// nil, is called now and then with the events checked. On a log opened with
+// without a gap, the index maps each (stream, version) to its event, each
+// stream's current version is its last event's, and the category and type
+// indexes hold every event and nothing else. progress, when not nil, is
+// called now and then with the events checked. On a log opened with
 // OpenReadOnly it reads the journal's events too, laid over Pebble's; their
 // records were checked by the open.
 func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
@@ -30,7 +31,20 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 	versions := map[string]*uint64{}
 	expect := uint64(1)
 	var key []byte
-	err := l.Scan(1, 0, func(e *Event) error {
+	ci, err := l.newIter(&pebble.IterOptions{LowerBound: []byte{prefixCategory}, UpperBound: []byte{prefixCategory + 1}})
+	if err != nil {
+		return rep, err
+	}
+	defer ci.Close()
+	ti, err := l.newIter(&pebble.IterOptions{LowerBound: []byte{prefixType}, UpperBound: []byte{prefixType + 1}})
+	if err != nil {
+		return rep, err
+	}
+	defer ti.Close()
+	// A folder read as it is (OpenReadOnly) may be of a format before the
+	// view indexes; opening it to write builds them.
+	indexed := l.ro == nil || l.ro.format >= 3
+	err = l.Scan(1, 0, func(e *Event) error {
 		if e.Position != expect {
 			return fmt.Errorf("%w: position %d follows %d", ErrCorruptRecord, e.Position, expect-1)
 		}
@@ -57,6 +71,11 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 		if pos != e.Position {
 			return fmt.Errorf("%w: the index maps %s version %d to position %d, the event is at %d", ErrCorruptRecord, e.Stream, e.Version, pos, e.Position)
 		}
+		if indexed {
+			if key, err = checkViewIndexes(ci, ti, key, e); err != nil {
+				return err
+			}
+		}
 		rep.Events++
 		if progress != nil && rep.Events%65536 == 0 {
 			progress(rep.Events)
@@ -79,6 +98,11 @@ func (l *Log) Verify(progress func(done uint64)) (VerifyReport, error) {
 		}
 	}
 	rep.Streams = len(versions)
+	if indexed {
+		if err := l.checkViewCounts(rep.Events); err != nil {
+			return rep, err
+		}
+	}
 	if progress != nil {
 		progress(rep.Events)
 	}
@@ -108,6 +132,7 @@ func (l *Log) Import(events []Event, keep bool) error {
 		versions := map[string]uint64{}
 		pos := last
 		var key, val []byte
+		var runs viewRuns
 		for i := range events {
 			e := events[i]
 			if err := ValidateStream(e.Stream); err != nil {
@@ -144,6 +169,7 @@ func (l *Log) Import(events []Event, keep bool) error {
 			key = indexKey(key[:0], e.Stream, e.Version)
 			val = binary.BigEndian.AppendUint64(val[:0], e.Position)
 			batch.Set(key, val, nil)
+			runs.add(&e)
 			if e.ID != "" {
 				key = idemKey(key[:0], e.Stream, e.ID)
 				val = binary.BigEndian.AppendUint64(val[:0], e.Version)
@@ -151,6 +177,7 @@ func (l *Log) Import(events []Event, keep bool) error {
 				batch.Set(key, val, nil)
 			}
 		}
+		runs.flush(true, func(k, v []byte) { batch.Set(k, v, nil) })
 		// Straight into Pebble's tables: an import can be far larger than
 		// a journal segment, and nothing waits on its latency.
 		if err := batch.Commit(pebble.NoSync); err != nil {

@@ -2,6 +2,7 @@ package streams
 
 import (
 	"slices"
+	"strings"
 	"sync/atomic"
 
 	"github.com/foldb/foldb/eventlog"
@@ -373,4 +374,18 @@ func (gs *Groups) roundFacts(v View, committed uint64, events []eventlog.Event) 
 	}
 	f.committed = events[len(events)-1].Position
 	return f
+}
+
+// clone copies an event out of the round's memory, which is valid only
+// while the round is staged.
+func clone(e *eventlog.Event) eventlog.Event {
+	c := *e
+	c.Stream = strings.Clone(e.Stream)
+	c.Type = strings.Clone(e.Type)
+	c.ID = strings.Clone(e.ID)
+	c.Data = slices.Clone(e.Data)
+	if e.Meta != nil {
+		c.Meta = slices.Clone(e.Meta)
+	}
+	return c
 }

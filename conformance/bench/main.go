@@ -111,12 +111,12 @@ func parseFlags() (config, error) {
 	var c config
 	var only string
 	flag.IntVar(&c.accounts, "accounts", 1_000_000, "accounts of the memory, restart and latency rows")
-	flag.IntVar(&c.events, "events", 1_000_000, "events of the replay row; the restart row's log holds this many too when it is more than 2 per account")
+	flag.IntVar(&c.events, "events", 1_000_000, "events of the replay and catch-up rows; the restart row's log holds this many too when it is more than 2 per account")
 	flag.IntVar(&c.n, "n", 200_000, "requests per redis-benchmark run of the GET rows (×5 at pipeline 16); the latency row sends a tenth of it")
 	flag.IntVar(&c.writes, "writes", 50_000, "requests per redis-benchmark run of the append row with 50 clients (÷10 with 1 client)")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of each row: foldb and Redis by turns, the median of each side counts")
 	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -rounds 3 unless given")
-	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency or 1..6 (default: all)")
+	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup or 1..7 (default: all)")
 	flag.StringVar(&c.out, "out", "", "also write the results as Markdown to this file")
 	flag.StringVar(&c.parent, "dir", "", "where to make the temporary work folder (default $TMPDIR); the durable rows fsync there, so put it on the disk to measure")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder (data folders and server logs) at the end")
@@ -150,7 +150,7 @@ func parseFlags() (config, error) {
 			id = rows[n-1].id
 		}
 		if !slices.ContainsFunc(rows, func(r row) bool { return r.id == id }) {
-			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency (or 1 to 6)", id)
+			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup (or 1 to 7)", id)
 		}
 		c.only = append(c.only, id)
 	}

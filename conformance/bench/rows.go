@@ -25,6 +25,7 @@ var rows = []row{
 	{"replay", "replay into the bank schema", (*bench).rowReplay},
 	{"restart", "restart from a snapshot", (*bench).rowRestart},
 	{"latency", "latency on the accounts", (*bench).rowLatency},
+	{"catchup", "catch-up read of the log (XRANGE pages)", (*bench).rowCatchup},
 }
 
 // bankFlags start foldb with the bank schema and no snapshot but the ones

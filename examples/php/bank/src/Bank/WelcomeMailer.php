@@ -11,13 +11,20 @@ use Foldb\RecordedEvent;
  * a file of its own in $dir, named by the event's position, the stream
  * entry's ID. A redelivered entry (at least once: a worker that died before
  * its XACK) finds the file there and sends nothing twice.
+ *
+ * A mail is written whole as a draft in $dir/drafts and then linked under
+ * its name, which fails when the name exists: a worker killed while writing
+ * leaves no half mail that would stop the redelivery from sending it.
  */
 final class WelcomeMailer
 {
+    private readonly string $drafts;
+
     public function __construct(private readonly string $dir)
     {
-        if (!is_dir($dir) && !mkdir($dir, 0o755, true) && !is_dir($dir)) {
-            throw new \RuntimeException("cannot make {$dir}");
+        $this->drafts = "{$dir}/drafts";
+        if (!is_dir($this->drafts) && !mkdir($this->drafts, 0o755, true) && !is_dir($this->drafts)) {
+            throw new \RuntimeException("cannot make {$this->drafts}");
         }
     }
 
@@ -25,18 +32,25 @@ final class WelcomeMailer
     public function send(RecordedEvent $event): bool
     {
         $file = "{$this->dir}/{$event->position}.mail";
-        $f = @fopen($file, 'x');
-        if ($f === false) {
-            if (is_file($file)) {
-                return false;
+        $sent = false;
+        if (!is_file($file)) {
+            $draft = "{$this->drafts}/{$event->position}." . bin2hex(random_bytes(8));
+            $name = (string) ($event->data['name'] ?? '');
+            if (file_put_contents($draft, "welcome {$event->stream} {$name}\n") === false) {
+                throw new \RuntimeException("cannot write {$draft}");
             }
-            throw new \RuntimeException("cannot write {$file}");
+            $sent = @link($draft, $file);
+            @unlink($draft);
+            if (!$sent && !is_file($file)) {
+                throw new \RuntimeException("cannot link {$draft} to {$file}");
+            }
         }
-        $name = (string) ($event->data['name'] ?? '');
-        fwrite($f, "welcome {$event->stream} {$name}\n");
-        fflush($f);
-        fclose($f);
+        // Drafts of a worker that died before it removed them: its entry
+        // stayed pending and came here.
+        foreach (glob("{$this->drafts}/{$event->position}.*") ?: [] as $stale) {
+            @unlink($stale);
+        }
 
-        return true;
+        return $sent;
     }
 }

@@ -139,6 +139,7 @@ type ServerStats struct {
 	Port               int
 	ConfigFile         string
 	ConnectedClients   int
+	BlockedClients     int // waiting in XREAD or XREADGROUP BLOCK
 	MaxClients         int
 	ConnectionsTotal   uint64
 	RejectedConns      uint64
@@ -164,11 +165,12 @@ type Client struct {
 	Proto      int  // 2 or 3; written by the connection under mu, read by others under mu
 	Authed     bool // read and written only by the connection
 	CloseAfter bool // QUIT: close once the reply is written
-	// Sink receives the connection's Pub/Sub messages; Sub is its
-	// subscriptions, made on the first SUBSCRIBE. Both belong to the
-	// connection.
-	Sink        pubsub.Sink
-	Sub         *pubsub.Sub
+	// Sub is the connection's Pub/Sub subscriptions, made on its first
+	// SUBSCRIBE; only its commands touch it.
+	Sub *pubsub.Sub
+	// Blocked is what a command that blocked the connection keeps for its
+	// runs after a wake-up (XREAD's resolved positions); only it touches it.
+	Blocked     any
 	lastActive  atomic.Int64
 	lastCmd     atomic.Pointer[string]
 	killed      atomic.Bool

@@ -98,7 +98,8 @@ func infoClients(c *Ctx, b *strings.Builder) {
 	st := c.Env.Server.Stats()
 	field(b, "connected_clients", st.ConnectedClients)
 	field(b, "maxclients", st.MaxClients)
-	field(b, "blocked_clients", 0)
+	field(b, "blocked_clients", st.BlockedClients)
+	field(b, "pubsub_clients", c.Env.Hub.Subscribers())
 }
 
 func infoMemory(c *Ctx, b *strings.Builder) {
@@ -177,6 +178,10 @@ func infoStats(c *Ctx, b *strings.Builder) {
 	field(b, "rejected_connections", st.RejectedConns)
 	field(b, "total_net_input_bytes", st.TotalNetInputBytes)
 	field(b, "protocol_errors", st.ProtocolErrors)
+	field(b, "pubsub_channels", c.Env.Hub.NumChannels())
+	field(b, "pubsub_patterns", c.Env.Hub.NumPat())
+	field(b, "stream_consumer_groups", c.Env.Groups.Len())
+	field(b, "stream_blocked_readers", c.Env.Readers.Len())
 }
 
 func infoReplication(c *Ctx, b *strings.Builder) {

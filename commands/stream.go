@@ -457,11 +457,20 @@ func (r *xreadReq) resolve(rd *streams.Reader) ([]xreadRange, error) {
 
 func runXRead(c *Ctx, r xreadReq) {
 	rd := streams.NewReader(c.Env.Log)
-	ranges, err := r.resolve(rd)
-	if err != nil {
-		c.Error(err)
-		return
+	// Everything up to seen is read below: a blocked read waits for what
+	// comes after it.
+	seen := rd.Last()
+	ranges, ok := c.Client.Blocked.([]xreadRange)
+	if !ok || !c.Woken {
+		// A read woken from BLOCK keeps the positions it resolved first:
+		// "$" is the log's end when the command came, not when it woke.
+		var err error
+		if ranges, err = r.resolve(rd); err != nil {
+			c.Error(err)
+			return
+		}
 	}
+	c.Client.Blocked = nil
 	eb := getEntries()
 	defer eb.release()
 	type part struct{ start, end, n int }
@@ -483,7 +492,7 @@ func runXRead(c *Ctx, r xreadReq) {
 	}
 	if found == 0 {
 		if r.block {
-			waitForEntries(c, r, ranges)
+			waitForEntries(c, r, ranges, seen)
 			return
 		}
 		c.W.NullArray()

@@ -42,6 +42,7 @@ type Hub struct {
 	// changes: entity channels, and patterns that may match one.
 	entityListeners atomic.Int64
 	subs            atomic.Int64 // channel and pattern subscriptions, all connections
+	conns           atomic.Int64 // connections with at least one subscription
 
 	feed feed
 }
@@ -92,6 +93,7 @@ func sortedKeys(m map[string]struct{}) []string {
 // Subscribe adds a channel and returns Count.
 func (s *Sub) Subscribe(ch string) int {
 	if _, ok := s.channels[ch]; !ok {
+		s.counted(1)
 		s.channels[ch] = struct{}{}
 		s.hub.add(s.hub.channels, ch, s, strings.HasPrefix(ch, EntityPrefix))
 	}
@@ -101,6 +103,7 @@ func (s *Sub) Subscribe(ch string) int {
 // Unsubscribe removes a channel and returns Count.
 func (s *Sub) Unsubscribe(ch string) int {
 	if _, ok := s.channels[ch]; ok {
+		s.counted(-1)
 		delete(s.channels, ch)
 		s.hub.remove(s.hub.channels, ch, s, strings.HasPrefix(ch, EntityPrefix))
 	}
@@ -110,6 +113,7 @@ func (s *Sub) Unsubscribe(ch string) int {
 // PSubscribe adds a pattern and returns Count.
 func (s *Sub) PSubscribe(p string) int {
 	if _, ok := s.patterns[p]; !ok {
+		s.counted(1)
 		s.patterns[p] = struct{}{}
 		s.hub.add(s.hub.patterns, p, s, mayMatchEntity(p))
 	}
@@ -119,10 +123,22 @@ func (s *Sub) PSubscribe(p string) int {
 // PUnsubscribe removes a pattern and returns Count.
 func (s *Sub) PUnsubscribe(p string) int {
 	if _, ok := s.patterns[p]; ok {
+		s.counted(-1)
 		delete(s.patterns, p)
 		s.hub.remove(s.hub.patterns, p, s, mayMatchEntity(p))
 	}
 	return s.Count()
+}
+
+// counted keeps the hub's count of subscribed connections as the
+// connection's own count is about to change by d.
+func (s *Sub) counted(d int) {
+	switch n := s.Count(); {
+	case d > 0 && n == 0:
+		s.hub.conns.Add(1)
+	case d < 0 && n == 1:
+		s.hub.conns.Add(-1)
+	}
 }
 
 // Close drops every subscription (the connection closed, or RESET).
@@ -247,6 +263,10 @@ func (h *Hub) NumPat() int {
 	defer h.mu.RUnlock()
 	return len(h.patterns)
 }
+
+// Subscribers is how many connections subscribe to a channel or a
+// pattern: INFO's pubsub_clients.
+func (h *Hub) Subscribers() int { return int(h.conns.Load()) }
 
 // NumChannels is how many channels have a subscriber: INFO's
 // pubsub_channels.

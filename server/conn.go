@@ -43,6 +43,7 @@ type conn struct {
 	rerun        bool // the blocked command runs again: Block keeps waitDeadline
 	waitDeadline time.Time
 	waitEnded    func()
+	blockCounted bool // blockedClients counts this connection's wait
 	waitCmd      *commands.Command
 	waitArgs     [][]byte
 	// subscribed (Conn.Subscribe) and the callbacks for its end.

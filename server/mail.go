@@ -58,6 +58,10 @@ func (c *conn) Block(deadline time.Time, ended func()) commands.Wait {
 		c.waitDeadline = deadline
 	}
 	c.wantBlock, c.waitEnded = true, ended
+	if !c.blockCounted {
+		c.blockCounted = true
+		c.s.blockedClients.Add(1)
+	}
 	c.mu.Lock()
 	c.box.waitGen++
 	gen := c.box.waitGen
@@ -108,6 +112,10 @@ func (c *conn) timeOut() bool {
 // waitOver runs, on the connection's server, what follows the end of a wait
 // whatever ended it: its ended callback, once.
 func (c *conn) waitOver() {
+	if c.blockCounted {
+		c.blockCounted = false
+		c.s.blockedClients.Add(-1)
+	}
 	if f := c.waitEnded; f != nil {
 		c.waitEnded = nil
 		f()

@@ -78,6 +78,7 @@ type Server struct {
 	protocolErrors   atomic.Uint64
 	commandsDone     atomic.Uint64 // by closed connections
 	netInput         atomic.Uint64
+	blockedClients   atomic.Int64 // connections waiting in a BLOCK
 }
 
 // New opens the data directory; Start begins serving.
@@ -445,6 +446,7 @@ func (s *Server) Stats() commands.ServerStats {
 		Port:               port,
 		ConfigFile:         opts.ConfigFile,
 		ConnectedClients:   n,
+		BlockedClients:     int(s.blockedClients.Load()),
 		MaxClients:         opts.MaxClients,
 		ConnectionsTotal:   s.connectionsTotal.Load(),
 		RejectedConns:      s.rejectedConns.Load(),

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -251,9 +252,13 @@ func TestXRead(t *testing.T) {
 			t.Fatalf("XREAD BLOCK 0 = %v, %v", res, err)
 		}
 		checkIDs(t, "XREAD BLOCK 0 $ce-order 0", res[0].Messages, nil, 3)
-		// Waiting is not there yet: a BLOCK with nothing to read times out at once.
-		if res, err := rc.XRead(ctx, &redis.XReadArgs{Streams: []string{"$all", "$"}, Block: 50}).Result(); err != redis.Nil {
+		// A BLOCK with nothing to read times out with a null.
+		began := time.Now()
+		if res, err := rc.XRead(ctx, &redis.XReadArgs{Streams: []string{"$all", "$"}, Block: 50 * time.Millisecond}).Result(); err != redis.Nil {
 			t.Fatalf("XREAD BLOCK 50 $ = %v, %v; want a null", res, err)
+		}
+		if waited := time.Since(began); waited < 50*time.Millisecond {
+			t.Fatalf("XREAD BLOCK 50 answered after %v", waited)
 		}
 
 		doErr(t, rc, "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.", "XREAD", "STREAMS", "a:1", "b:1", "0")
@@ -454,4 +459,41 @@ func TestXAddRounds(t *testing.T) {
 	if got := testkit.InfoInt(t, ts.R2, "persistence", "log_commit_rounds") - rounds; got >= n {
 		t.Fatalf("%d pipelined XADDs took %d commit rounds", n, got)
 	}
+}
+
+// TestXReadBlock: a blocked XREAD wakes when a durable event lands in one
+// of its views, with that event, and not for events of other views; "$"
+// means the log's end when the command came.
+func TestXReadBlock(t *testing.T) {
+	ts := startServer(t)
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, proto int) {
+		cat := fmt.Sprint("blk", proto)
+		type result struct {
+			res []redis.XStream
+			err error
+		}
+		got := make(chan result, 1)
+		reader := ts.Client(t, proto)
+		go func() {
+			res, err := reader.XRead(ctx, &redis.XReadArgs{Streams: []string{"$ce-" + cat, "$et-Never", "$"}, Block: 0}).Result()
+			got <- result{res, err}
+		}()
+		testkit.WaitFor(t, "the reader to block", func() bool {
+			return testkit.InfoInt(t, ts.R2, "clients", "blocked_clients") >= 1
+		})
+		// An event of another view does not wake it.
+		do(t, ts.R2, "EVENT.APPEND", "other:1", "Opened", `{}`)
+		_, pos := appendReply(t, do(t, ts.R2, "EVENT.APPEND", cat+":1", "Opened", `{"n":1}`))
+		select {
+		case r := <-got:
+			if r.err != nil || len(r.res) != 1 || r.res[0].Stream != "$ce-"+cat || len(r.res[0].Messages) != 1 {
+				t.Fatalf("XREAD BLOCK = %+v, %v", r.res, r.err)
+			}
+			if id := r.res[0].Messages[0].ID; id != fmt.Sprintf("%d-0", pos) {
+				t.Fatalf("woke with entry %s, want %d-0", id, pos)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("the blocked XREAD did not wake")
+		}
+	})
 }

@@ -44,7 +44,13 @@ type Groups struct {
 	publish func(*Published) // OnPublish's
 
 	closed atomic.Bool
+	// count is how many groups there are, for INFO, which reads it from
+	// any goroutine.
+	count atomic.Int64
 }
+
+// Len is how many consumer groups there are, over every key.
+func (gs *Groups) Len() int { return int(gs.count.Load()) }
 
 // group is one consumer group.
 type group struct {
@@ -205,11 +211,17 @@ func (gs *Groups) addGroup(g *group) {
 		m = map[string]*group{}
 		gs.byKey[g.key] = m
 	}
+	if _, ok := m[g.name]; !ok {
+		gs.count.Add(1)
+	}
 	m[g.name] = g
 }
 
 func (gs *Groups) removeGroup(g *group) {
 	m := gs.byKey[g.key]
+	if _, ok := m[g.name]; ok {
+		gs.count.Add(-1)
+	}
 	delete(m, g.name)
 	if len(m) == 0 {
 		delete(gs.byKey, g.key)

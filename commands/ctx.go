@@ -57,6 +57,10 @@ type Conn interface {
 	// connection stays subscribed; every ended given is called once, when
 	// it stops being subscribed, on the connection's server goroutine.
 	Subscribe(ended func()) Pusher
+	// TakePushes writes the pushes queued so far ahead of what the command
+	// writes next: a PUBLISH to the connection's own channel delivers the
+	// message before its reply, as Redis does.
+	TakePushes()
 	// Unsubscribe ends the subscription: pushes queued before it are
 	// written ahead of what the command writes next, later ones are
 	// refused. Call it before writing the reply.

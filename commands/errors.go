@@ -53,7 +53,7 @@ func ArityError(name string) error {
 // SubscribedOnlyError is Redis's reply to a command that a RESP2
 // connection in subscribed mode may not send.
 func SubscribedOnlyError(name string) error {
-	name, _, _ = strings.Cut(name, " ")
+	name = strings.ReplaceAll(name, " ", "|") // a subcommand as Redis names it: pubsub|numpat
 	return errorf("ERR Can't execute '%s': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context", lower(name))
 }
 

@@ -153,7 +153,13 @@ func parsePublish(args [][]byte) (publishReq, error) {
 	return publishReq{ch, args[2]}, nil
 }
 
-func runPublish(c *Ctx, r publishReq) { c.W.Int(int64(c.Env.Hub.Publish(r.channel, r.message))) }
+func runPublish(c *Ctx, r publishReq) {
+	n := c.Env.Hub.Publish(r.channel, r.message)
+	if c.Client.Subscribed() {
+		c.Conn.TakePushes() // its own message, if any, comes first
+	}
+	c.W.Int(int64(n))
+}
 
 func parsePubsubChannels(args [][]byte) (string, error) {
 	switch len(args) {

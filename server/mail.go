@@ -181,6 +181,18 @@ func (c *conn) Unsubscribe() {
 	c.subscribedChanged()
 }
 
+// TakePushes implements commands.Conn. The command owns the reply writer.
+func (c *conn) TakePushes() {
+	if !c.subscribed {
+		return
+	}
+	c.mu.Lock()
+	out := c.box.outbox
+	c.box.outbox = nil
+	c.mu.Unlock()
+	c.w.Raw(out)
+}
+
 // subscriptionOver calls the subscription's ended callbacks, once.
 func (c *conn) subscriptionOver() {
 	ended := c.subEnded

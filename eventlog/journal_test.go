@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -15,53 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foldb/foldb/internal/testkit"
+
 	"github.com/cockroachdb/pebble/v2"
 )
-
-// crashImage copies dir as a crash would leave it: taken while the log is
-// open, so Pebble's memtables are not in it and only the journal has the
-// newest events. A copy during which Pebble deleted a file it had listed
-// (a compaction finishing) is taken again.
-func crashImage(t *testing.T, dir string) string {
-	t.Helper()
-	for {
-		to := t.TempDir()
-		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, path)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(to, rel), 0o755)
-			}
-			if strings.HasPrefix(d.Name(), "LOCK") {
-				return nil
-			}
-			return copyFile(path, filepath.Join(to, rel))
-		})
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return to
-	}
-}
-
-func copyFile(from, to string) error {
-	src, err := os.Open(from)
-	if err != nil {
-		return err
-	}
-	defer src.Close()
-	dst, err := os.Create(to)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(dst, src)
-	return errors.Join(err, dst.Close())
-}
 
 func appendN(t *testing.T, l *Log, n int, data string) {
 	t.Helper()
@@ -130,7 +85,7 @@ func TestJournalAfterCrash(t *testing.T) {
 					t.Logf("segment not preallocated (%d bytes): file system without fallocate?", fi.Size())
 				}
 			}
-			crash := crashImage(t, dir)
+			crash := testkit.CrashImage(t, dir)
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +107,7 @@ func TestJournalAfterCrash(t *testing.T) {
 			if r := appendOne(l, Append{Stream: "acct:z", Events: []Proposed{ev("A", `{}`)}}); r.Err != nil || r.Position != 201 {
 				t.Fatalf("append after the crash: %+v", r)
 			}
-			again := crashImage(t, crash)
+			again := testkit.CrashImage(t, crash)
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -173,7 +128,7 @@ func crashedSegment(t *testing.T, opts Options, n int) (crash, path string, data
 	}
 	defer l.Close()
 	appendN(t, l, n, `{"n":1}`)
-	crash = crashImage(t, dir)
+	crash = testkit.CrashImage(t, dir)
 	path = filepath.Join(crash, journalDir, segmentName(journalFiles(t, crash)[0]))
 	data, err = os.ReadFile(path)
 	if err != nil {
@@ -264,7 +219,7 @@ func TestJournalSegments(t *testing.T) {
 				}
 				runtime.Gosched()
 			}
-			crash := crashImage(t, dir)
+			crash := testkit.CrashImage(t, dir)
 			appendN(t, l, 10, big)
 			checkLog(t, crash, opts, 1000)
 		})
@@ -348,7 +303,7 @@ func TestJournalOpRecords(t *testing.T) {
 			appendN(t, l, 3, `{}`)
 			l.Do(setOp("a*", "", "b", "2"))  // after position 3
 			l.Do(setOp("c", "1", "a3", "3")) // after position 3 again
-			crash := crashImage(t, dir)
+			crash := testkit.CrashImage(t, dir)
 			if err := l.Close(); err != nil {
 				t.Fatal(err)
 			}
@@ -378,7 +333,7 @@ func TestJournalOpRecordsAppliedAgain(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Do(setOp("k", "3", "new", "1")) // after 1, only in the journal
-	crash := crashImage(t, dir)
+	crash := testkit.CrashImage(t, dir)
 	if n := len(journalFiles(t, crash)); n != 1 {
 		t.Fatalf("%d segments in the crash image, want the one with every record", n)
 	}
@@ -397,7 +352,7 @@ func TestJournalTornOpRecord(t *testing.T) {
 	appendN(t, l, 2, `{}`)
 	l.Do(setOp("kept", "1"))
 	l.Do(setOp("torn", "1"))
-	crash := crashImage(t, dir)
+	crash := testkit.CrashImage(t, dir)
 	l.Close()
 	path := filepath.Join(crash, journalDir, segmentName(journalFiles(t, crash)[0]))
 	data, err := os.ReadFile(path)
@@ -429,7 +384,7 @@ func TestJournalOpRecordGapRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.Do(setOp("k", "1"))
-	crash := crashImage(t, dir)
+	crash := testkit.CrashImage(t, dir)
 	l.Close()
 	path := filepath.Join(crash, journalDir, segmentName(journalFiles(t, crash)[0]))
 	data, err := os.ReadFile(path)
@@ -473,6 +428,6 @@ func TestJournalOpRecordsAcrossSegments(t *testing.T) {
 	if nums := journalFiles(t, dir); nums[len(nums)-1] < 4 {
 		t.Fatalf("segments %v after 4 MB of ops in 1 MiB segments", nums)
 	}
-	crash := crashImage(t, dir)
+	crash := testkit.CrashImage(t, dir)
 	reopen(t, crash, opts, 10, want...)
 }

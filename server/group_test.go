@@ -3,10 +3,6 @@ package server_test
 import (
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -495,7 +491,7 @@ func TestGroupsAfterCrash(t *testing.T) {
 	rc.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "all", Consumer: "x", Streams: []string{"$all", ">"}, Block: -1})
 	want := groupState(t, rc, "acct:1") + groupState(t, rc, "$all")
 
-	crash := copyDataDir(t, ts.Dir)
+	crash := testkit.CrashImage(t, ts.Dir)
 	restarted := startServer(t, func(o *server.Options) { o.Dir = crash })
 	if got := groupState(t, restarted.R2, "acct:1") + groupState(t, restarted.R2, "$all"); got != want {
 		t.Fatalf("after a crash:\n%s\nwant\n%s", got, want)
@@ -506,45 +502,6 @@ func TestGroupsAfterCrash(t *testing.T) {
 	again := startServer(t, func(o *server.Options) { o.Dir = ts.Dir })
 	if got := groupState(t, again.R2, "acct:1") + groupState(t, again.R2, "$all"); got != want {
 		t.Fatalf("after a restart:\n%s\nwant\n%s", got, want)
-	}
-}
-
-// copyDataDir copies a running server's data folder as a crash leaves
-// it, again when Pebble deleted a file it had listed.
-func copyDataDir(t *testing.T, dir string) string {
-	t.Helper()
-	for {
-		to := t.TempDir()
-		err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(dir, path)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(to, rel), 0o755)
-			}
-			if strings.HasPrefix(d.Name(), "LOCK") {
-				return nil
-			}
-			src, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer src.Close()
-			dst, err := os.Create(filepath.Join(to, rel))
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(dst, src)
-			return errors.Join(err, dst.Close())
-		})
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return to
 	}
 }
 

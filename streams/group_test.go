@@ -3,6 +3,7 @@ package streams
 import (
 	"errors"
 	"fmt"
+	"github.com/foldb/foldb/internal/testkit"
 	"slices"
 	"strings"
 	"testing"
@@ -480,7 +481,7 @@ func TestGroupsSurviveReopen(t *testing.T) {
 	gl.do(&ConsumerCreate{Key: "s:1", Group: "h", Consumer: "idle"})
 	gl.do(&GroupDestroy{Key: "s:1", Group: "gone"})
 	state := gl.state("s:1")
-	crash := crashImage(t, gl.dir)
+	crash := testkit.CrashImage(t, gl.dir)
 	gl.close()
 	for _, dir := range []string{gl.dir, crash} {
 		again := openGroupLog(t, dir)

@@ -34,6 +34,7 @@ import (
 type config struct {
 	accounts, events int
 	n, writes        int
+	wakeups          int
 	rounds           int
 	quick            bool
 	only             []string
@@ -114,9 +115,10 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.events, "events", 1_000_000, "events of the replay and catch-up rows; the restart row's log holds this many too when it is more than 2 per account")
 	flag.IntVar(&c.n, "n", 200_000, "requests per redis-benchmark run of the GET rows (×5 at pipeline 16); the latency row sends a tenth of it")
 	flag.IntVar(&c.writes, "writes", 50_000, "requests per redis-benchmark run of the append row with 50 clients (÷10 with 1 client)")
+	flag.IntVar(&c.wakeups, "wakeups", 1000, "appends per round of the wake-up row, each one a sample")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of each row: foldb and Redis by turns, the median of each side counts")
-	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -rounds 3 unless given")
-	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup or 1..7 (default: all)")
+	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -wakeups 300 -rounds 3 unless given")
+	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup,wakeup,append-subscribed or 1..9 (default: all but append-subscribed)")
 	flag.StringVar(&c.out, "out", "", "also write the results as Markdown to this file")
 	flag.StringVar(&c.parent, "dir", "", "where to make the temporary work folder (default $TMPDIR); the durable rows fsync there, so put it on the disk to measure")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder (data folders and server logs) at the end")
@@ -131,15 +133,15 @@ func parseFlags() (config, error) {
 	if c.quick {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, p := range map[string]*int{"accounts": &c.accounts, "events": &c.events, "n": &c.n, "writes": &c.writes, "rounds": &c.rounds} {
+		for name, p := range map[string]*int{"accounts": &c.accounts, "events": &c.events, "n": &c.n, "writes": &c.writes, "wakeups": &c.wakeups, "rounds": &c.rounds} {
 			if !set[name] {
-				*p = map[string]int{"accounts": 50_000, "events": 100_000, "n": 20_000, "writes": 5_000, "rounds": 3}[name]
+				*p = map[string]int{"accounts": 50_000, "events": 100_000, "n": 20_000, "writes": 5_000, "wakeups": 300, "rounds": 3}[name]
 			}
 		}
 	}
 	switch {
-	case c.accounts < 1, c.events < 10, c.n < 1, c.writes < 1, c.rounds < 1:
-		return c, errors.New("-accounts, -n, -writes and -rounds must be at least 1, -events at least 10")
+	case c.accounts < 1, c.events < 10, c.n < 1, c.writes < 1, c.wakeups < 1, c.rounds < 1:
+		return c, errors.New("-accounts, -n, -writes, -wakeups and -rounds must be at least 1, -events at least 10")
 	}
 	for _, id := range strings.Split(only, ",") {
 		id = strings.TrimSpace(strings.ToLower(id))
@@ -150,7 +152,7 @@ func parseFlags() (config, error) {
 			id = rows[n-1].id
 		}
 		if !slices.ContainsFunc(rows, func(r row) bool { return r.id == id }) {
-			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup (or 1 to 7)", id)
+			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup, wakeup, append-subscribed (or 1 to 9)", id)
 		}
 		c.only = append(c.only, id)
 	}
@@ -182,7 +184,7 @@ func (b *bench) runAll() ([]result, error) {
 
 	var results []result
 	for i, r := range rows {
-		if len(b.cfg.only) > 0 && !slices.Contains(b.cfg.only, r.id) {
+		if len(b.cfg.only) > 0 && !slices.Contains(b.cfg.only, r.id) || len(b.cfg.only) == 0 && r.optional {
 			continue
 		}
 		b.progress("row %d/%d: %s", i+1, len(rows), r.name)
@@ -214,7 +216,7 @@ func (b *bench) settings() string {
 	if b.cfg.quick {
 		mode = "SMOKE RUN (-quick): small sizes, not the budget's figures"
 	}
-	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -rounds %d", mode, b.cfg.accounts, b.cfg.events, b.cfg.n, b.cfg.writes, b.cfg.rounds)
+	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -wakeups %d -rounds %d", mode, b.cfg.accounts, b.cfg.events, b.cfg.n, b.cfg.writes, b.cfg.wakeups, b.cfg.rounds)
 }
 
 // path is a file or folder in the work folder.

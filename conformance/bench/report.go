@@ -15,7 +15,8 @@ const (
 	unitBytes
 	unitEventsPerSec
 	unitSeconds
-	unitLatency // requests/s, with p50 and p99 beside them
+	unitLatency  // requests/s, with p50 and p99 beside them
+	unitDuration // nanoseconds, shown as µs or ms
 )
 
 // result is one line of the table.
@@ -32,6 +33,7 @@ type result struct {
 	floor, goal         float64
 	values, redisValues []float64 // every round
 	lats, redisLats     []latency // every round, for unitLatency
+	cells               [2]string // the table's foldb and Redis cells, when set
 	detail              string
 }
 
@@ -124,6 +126,8 @@ func (r result) format(v float64) string {
 		return fmt.Sprintf("%.0f B/account", v)
 	case unitEventsPerSec:
 		return count(int64(math.Round(v))) + " events/s"
+	case unitDuration:
+		return shortDuration(time.Duration(v))
 	}
 	return fmt.Sprintf("%.2f s", v)
 }
@@ -160,7 +164,11 @@ func (r result) cell(v float64, lats []latency) string {
 func table(results []result) string {
 	cells := [][]string{{"#", "work", "foldb", "Redis", "foldb/Redis", "reads", "floor", "goal", "result"}}
 	for _, r := range results {
-		cells = append(cells, []string{strconv.Itoa(r.row), r.work, r.cell(r.foldb, r.lats), r.cell(r.redis, r.redisLats),
+		fc, rc := r.cell(r.foldb, r.lats), r.cell(r.redis, r.redisLats)
+		if r.cells[0] != "" {
+			fc, rc = r.cells[0], r.cells[1]
+		}
+		cells = append(cells, []string{strconv.Itoa(r.row), r.work, fc, rc,
 			r.ratio(), r.reads(), r.bound(r.floor), r.bound(r.goal), r.verdict()})
 	}
 	width := make([]int, len(cells[0]))

@@ -16,16 +16,20 @@ type row struct {
 	id   string // for -only
 	name string
 	run  func(b *bench) ([]result, error)
+	// optional rows run only when -only names them.
+	optional bool
 }
 
 var rows = []row{
-	{"get", "ENTITY.GET vs GET", (*bench).rowGet},
-	{"append", "durable EVENT.APPEND vs XADD", (*bench).rowAppend},
-	{"memory", "memory for the accounts", (*bench).rowMemory},
-	{"replay", "replay into the bank schema", (*bench).rowReplay},
-	{"restart", "restart from a snapshot", (*bench).rowRestart},
-	{"latency", "latency on the accounts", (*bench).rowLatency},
-	{"catchup", "catch-up read of the log (XRANGE pages)", (*bench).rowCatchup},
+	{"get", "ENTITY.GET vs GET", (*bench).rowGet, false},
+	{"append", "durable EVENT.APPEND vs XADD", (*bench).rowAppend, false},
+	{"memory", "memory for the accounts", (*bench).rowMemory, false},
+	{"replay", "replay into the bank schema", (*bench).rowReplay, false},
+	{"restart", "restart from a snapshot", (*bench).rowRestart, false},
+	{"latency", "latency on the accounts", (*bench).rowLatency, false},
+	{"catchup", "catch-up read of the log (XRANGE pages)", (*bench).rowCatchup, false},
+	{"wakeup", "wake-up of a blocked XREADGROUP", (*bench).rowWakeup, false},
+	{"append-subscribed", "durable appends with 100 Pub/Sub subscribers", (*bench).rowAppendSubscribed, true},
 }
 
 // bankFlags start foldb with the bank schema and no snapshot but the ones
@@ -120,35 +124,10 @@ func (b *bench) rowAppend() ([]result, error) {
 		what := fmt.Sprintf("appends, %s, %s requests", plural(clients, "client"), count(int64(n)))
 		fs, rs, err := alternate(b, what, showRPS,
 			side[float64]{"foldb EVENT.APPEND", func(round int) (float64, error) {
-				dir := b.path(fmt.Sprintf("append-c%d-foldb-%d", clients, round))
-				defer os.RemoveAll(dir)
-				f, _, err := b.startFoldbLoaded(dir, "--durability", "always")
-				if err != nil {
-					return 0, err
-				}
-				defer f.kill()
-				rps, err := b.benchmark(&f.server, opts, "EVENT.APPEND", "account:__rand_int__", "BalanceIncreased", `{"amount":1}`)
-				if err != nil {
-					return 0, err
-				}
-				if last, err := f.infoInt(b.ctx, "log_last_position"); err != nil || last != int64(n) {
-					return 0, fmt.Errorf("foldb's log_last_position is %d (%v) after %d appends", last, err, n)
-				}
-				return rps, f.shutdown(b.ctx, "NOSAVE")
+				return b.appendFoldb(fmt.Sprintf("append-c%d-foldb-%d", clients, round), opts, n, 0)
 			}},
 			side[float64]{"redis XADD", func(round int) (float64, error) {
-				dir := b.path(fmt.Sprintf("append-c%d-redis-%d", clients, round))
-				defer os.RemoveAll(dir)
-				r, err := b.startRedis(dir, "--appendonly", "yes", "--appendfsync", "always", "--save", "")
-				if err != nil {
-					return 0, err
-				}
-				defer r.kill()
-				rps, err := b.benchmark(&r.server, opts, "XADD", "stream:__rand_int__", "*", "amount", "1")
-				if err != nil {
-					return 0, err
-				}
-				return rps, r.stop(b.ctx)
+				return b.appendRedis(fmt.Sprintf("append-c%d-redis-%d", clients, round), opts, n, 0)
 			}})
 		if err != nil {
 			return nil, err

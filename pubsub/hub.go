@@ -211,8 +211,17 @@ func (h *Hub) Publish(ch string, payload []byte) int {
 		if !Match(p, ch) {
 			continue
 		}
+		var enc [2][]byte // one encoding per protocol for the pattern's subscribers
 		for s := range set {
-			s.sink.Deliver(encodeP(s.sink.Proto(), p, ch, payload))
+			proto := s.sink.Proto()
+			i := 0
+			if proto == 3 {
+				i = 1
+			}
+			if enc[i] == nil {
+				enc[i] = encodeP(proto, p, ch, payload)
+			}
+			s.sink.Deliver(enc[i])
 			n++
 		}
 	}

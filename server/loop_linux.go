@@ -337,6 +337,11 @@ func (l *loop) run() {
 			l.deliver(c)
 			mail[i] = nil
 		}
+		l.mu.Lock()
+		if l.spareMail == nil {
+			l.spareMail = mail
+		}
+		l.mu.Unlock()
 		if len(l.deadlines) > 0 {
 			l.expire()
 		}
@@ -344,9 +349,6 @@ func (l *loop) run() {
 		l.mu.Lock()
 		if l.spare == nil {
 			l.spare = batch
-		}
-		if l.spareMail == nil {
-			l.spareMail = mail
 		}
 		l.mu.Unlock()
 		if l.now.Sub(l.swept) >= sweepEvery || l.stopping.Load() {
@@ -641,6 +643,10 @@ func (l *loop) commit() {
 		l.answering = append(l.answering[:0], l.toCommit...)
 		clear(l.toCommit)
 		l.toCommit = l.toCommit[:0]
+		// Readers the round served (a blocked XREADGROUP gets its reply
+		// from the round that gave it entries) are answered before the
+		// appends, as Redis serves its blocked clients before it replies.
+		l.deliverMail()
 		for _, c := range l.answering {
 			c.replyPending()
 			l.carryOn(c) // may queue more appends of its pipeline
@@ -648,6 +654,17 @@ func (l *loop) commit() {
 		clear(l.answering)
 	}
 	clear(l.all)
+}
+
+// deliverMail delivers the mail posted since the turn began.
+func (l *loop) deliverMail() {
+	l.mu.Lock()
+	mail := l.mail
+	l.mail = nil
+	l.mu.Unlock()
+	for _, c := range mail {
+		l.deliver(c)
+	}
 }
 
 // offload runs one command, after the gathered appends, on a goroutine.

@@ -240,9 +240,9 @@ func TestXRead(t *testing.T) {
 		}
 		checkIDs(t, "XREAD BLOCK $all +", res[0].Messages, nil, 5)
 
-		// Nothing to read is a null: "$", past the end, a missing key.
+		// Nothing to read is a null without BLOCK: "$", past the end, a missing key.
 		for _, streams := range [][]string{{"$all", "$"}, {"$all", "5"}, {"none:1", "0"}, {"$et-Nothing", "+"}, {"$all", "18446744073709551615"}} {
-			if res, err := rc.XRead(ctx, &redis.XReadArgs{Streams: streams}).Result(); err != redis.Nil {
+			if res, err := rc.XRead(ctx, &redis.XReadArgs{Streams: streams, Block: -1}).Result(); err != redis.Nil { // go-redis sends BLOCK 0 unless Block is -1
 				t.Fatalf("XREAD STREAMS %v = %v, %v; want a null", streams, res, err)
 			}
 		}
@@ -475,7 +475,7 @@ func TestXReadBlock(t *testing.T) {
 		got := make(chan result, 1)
 		reader := ts.Client(t, proto)
 		go func() {
-			res, err := reader.XRead(ctx, &redis.XReadArgs{Streams: []string{"$ce-" + cat, "$et-Never", "$"}, Block: 0}).Result()
+			res, err := reader.XRead(ctx, &redis.XReadArgs{Streams: []string{"$ce-" + cat, "$et-Never", "$", "$"}, Block: 0}).Result()
 			got <- result{res, err}
 		}()
 		testkit.WaitFor(t, "the reader to block", func() bool {

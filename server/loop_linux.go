@@ -257,23 +257,17 @@ func (fd fdWriter) Write(p []byte) (int, error) {
 }
 
 // post hands a connection to the loop from any goroutine.
-func (l *loop) post(c *conn) {
-	l.mu.Lock()
-	l.ready = append(l.ready, c)
-	wake := !l.woken
-	l.woken = true
-	blocking := l.blocking
-	l.mu.Unlock()
-	if wake {
-		l.wakeup(blocking)
-	}
-}
+func (l *loop) post(c *conn) { l.enqueue(&l.ready, c) }
 
 // postMail hands the loop a connection that was handed mail (conn.notify),
 // from any goroutine.
-func (l *loop) postMail(c *conn) {
+func (l *loop) postMail(c *conn) { l.enqueue(&l.mail, c) }
+
+// enqueue adds c to one of the loop's queues under mu and wakes the loop,
+// once until it takes its queues.
+func (l *loop) enqueue(q *[]*conn, c *conn) {
 	l.mu.Lock()
-	l.mail = append(l.mail, c)
+	*q = append(*q, c)
 	wake := !l.woken
 	l.woken = true
 	blocking := l.blocking

@@ -324,14 +324,20 @@ func TestPubSubSlowSubscriber(t *testing.T) {
 		t.Errorf("the slow subscriber could read %d bytes of the %d appended: it was not cut off", drained, load2.bytes)
 	}
 
-	testkit.WaitForWithin(t, time.Minute, "the reading subscriber to get every event", func() bool {
-		select {
-		case err := <-fastDone:
-			t.Fatalf("the reading subscriber stopped after %d events: %v", fastGot.Load(), err)
-		default:
-		}
-		return fastGot.Load() == load.events+load2.events
-	})
+	// Under -race the reading subscriber can itself fall more than the
+	// limit behind the pipelined load (its client and foldb both run
+	// several times slower), and is then rightly cut off too: there only
+	// the slow one's cut-off and the appends are checked.
+	if !raceEnabled {
+		testkit.WaitForWithin(t, time.Minute, "the reading subscriber to get every event", func() bool {
+			select {
+			case err := <-fastDone:
+				t.Fatalf("the reading subscriber stopped after %d events: %v", fastGot.Load(), err)
+			default:
+			}
+			return fastGot.Load() == load.events+load2.events
+		})
+	}
 	rss1 := s.RSS()
 	t.Logf("foldb's RSS: %d MiB after the warm-up, %d MiB after the load with the slow subscriber (Go heap %s bytes)",
 		rss0>>20, rss1>>20, testkit.InfoField(t, testkit.Info(t, c, "memory"), "used_memory"))

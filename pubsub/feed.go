@@ -36,6 +36,7 @@ type feed struct {
 
 	mu        sync.Mutex
 	committed uint64
+	unheard   uint64 // committed while nobody listened: never to be published
 	batches   []changeBatch
 	wake      chan struct{}
 
@@ -72,11 +73,24 @@ func (h *Hub) Stop() {
 
 // Committed tells the feed that the log is durable and published up to
 // last. It is called on the commit path and only stores and signals.
+//
+// With no subscription and no entity changes waiting, it does not wake the
+// feed: the next wake-up skips what nobody could have received (publish).
+// A subscription counted before this call is woken for; one counted after
+// it came after the round was durable, and Redis too delivers only what is
+// published after SUBSCRIBE.
 func (h *Hub) Committed(last uint64) {
 	f := &h.feed
 	f.mu.Lock()
 	f.committed = max(f.committed, last) // rounds may report out of order
+	idle := len(f.batches) == 0 && h.subs.Load() == 0
+	if idle {
+		f.unheard = f.committed
+	}
 	f.mu.Unlock()
+	if idle {
+		return
+	}
 	select {
 	case f.wake <- struct{}{}:
 	default:
@@ -113,6 +127,7 @@ func (f *feed) run(src Source) {
 func (f *feed) publish(src Source) {
 	f.mu.Lock()
 	last, batches := f.committed, f.batches
+	f.delivered = max(f.delivered, f.unheard)
 	f.batches = nil
 	f.mu.Unlock()
 	if f.hub.subs.Load() == 0 {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -198,5 +199,30 @@ func TestEventJSON(t *testing.T) {
 	}
 	if got["stream"] != "a:\"b\"\n" || got["type"] != "T\x01" || got["id"] != "id-\ufffd" || got["position"] != 7.0 {
 		t.Fatalf("decoded %v from %s", got, b)
+	}
+}
+
+// TestFeedSkipsUnheard: rounds committed while nobody subscribed do not
+// wake the feed and are never published, even once a subscriber comes.
+func TestFeedSkipsUnheard(t *testing.T) {
+	lg := &fakeLog{}
+	for i := 1; i <= 4; i++ {
+		lg.events = append(lg.events, eventlog.Event{
+			Position: uint64(i), Stream: "account:1", Version: uint64(i),
+			Type: "Deposited", Data: []byte(`{}`), Time: 1000,
+		})
+	}
+	h := New()
+	h.Start(lg, 0, nil)
+	h.Committed(1)
+	h.Committed(3)
+	s := &sink{proto: 2}
+	h.NewSub(s).Subscribe("account:1")
+	h.Committed(4)
+	waitFor(t, "a message", func() bool { return len(s.got()) >= 1 })
+	h.Stop()
+	got := s.got()
+	if len(got) != 1 || !strings.Contains(got[0], `"position":4`) {
+		t.Fatalf("published %q, want only position 4", got)
 	}
 }

@@ -137,7 +137,7 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	groups.OnPublish(func(p *streams.Published) {
 		s.readers.Published(p)
 		s.hub.Committed(p.Last)
-	})
+	}, s.readers.Waiting)
 	s.hub.Start(elog, elog.LastPosition(), logger)
 	return s, nil
 }

@@ -38,10 +38,11 @@ type Groups struct {
 	reader *Reader
 
 	// Owned by the log's writer: touched only by ops and the watcher.
-	byKey   map[string]map[string]*group // stream key, group name
-	nextGID uint64
-	waiting waiters
-	publish func(*Published) // OnPublish's
+	byKey        map[string]map[string]*group // stream key, group name
+	nextGID      uint64
+	waiting      waiters
+	publish      func(*Published) // OnPublish's
+	publishViews func() bool
 
 	closed atomic.Bool
 	// count is how many groups there are, for INFO, which reads it from

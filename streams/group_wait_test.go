@@ -335,7 +335,7 @@ func TestBlockQueuedAtClose(t *testing.T) {
 func TestOnPublish(t *testing.T) {
 	gl := openGroupLog(t, "")
 	got := make(chan *Published, 10)
-	gl.gs.OnPublish(func(p *Published) { got <- p })
+	gl.gs.OnPublish(func(p *Published) { got <- p }, nil)
 	gl.add("a:1", "T1", "T2")
 	gl.do(&GroupCreate{Key: "a:1", Group: "g", EntriesRead: -1})
 	gl.add("b:2", "T1")
@@ -360,7 +360,7 @@ func TestOnPublish(t *testing.T) {
 			t.Errorf("Touches(%s) = %v", key, !touches)
 		}
 	}
-	gl.gs.OnPublish(nil)
+	gl.gs.OnPublish(nil, nil)
 	gl.add("c:1", "T1")
 	gl.do(&PendingSummary{Key: "a:1", Group: "g"})
 	select {

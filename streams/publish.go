@@ -14,12 +14,18 @@ type Published struct {
 	First, Last uint64
 	// Streams, Categories and Types are the names of the views the events
 	// are in, each once, in the order of their first event ($all holds
-	// every event).
+	// every event). When Every is set they are not collected (no reader
+	// waited when the round was staged) and the round counts as touching
+	// every view.
 	Streams, Categories, Types []string
+	Every                      bool
 }
 
 // Touches reports whether the round appended to the view.
 func (p *Published) Touches(v View) bool {
+	if p.Every {
+		return true
+	}
 	switch v.Kind {
 	case KindAll:
 		return true
@@ -38,9 +44,13 @@ func (p *Published) Touches(v View) bool {
 // goroutine or the goroutine that ran the round (eventlog.Log.AppendNow);
 // fn must not block. The groups, as the log's watcher, see every round's
 // events; nil stops the calls.
-func (gs *Groups) OnPublish(fn func(*Published)) {
+//
+// views, when not nil, says whether anyone may want the round's views
+// (Published.Every otherwise); it is asked on the commit path and must be
+// cheap.
+func (gs *Groups) OnPublish(fn func(*Published), views func() bool) {
 	gs.log.Exclusive(func(uint64) error {
-		gs.publish = fn
+		gs.publish, gs.publishViews = fn, views
 		return nil
 	})
 }
@@ -49,6 +59,15 @@ func (gs *Groups) OnPublish(fn func(*Published)) {
 func (gs *Groups) stagePublish(b *eventlog.OpBatch, events []eventlog.Event) {
 	fn := gs.publish
 	p := &Published{First: events[0].Position, Last: events[len(events)-1].Position}
+	if gs.publishViews != nil && !gs.publishViews() {
+		p.Every = true
+		b.AfterCommit(func(err error) {
+			if err == nil {
+				fn(p)
+			}
+		})
+		return
+	}
 	for i := range events {
 		e := &events[i]
 		cat, _ := eventlog.SplitStream(e.Stream)

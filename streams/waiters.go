@@ -2,6 +2,7 @@ package streams
 
 import (
 	"sync"
+	"sync/atomic"
 )
 
 // Readers are the readers blocked in XREAD ... BLOCK, which wait without a
@@ -14,7 +15,8 @@ type Readers struct {
 	mu        sync.Mutex
 	byKey     map[string]map[*Reading]struct{}
 	count     int
-	published uint64 // the newest position Published was told of
+	waiting   atomic.Int64 // count, for Waiting
+	published uint64       // the newest position Published was told of
 }
 
 // Reading is one blocked reader.
@@ -58,6 +60,7 @@ func (rs *Readers) Wait(views []View, seen uint64, wake func()) (*Reading, bool)
 		set[r] = struct{}{}
 	}
 	rs.count++
+	rs.waiting.Store(int64(rs.count))
 	return r, true
 }
 
@@ -85,7 +88,13 @@ func (rs *Readers) removeLocked(r *Reading) {
 		}
 	}
 	rs.count--
+	rs.waiting.Store(int64(rs.count))
 }
+
+// Waiting reports whether any reader waits, without taking the lock: the
+// commit path asks it to decide whether to name a round's views
+// (Groups.OnPublish).
+func (rs *Readers) Waiting() bool { return rs.waiting.Load() > 0 }
 
 // Published wakes the readers of the views a durable round appended to.
 func (rs *Readers) Published(p *Published) {
@@ -93,6 +102,17 @@ func (rs *Readers) Published(p *Published) {
 	defer rs.mu.Unlock()
 	rs.published = max(rs.published, p.Last)
 	if rs.count == 0 {
+		return
+	}
+	if p.Every {
+		for _, set := range rs.byKey {
+			for r := range set {
+				if !r.done && r.seen < p.Last {
+					rs.removeLocked(r)
+					r.wake()
+				}
+			}
+		}
 		return
 	}
 	rs.wakeKey(AllKey, p.Last)

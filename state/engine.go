@@ -93,6 +93,9 @@ func (e *Engine) Progress() *Progress { return e.progress.Load() }
 // Stage implements eventlog.Applier.
 func (e *Engine) Stage(events []eventlog.Event) error { return e.cur.Load().Stage(events) }
 
+// Seal implements eventlog.Applier.
+func (e *Engine) Seal() { e.cur.Load().Seal() }
+
 // Publish implements eventlog.Applier.
 func (e *Engine) Publish(last uint64) {
 	st := e.cur.Load()

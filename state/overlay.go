@@ -46,10 +46,28 @@ func (s *Store) Stage(events []eventlog.Event) error {
 	return nil
 }
 
-// Publish makes the staged round visible to readers.
+// Seal ends the staging of a round: the appends staged after it form the
+// next round, staged on top of this one (lookup sees both) before this one
+// is published. The log seals each round once its appends are staged; it
+// may stage the next while the sealed one's fsync runs.
+func (s *Store) Seal() {
+	s.sealed = append(s.sealed, s.overlay)
+	if n := len(s.spare); n > 0 {
+		s.overlay, s.spare = s.spare[n-1], s.spare[:n-1]
+	} else {
+		s.overlay = map[entKey]Entity{}
+	}
+}
+
+// Publish makes the oldest sealed round visible to readers; last is its
+// newest position.
 func (s *Store) Publish(last uint64) {
+	if len(s.sealed) == 0 {
+		s.Seal() // a caller that stages and publishes without sealing
+	}
+	round := s.sealed[0]
 	s.mu.Lock()
-	for k, e := range s.overlay {
+	for k, e := range round {
 		t := k.t
 		if _, ok := s.tables[t.name]; !ok {
 			s.tables[t.name] = t
@@ -62,16 +80,28 @@ func (s *Store) Publish(last uint64) {
 	}
 	s.pos = last
 	s.mu.Unlock()
-	clear(s.overlay)
-	clear(s.newTables)
+	for name, t := range s.newTables {
+		if s.tables[name] == t {
+			delete(s.newTables, name) // published; a later round's new tables stay
+		}
+	}
+	clear(round)
+	s.spare = append(s.spare, round)
+	copy(s.sealed, s.sealed[1:])
+	s.sealed[len(s.sealed)-1] = nil
+	s.sealed = s.sealed[:len(s.sealed)-1]
 }
 
-// staged lists the entities the staged round changes, sorted by type and
-// id so that listeners see them in an order that does not depend on the
-// map's.
+// staged lists the entities the oldest sealed round (the next to be
+// published) changes, sorted by type and id so that listeners see them in
+// an order that does not depend on the map's.
 func (s *Store) staged() []Change {
-	out := make([]Change, 0, len(s.overlay))
-	for k, e := range s.overlay {
+	round := s.overlay
+	if len(s.sealed) > 0 {
+		round = s.sealed[0]
+	}
+	out := make([]Change, 0, len(round))
+	for k, e := range round {
 		c := Change{Type: k.t.name, ID: k.id}
 		if e != "" {
 			c.JSON = e.JSON()
@@ -84,9 +114,16 @@ func (s *Store) staged() []Change {
 	return out
 }
 
-// Discard drops the staged round.
+// Discard drops every round staged and not published: the one being
+// staged and the sealed ones (a failed commit fails every round after it).
 func (s *Store) Discard() {
 	clear(s.overlay)
+	for _, round := range s.sealed {
+		clear(round)
+		s.spare = append(s.spare, round)
+	}
+	clear(s.sealed)
+	s.sealed = s.sealed[:0]
 	clear(s.newTables)
 }
 
@@ -112,8 +149,14 @@ func (s *Store) tableFor(name string) *table {
 // and where it is, for putAt.
 func (s *Store) lookup(t *table, id string) (Entity, bool, spot) {
 	if !s.direct {
-		if e, ok := s.overlay[entKey{t, id}]; ok {
+		k := entKey{t, id}
+		if e, ok := s.overlay[k]; ok {
 			return e, e != "", spot{}
+		}
+		for i := len(s.sealed) - 1; i >= 0; i-- {
+			if e, ok := s.sealed[i][k]; ok {
+				return e, e != "", spot{}
+			}
 		}
 	}
 	return t.idx.lookup(id)

@@ -25,7 +25,9 @@ type Store struct {
 	// Owned by the writing goroutine.
 	direct    bool // apply straight to the indexes (loading), no overlay
 	eval      *evaluator
-	overlay   map[entKey]Entity // "" marks a deletion
+	overlay   map[entKey]Entity   // the round being staged; "" marks a deletion
+	sealed    []map[entKey]Entity // rounds staged, not yet published, oldest first (Seal)
+	spare     []map[entKey]Entity
 	undo      []undoEntry
 	newTables map[string]*table
 	routes    map[routeKey]*route

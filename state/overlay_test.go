@@ -1,0 +1,120 @@
+package state
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/internal/testkit"
+)
+
+// TestSealedRoundsStack: a round staged on top of a sealed, unpublished one
+// sees its effects (guards included), readers see neither until each is
+// published, publishing goes oldest first, and a type first seen in the
+// later round keeps one table. Discard drops every unpublished round.
+func TestSealedRoundsStack(t *testing.T) {
+	schema, err := ParseSchema(testkit.BankSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(schema)
+	s.Live()
+	pos := uint64(0)
+	stage := func(stream string, events ...string) error {
+		var evs []eventlog.Event
+		for i := 0; i < len(events); i += 2 {
+			pos++
+			evs = append(evs, eventlog.Event{Position: pos, Stream: stream, Version: pos, Type: events[i], Data: []byte(events[i+1]), Time: 1})
+		}
+		err := s.Stage(evs)
+		if err != nil {
+			pos -= uint64(len(evs))
+		}
+		return err
+	}
+	get := func(typ, id string) string {
+		e, ok := s.Get(typ, id)
+		if !ok {
+			return "<nil>"
+		}
+		return e.JSON()
+	}
+	if err := stage("account:1", "AccountOpened", `{"uuid":"u-1","name":"Alice"}`, "BalanceIncreased", `{"amount":10}`); err != nil {
+		t.Fatal(err)
+	}
+	s.Seal() // round N, its fsync running
+	// Round N+1: the guard sees N's balance of 10.
+	var rej *RejectedError
+	if err := stage("account:1", "BalanceDecreased", `{"amount":11}`); !errors.As(err, &rej) {
+		t.Fatalf("a withdrawal over N's balance: %v", err)
+	}
+	if err := stage("account:1", "BalanceDecreased", `{"amount":4}`); err != nil {
+		t.Fatalf("a withdrawal within N's balance: %v", err)
+	}
+	s.Seal()
+	if got := get("account", "1"); got != "<nil>" {
+		t.Fatalf("readers see %s before N is published", got)
+	}
+	s.Publish(2)
+	if got := get("account", "1"); got != `{"balance":10,"uuid":"u-1","name":"Alice"}` {
+		t.Fatalf("after N: %s", got)
+	}
+	// Round N+2 on top of the sealed N+1.
+	if err := stage("account:1", "BalanceDecreased", `{"amount":7}`); !errors.As(err, &rej) {
+		t.Fatalf("N+2 does not see N+1's withdrawal: %v", err)
+	}
+	s.Publish(3)
+	if got := get("account", "1"); got != `{"balance":6,"uuid":"u-1","name":"Alice"}` {
+		t.Fatalf("after N+1: %s", got)
+	}
+	if s.Position() != 3 {
+		t.Fatalf("position %d", s.Position())
+	}
+	// Discard drops the staged and the sealed rounds.
+	if err := stage("account:2", "AccountOpened", `{"uuid":"u-2","name":"Bob"}`); err != nil {
+		t.Fatal(err)
+	}
+	s.Seal()
+	if err := stage("account:2", "BalanceIncreased", `{"amount":1}`); err != nil {
+		t.Fatal(err)
+	}
+	s.Discard()
+	if err := stage("account:2", "BalanceIncreased", `{"amount":1}`); err != nil {
+		t.Fatal(err) // the account does not exist after the discard: the default fold
+	}
+	s.Seal()
+	s.Publish(pos)
+	if got := get("account", "2"); got == `{"balance":1,"uuid":"u-2","name":"Bob"}` {
+		t.Fatalf("a discarded round's AccountOpened survived: %s", got)
+	}
+}
+
+// TestSealedRoundsNewType: a type first staged in a round on top of a
+// sealed one keeps its one table when the round below is published.
+func TestSealedRoundsNewType(t *testing.T) {
+	schema, err := ParseSchema(testkit.BankSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(schema)
+	s.Live()
+	pos := uint64(0)
+	stage := func(stream, typ, data string) {
+		t.Helper()
+		pos++
+		if err := s.Stage([]eventlog.Event{{Position: pos, Stream: stream, Version: pos, Type: typ, Data: []byte(data), Time: 1}}); err != nil {
+			t.Fatal(err)
+		}
+		s.Seal()
+	}
+	stage("account:1", "AccountOpened", `{"uuid":"u-1","name":"Alice"}`)
+	stage("account:1", "BalanceIncreased", `{"amount":1}`) // the bank's totals: a new type
+	s.Publish(1)
+	stage("account:1", "BalanceIncreased", `{"amount":2}`)
+	s.Publish(2)
+	s.Publish(3)
+	e, ok := s.Get("bank", "totals")
+	if !ok || e.JSON() != `{"deposits":3,"withdrawals":0}` {
+		t.Fatalf("bank totals %v %q, want deposits 3", ok, e.JSON())
+	}
+}

@@ -26,13 +26,21 @@ import (
 // append must leave nothing staged. Stage must be deterministic and do no I/O.
 // The events' Data and Meta are only valid during the call.
 //
-// Publish makes everything staged visible to readers; it is called after the
-// round is durable and before any append of the round is answered, so a reply
-// implies visibility (read-your-writes). last is the newest position.
+// Seal ends a round's staging; it is called after the round's last Stage
+// when anything was staged. Under always the log may then stage the next
+// round on top of this one (its guards see this round's effects) while
+// this round's fsync runs (pipeline.go).
 //
-// Discard drops everything staged; it is called when the commit failed.
+// Publish makes the oldest sealed round visible to readers; it is called
+// after that round is durable and before any append of it is answered, so
+// a reply implies visibility (read-your-writes). last is its newest
+// position.
+//
+// Discard drops everything staged and not published, sealed or not; it is
+// called when a commit failed, which fails every round staged after it too.
 type Applier interface {
 	Stage(events []Event) error
+	Seal()
 	Publish(last uint64)
 	Discard()
 }
@@ -72,20 +80,20 @@ type writerState struct {
 	// runs are the round's runs of the category and type indexes (view.go).
 	runs viewRuns
 
+	// tip is the newest position Pebble holds: the durable ones and those
+	// of the rounds in flight (pipeline.go).
+	tip uint64
 	// now is AppendNow's submission, and nowRound the round of it alone.
 	now      submission
 	nowRound [1]*submission
+	nowRun   flight
 	rounds   atomic.Uint64
 	appends  atomic.Uint64
 
 	// The round's ops (op.go): roundEvents are its events, kept for the
-	// watcher; after are the callbacks of the round just run
-	// (OpBatch.AfterCommit), to call with afterErr once roundMu is
-	// released.
+	// watcher.
 	ob          OpBatch
 	roundEvents []Event
-	after       []func(error)
-	afterErr    error
 }
 
 // sideKV is one entry in writerState.side: key side[at:at+klen], value
@@ -126,14 +134,6 @@ func (w *writerState) init() {
 }
 
 const knownMax = 1 << 16
-
-// takeAfter hands over the callbacks of the round just run, with the
-// round's error, for the caller to run once roundMu is released.
-func (w *writerState) takeAfter() ([]func(error), error) {
-	after, err := w.after, w.afterErr
-	w.after, w.afterErr = nil, nil
-	return after, err
-}
 
 // remember adds a committed round's stream versions to the cache.
 func (w *writerState) remember() {
@@ -194,14 +194,15 @@ func (l *Log) AppendAsync(appends []*Append, done func()) {
 // began, so that a caller serving others (the network loop) is held up by
 // at most the stall it walked into.
 func (l *Log) AppendNow(appends []*Append) bool {
-	if len(l.subs) != 0 || l.stalling.Load() || time.Now().UnixNano()-l.stalled.Load() < int64(stallMemory) {
+	if len(l.subs) != 0 || l.flying.Load() || l.stalling.Load() || time.Now().UnixNano()-l.stalled.Load() < int64(stallMemory) {
 		return false
 	}
 	if !l.roundMu.TryLock() {
 		return false
 	}
 	ran := l.appendNow(appends)
-	after, err := l.w.takeAfter()
+	after, err := l.w.nowRun.after, l.w.nowRun.afterErr
+	l.w.nowRun = flight{}
 	l.roundMu.Unlock()
 	runAfter(after, err)
 	return ran
@@ -209,8 +210,8 @@ func (l *Log) AppendNow(appends []*Append) bool {
 
 // appendNow is AppendNow's round, with roundMu held.
 func (l *Log) appendNow(appends []*Append) bool {
-	if len(l.subs) != 0 {
-		return false // queued submissions go first
+	if len(l.subs) != 0 || l.flying.Load() {
+		return false // queued submissions and rounds in flight go first
 	}
 	l.closeMu.RLock()
 	defer l.closeMu.RUnlock()
@@ -223,7 +224,9 @@ func (l *Log) appendNow(appends []*Append) bool {
 	}
 	w := &l.w
 	w.now.appends = appends
-	l.round(w.nowRound[:])
+	f := &w.nowRun
+	l.stageRound(w.nowRound[:], f, true)
+	l.land(f, nil)
 	w.now.appends = nil
 	return true
 }
@@ -361,82 +364,28 @@ func validObject(b []byte, what string) error {
 	return invalid("invalid JSON in %s", what)
 }
 
-// writer is the log's one writer goroutine.
-func (l *Log) writer() {
-	defer l.writerWG.Done()
-	w := &l.w
-	var pending *submission // an Exclusive that ended the previous gather
-	for {
-		var first *submission
-		if pending != nil {
-			first, pending = pending, nil
-		} else {
-			s, ok := <-l.subs
-			if !ok {
-				return
-			}
-			first = s
-		}
-		l.roundMu.Lock()
-		if first.fn != nil {
-			first.err = first.fn(l.last.Load())
-			l.roundMu.Unlock()
-			first.done <- struct{}{}
-			continue
-		}
-		w.subs = append(w.subs[:0], first)
-		n := len(first.appends) + len(first.ops)
-	gather:
-		for n < l.opts.MaxRoundEvents {
-			select {
-			case s, ok := <-l.subs:
-				if !ok {
-					break gather
-				}
-				if s.fn != nil {
-					pending = s
-					break gather
-				}
-				w.subs = append(w.subs, s)
-				n += len(s.appends) + len(s.ops)
-			default:
-				break gather
-			}
-		}
-		l.round(w.subs)
-		after, afterErr := w.takeAfter()
-		l.roundMu.Unlock()
-		runAfter(after, afterErr)
-		for i, s := range w.subs {
-			w.subs[i] = nil
-			if notify := s.notify; notify != nil {
-				s.appends, s.ops, s.notify = nil, nil, nil
-				submissionPool.Put(s)
-				notify()
-				continue
-			}
-			s.done <- struct{}{}
-		}
-	}
-}
-
-// round stages, commits and publishes one group of submissions.
+// stageRound stages one group of submissions as a round, writes it to the
+// journal and commits it to Pebble's memtable, filling f. With syncNow the
+// journal's record is fsynced here under always; without, f.sync says
+// that the round waits for one (pipeline.go). Nothing of the round is
+// visible to readers or answered until land.
 //
 // A round that appends no event but whose ops wrote op keys is committed
 // too: its journal record holds no event and the positions first = last+1,
 // end = last, "after position last" (see replaySegment).
-func (l *Log) round(subs []*submission) {
+func (l *Log) stageRound(subs []*submission, f *flight, syncNow bool) {
 	w := &l.w
+	f.subs = subs
 	clear(w.versions)
 	clear(w.ids)
 	failed := l.Err()
 	batch := l.db.NewBatch()
 	defer batch.Close()
-	start := l.last.Load()
+	start := w.tip
 	pos := start
 	now := time.Now().UnixMilli()
 	ob := &w.ob
-	ob.begin(batch, now, start)
+	ob.begin(batch, now, l.last.Load())
 	watch := l.watcher != nil
 	w.roundEvents = w.roundEvents[:0]
 	staged := 0
@@ -470,22 +419,46 @@ func (l *Log) round(subs []*submission) {
 		clear(w.roundEvents) // they alias the appends
 	}
 	w.sideEntries(batch)
-	w.after, w.afterErr = ob.takeAfter(), nil
+	f.after, f.afterErr = ob.takeAfter(), nil
+	f.last, f.staged = pos, staged
+	if staged > 0 && l.applier != nil {
+		l.applier.Seal()
+	}
 	if staged == 0 && !ob.wrote {
 		return
 	}
-	// The journal has the round (fsynced under always) before Pebble's
-	// memtable does, and before any reply.
-	err := l.journal.write(start+1, pos, batch.Repr())
+	// The journal has the round before Pebble's memtable does; under
+	// always, its fsync ends before any reply (here, or in the pipeline).
+	f.sync = !syncNow && l.opts.Durability == DurabilityAlways
+	err := l.journal.write(start+1, pos, batch.Repr(), syncNow && l.opts.Durability == DurabilityAlways)
 	if err == nil {
 		err = batch.Commit(pebble.NoSync)
+	}
+	if err != nil {
+		f.err, f.sync = l.fail(err), false
+		return
+	}
+	f.committed = true
+	w.tip = pos
+	w.remember()
+}
+
+// land ends a round that stageRound staged: when it and its fsync (err)
+// succeeded and the log has not failed since, it is published, else every
+// append and op of it fails. Then f.after is left to run, with f.afterErr.
+func (l *Log) land(f *flight, err error) {
+	if err == nil {
+		err = f.err
+	}
+	if err == nil && f.last > l.last.Load() {
+		err = l.Err() // a round before this one failed after this one was staged
 	}
 	if err != nil {
 		err = l.fail(err)
 		if l.applier != nil {
 			l.applier.Discard()
 		}
-		for _, s := range subs {
+		for _, s := range f.subs {
 			for _, a := range s.appends {
 				if a.Result.Err == nil && (!a.Result.Duplicate || a.Result.Position > l.last.Load()) {
 					a.Result = Result{Err: err}
@@ -493,16 +466,20 @@ func (l *Log) round(subs []*submission) {
 			}
 			failOps(s.ops, err)
 		}
-		w.afterErr = err
+		f.afterErr = err
 		return
 	}
-	l.last.Store(pos)
-	w.remember()
-	if l.applier != nil && staged > 0 {
-		l.applier.Publish(pos)
+	if !f.committed {
+		return
 	}
-	w.rounds.Add(1)
-	w.appends.Add(uint64(staged))
+	if f.last > l.last.Load() {
+		l.last.Store(f.last)
+	}
+	if l.applier != nil && f.staged > 0 {
+		l.applier.Publish(f.last)
+	}
+	l.w.rounds.Add(1)
+	l.w.appends.Add(uint64(f.staged))
 }
 
 // stage checks one append and adds it to the batch. It reports whether
@@ -524,7 +501,7 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		cur, ok = w.known[a.Stream]
 	}
 	if !ok {
-		v, err := l.Version(a.Stream)
+		v, err := l.stagedVersion(a.Stream)
 		if err != nil {
 			a.Result.Err = err
 			return false

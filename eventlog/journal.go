@@ -277,9 +277,10 @@ func (j *journal) create(num uint64) error {
 	return nil
 }
 
-// write adds a round's batch, holding positions first to last, and under
-// always fdatasyncs it. An error leaves the journal unusable: the log fails.
-func (j *journal) write(first, last uint64, batch []byte) error {
+// write adds a round's batch, holding positions first to last, and with
+// syncNow fdatasyncs it; otherwise a later sync does. An error leaves the
+// journal unusable: the log fails.
+func (j *journal) write(first, last uint64, batch []byte, syncNow bool) error {
 	n := journalPositions + len(batch)
 	if n > math.MaxUint32 {
 		return fmt.Errorf("eventlog: a round of %d bytes is more than the journal's records hold", len(batch))
@@ -310,7 +311,7 @@ func (j *journal) write(first, last uint64, batch []byte) error {
 		return fmt.Errorf("eventlog: journal write: %w", err)
 	}
 	j.off += size
-	if j.durability == DurabilityAlways {
+	if syncNow {
 		if err := fdatasync(j.f); err != nil {
 			return fmt.Errorf("eventlog: journal fdatasync: %w", err)
 		}

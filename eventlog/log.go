@@ -38,6 +38,16 @@ type Log struct {
 	failed error
 
 	w writerState // touched by the writer goroutine only
+	// pipe is the writer's rounds in flight (pipeline.go), and flying is
+	// set while there are any, for AppendNow. Under always, the writer
+	// asks the syncer for an fdatasync on syncReq and hears on synced.
+	pipe    pipeline
+	flying  atomic.Bool
+	syncReq chan struct{}
+	synced  chan error
+	// beforeSync, set by tests only, runs before each of the syncer's
+	// fdatasyncs; an error from it stands for the fdatasync's.
+	beforeSync func() error
 
 	// journal is the write-ahead log (journal.go).
 	journal *journal
@@ -113,6 +123,12 @@ func Open(dir string, opts Options) (*Log, error) {
 		}
 	}
 	l.w.init()
+	l.w.tip = last
+	if opts.Durability == DurabilityAlways {
+		l.syncReq, l.synced = make(chan struct{}, 1), make(chan error, 1)
+		l.writerWG.Add(1)
+		go l.syncer()
+	}
 	l.writerWG.Add(1)
 	go l.writer()
 	if opts.Durability == DurabilityEverySec {
@@ -315,7 +331,33 @@ func (l *Log) fail(err error) error {
 
 // Version is the stream's current version, 0 when it does not exist: the
 // version of its newest index entry.
+//
+// Only durable, published events count: under always the writer may have
+// staged a round whose fsync has not ended yet (append.go), whose index
+// entries Pebble already holds; they are stepped over.
 func (l *Log) Version(stream string) (uint64, error) {
+	prefix := indexPrefix(nil, stream)
+	it, err := l.newIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	last := l.last.Load()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		k, v := it.Key(), it.Value()
+		if len(k) != len(prefix)+8 || len(v) != 8 {
+			return 0, fmt.Errorf("%w: malformed index entry %x", ErrCorruptRecord, k)
+		}
+		if binary.BigEndian.Uint64(v) <= last {
+			return binary.BigEndian.Uint64(k[len(prefix):]), nil
+		}
+	}
+	return 0, it.Error()
+}
+
+// stagedVersion is the writer's view of a stream's version: its newest
+// index entry, durable or in a round still being fsynced.
+func (l *Log) stagedVersion(stream string) (uint64, error) {
 	prefix := indexPrefix(nil, stream)
 	return l.lastNumber(prefix, prefixEnd(prefix))
 }

@@ -273,12 +273,15 @@ func TestGroupCommit(t *testing.T) {
 type recorder struct {
 	mu        sync.Mutex
 	staged    []string
+	sealed    [][]string
 	published []string
 	discards  int
 	lastPub   uint64
 }
 
 func (r *recorder) Stage(evs []Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	for _, e := range evs {
 		if e.Type == "Reject" {
 			return errors.New("rejected")
@@ -290,15 +293,27 @@ func (r *recorder) Stage(evs []Event) error {
 	return nil
 }
 
+func (r *recorder) Seal() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sealed = append(r.sealed, r.staged)
+	r.staged = nil
+}
+
 func (r *recorder) Publish(last uint64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.published = append(r.published, r.staged...)
-	r.staged = nil
+	r.published = append(r.published, r.sealed[0]...)
+	r.sealed = r.sealed[1:]
 	r.lastPub = last
 }
 
-func (r *recorder) Discard() { r.staged = nil; r.discards++ }
+func (r *recorder) Discard() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.staged, r.sealed = nil, nil
+	r.discards++
+}
 
 func TestApplierRejectsWithoutGap(t *testing.T) {
 	l := openTest(t, DefaultOptions())

@@ -42,6 +42,11 @@ type Watcher interface {
 	// order (their Data and Meta alias the appends: valid during the call
 	// only). Its contract is Op.Stage's, and it cannot refuse.
 	Staged(b *OpBatch, events []Event)
+	// Waiting reports whether readers wait that a round's events may
+	// serve. Such a round reads the log up to OpBatch.Committed, so the
+	// writer stages it only once every round before it is durable
+	// (pipeline.go). It is called on the writer and must be cheap.
+	Waiting() bool
 }
 
 // SetWatcher installs the watcher. Call it before the first append, or from

@@ -228,6 +228,8 @@ type watcher struct {
 	notify chan struct{}
 }
 
+func (w *watcher) Waiting() bool { return false }
+
 func (w *watcher) Staged(b *OpBatch, events []Event) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -31,12 +31,20 @@ func (l *Log) Read(stream string, from uint64, count int, rev bool) ([]Event, er
 	}
 	var out []Event
 	var key []byte
+	last := l.last.Load()
 	for ; ok && (count <= 0 || len(out) < count); ok = step(it, rev) {
 		v := it.Value()
 		if len(v) != 8 {
 			return nil, fmt.Errorf("%w: index value of %d bytes", ErrCorruptRecord, len(v))
 		}
-		key = eventKey(key[:0], binary.BigEndian.Uint64(v))
+		pos := binary.BigEndian.Uint64(v)
+		if pos > last { // staged, not yet durable (append.go)
+			if rev {
+				continue
+			}
+			break
+		}
+		key = eventKey(key[:0], pos)
 		e, err := l.get(key)
 		if err != nil {
 			return nil, err
@@ -122,9 +130,15 @@ var errStop = errors.New("stop")
 // (strings.Clone, or own). Scanning so allocates nothing per event. An
 // error from fn stops the scan and is returned.
 func (l *Log) Scan(from, to uint64, fn func(e *Event) error) error {
-	upper := []byte{prefixEvent + 1}
-	if to > 0 && to < math.MaxUint64 {
-		upper = eventKey(nil, to+1)
+	if last := l.last.Load(); to == 0 || to > last {
+		to = last // what a round being fsynced staged is not shown
+	}
+	if to == 0 {
+		return nil
+	}
+	upper := eventKey(nil, to+1)
+	if to == math.MaxUint64 {
+		upper = []byte{prefixEvent + 1}
 	}
 	it, err := l.newIter(&pebble.IterOptions{LowerBound: eventKey(nil, max(from, 1)), UpperBound: upper})
 	if err != nil {

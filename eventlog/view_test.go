@@ -225,7 +225,7 @@ func TestUpgradeFormat2(t *testing.T) {
 		e := Event{Position: pos, Stream: "late:1", Version: pos - 20, Type: "Late", Data: []byte(`{}`), Time: 1}
 		b.Set(eventKey(nil, pos), AppendRecord(nil, &e), nil)
 		b.Set(indexKey(nil, e.Stream, e.Version), binary.BigEndian.AppendUint64(nil, pos), nil)
-		if err := j.write(pos, pos, b.Repr()); err != nil {
+		if err := j.write(pos, pos, b.Repr(), true); err != nil {
 			t.Fatal(err)
 		}
 		b.Close()

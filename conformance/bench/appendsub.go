@@ -19,6 +19,13 @@ import (
 // holds open on each server.
 const subscribers = 100
 
+// The appends of rows 2 and 9: both sides write the same stream name, event
+// type and JSON data, XADD as the fields type and data of a stream entry.
+var (
+	appendFoldbCommand = []string{"EVENT.APPEND", "account:__rand_int__", "BalanceIncreased", `{"amount":1}`}
+	appendRedisCommand = []string{"XADD", "account:__rand_int__", "*", "type", "BalanceIncreased", "data", `{"amount":1}`}
+)
+
 // appendFoldb is one 50-client (or 1-client) run of row 2 against a fresh
 // foldb with durability always, with subs subscribers of the appended
 // category connected through it, each reading every message.
@@ -35,7 +42,7 @@ func (b *bench) appendFoldb(name string, opts []string, n, subs int) (float64, e
 		return 0, err
 	}
 	defer ss.close()
-	rps, err := b.benchmark(&f.server, opts, "EVENT.APPEND", "account:__rand_int__", "BalanceIncreased", `{"amount":1}`)
+	rps, err := b.benchmark(&f.server, opts, appendFoldbCommand...)
 	if err != nil {
 		return 0, err
 	}
@@ -63,7 +70,7 @@ func (b *bench) appendRedis(name string, opts []string, n, subs int) (float64, e
 		return 0, err
 	}
 	defer ss.close()
-	rps, err := b.benchmark(&r.server, opts, "XADD", "stream:__rand_int__", "*", "amount", "1")
+	rps, err := b.benchmark(&r.server, opts, appendRedisCommand...)
 	if err != nil {
 		return 0, err
 	}

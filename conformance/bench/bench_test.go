@@ -160,3 +160,89 @@ func TestBalanceEvents(t *testing.T) {
 		t.Fatalf("%d events over %d accounts, want %d over %d", n, len(owner), extra, accounts)
 	}
 }
+
+func TestParseCounts(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+	}{
+		{"1000,100000,10000000", []int{1000, 100000, 10000000}},
+		{" 7 , 5", []int{7, 5}},
+		{"42", []int{42}},
+		{"", nil},
+		{"1000,", nil},
+		{"0", nil},
+		{"-5", nil},
+		{"1e6", nil},
+		{"10,10", nil},
+	} {
+		got, err := parseCounts(tc.in)
+		if (err == nil) != (tc.want != nil) || !slices.Equal(got, tc.want) {
+			t.Errorf("parseCounts(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+}
+
+// TestAppendLines checks that row 2 has a line per client count and -r,
+// each with its own floor, and that a line below its floor fails alone.
+func TestAppendLines(t *testing.T) {
+	lines := appendLines([]int{1000, 100000, 10000000})
+	want := []appendLine{
+		{50, 1000, 0.9, 1.5}, {50, 100000, 0.9, 1.5}, {50, 10000000, 0.9, 1.5},
+		{1, 1000, 1.0, 1.2}, {1, 100000, 1.0, 1.2}, {1, 10000000, 1.0, 1.2},
+	}
+	if !slices.Equal(lines, want) {
+		t.Fatalf("appendLines: %v, want %v", lines, want)
+	}
+	if got := lines[2].name(); got != "EVENT.APPEND (always) vs XADD (appendfsync always), 50 clients, -r 10000000" {
+		t.Errorf("name: %q", got)
+	}
+	if got := lines[3].name(); got != "EVENT.APPEND (always) vs XADD (appendfsync always), 1 client, -r 1000" {
+		t.Errorf("name: %q", got)
+	}
+	// foldb at 95% of Redis: enough at 50 clients, not at 1 client.
+	var verdicts []string
+	for _, l := range lines {
+		r := throughput(2, l.name(), []float64{95}, []float64{100}, l.floor, l.goal)
+		verdicts = append(verdicts, r.verdict())
+	}
+	if !slices.Equal(verdicts, []string{"PASS", "PASS", "PASS", "FAIL", "FAIL", "FAIL"}) {
+		t.Errorf("verdicts at 0.95: %v", verdicts)
+	}
+	if len(appendLines(nil)) != 0 {
+		t.Error("appendLines(nil) has lines")
+	}
+}
+
+// TestMemoryLines checks that both memory lines are judged against Redis's
+// growth, each on its own floor.
+func TestMemoryLines(t *testing.T) {
+	const mb = 1_000_000
+	lines := memoryLines(1000, memoryRSS{
+		redisEmpty: 10 * mb, redisFull: 110 * mb, // 100,000 B/account
+		foldbEmpty: 20 * mb, foldbLoaded: 190 * mb, foldbRestarted: 120 * mb, // 170,000 and 100,000
+	})
+	if len(lines) != 2 {
+		t.Fatalf("%d lines", len(lines))
+	}
+	for i, want := range []struct {
+		work         string
+		foldb, ratio float64
+		verdict      string
+	}{
+		{"memory for 1,000 accounts vs Redis HSET, right after the load", 170_000, 1.7, "FAIL"},
+		{"memory for 1,000 accounts vs Redis HSET, after a restart", 100_000, 1.0, "PASS"},
+	} {
+		l := lines[i]
+		if l.row != 3 || l.work != want.work || l.foldb != want.foldb || l.redis != 100_000 || math.Abs(l.figure()-want.ratio) > 1e-9 ||
+			!l.judged() || l.floor != 1.5 || l.verdict() != want.verdict {
+			t.Errorf("line %d: %+v (ratio %v, verdict %s), want %+v", i, l, l.figure(), l.verdict(), want)
+		}
+	}
+	if lines[0].goal != 1.0 || lines[1].goal != 0.8 {
+		t.Errorf("goals %v and %v, want 1.0 and 0.8", lines[0].goal, lines[1].goal)
+	}
+	if got := lines[1].format(lines[1].foldb); got != "100000 B/account" {
+		t.Errorf("format: %q", got)
+	}
+}

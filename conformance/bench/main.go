@@ -35,6 +35,7 @@ type config struct {
 	accounts, events int
 	n, writes        int
 	wakeups          int
+	appendKeys       []int // row 2's redis-benchmark -r values
 	rounds           int
 	quick            bool
 	only             []string
@@ -110,12 +111,13 @@ func run() int {
 
 func parseFlags() (config, error) {
 	var c config
-	var only string
+	var only, appendKeys string
 	flag.IntVar(&c.accounts, "accounts", 1_000_000, "accounts of the memory, restart and latency rows")
 	flag.IntVar(&c.events, "events", 1_000_000, "events of the replay and catch-up rows; the restart row's log holds this many too when it is more than 2 per account")
 	flag.IntVar(&c.n, "n", 200_000, "requests per redis-benchmark run of the GET rows (×5 at pipeline 16); the latency row sends a tenth of it")
 	flag.IntVar(&c.writes, "writes", 50_000, "requests per redis-benchmark run of the append row with 50 clients (÷10 with 1 client)")
 	flag.IntVar(&c.wakeups, "wakeups", 1000, "appends per round of the wake-up row, each one a sample")
+	flag.StringVar(&appendKeys, "append-r", "1000,100000,10000000", "redis-benchmark -r values of the append row, comma-separated: each gives a line at 50 clients and one at 1 client")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of each row: foldb and Redis by turns, the median of each side counts")
 	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -wakeups 300 -rounds 3 unless given")
 	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup,wakeup,append-subscribed or 1..9 (default: all but append-subscribed)")
@@ -143,6 +145,10 @@ func parseFlags() (config, error) {
 	case c.accounts < 1, c.events < 10, c.n < 1, c.writes < 1, c.wakeups < 1, c.rounds < 1:
 		return c, errors.New("-accounts, -n, -writes, -wakeups and -rounds must be at least 1, -events at least 10")
 	}
+	var err error
+	if c.appendKeys, err = parseCounts(appendKeys); err != nil {
+		return c, fmt.Errorf("-append-r: %w", err)
+	}
 	for _, id := range strings.Split(only, ",") {
 		id = strings.TrimSpace(strings.ToLower(id))
 		if id == "" {
@@ -157,6 +163,23 @@ func parseFlags() (config, error) {
 		c.only = append(c.only, id)
 	}
 	return c, nil
+}
+
+// parseCounts reads a comma-separated list of positive integers, such as
+// -append-r 1000,100000,10000000.
+func parseCounts(s string) ([]int, error) {
+	var ns []int
+	for f := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", strings.TrimSpace(f))
+		}
+		if slices.Contains(ns, n) {
+			return nil, fmt.Errorf("%d is given twice", n)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
 }
 
 // runAll prepares the tools and runs the rows asked for, then reports.
@@ -216,7 +239,12 @@ func (b *bench) settings() string {
 	if b.cfg.quick {
 		mode = "SMOKE RUN (-quick): small sizes, not the budget's figures"
 	}
-	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -wakeups %d -rounds %d", mode, b.cfg.accounts, b.cfg.events, b.cfg.n, b.cfg.writes, b.cfg.wakeups, b.cfg.rounds)
+	rs := make([]string, len(b.cfg.appendKeys))
+	for i, r := range b.cfg.appendKeys {
+		rs[i] = strconv.Itoa(r)
+	}
+	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -append-r %s -wakeups %d -rounds %d",
+		mode, b.cfg.accounts, b.cfg.events, b.cfg.n, b.cfg.writes, strings.Join(rs, ","), b.cfg.wakeups, b.cfg.rounds)
 }
 
 // path is a file or folder in the work folder.

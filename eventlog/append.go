@@ -63,15 +63,21 @@ type idemKeyT struct{ stream, id string }
 // writerState is owned by the writer goroutine.
 type writerState struct {
 	versions map[string]uint64 // stream versions changed in this round
-	// known caches committed stream versions, so that an append to a
-	// stream written lately needs no Pebble read for its EXPECT check. It
-	// holds at most knownMax streams and starts again when full.
-	known  map[string]uint64
-	ids    map[idemKeyT]Result // idempotency IDs seen in this round
-	events []Event
-	key    []byte
-	val    []byte
-	subs   []*submission
+	// known caches the versions of streams written lately (committed to
+	// Pebble, durable or in flight), so that an append to one needs no
+	// Pebble read for its EXPECT check. It keeps two generations of at
+	// most knownMax streams each: when known fills it becomes knownOld
+	// and a new one starts, so the streams written within the last
+	// knownMax or so stay found, where clearing a full cache would forget
+	// them all at once.
+	known    map[string]uint64
+	knownOld map[string]uint64
+	ids      map[idemKeyT]Result // idempotency IDs seen in this round
+	events   []Event
+	key      []byte
+	val      []byte
+	vkey     []byte // stagedVersion's
+	subs     []*submission
 	// side holds the round's index and idempotency entries end to end, and
 	// sideKVs where each is; round adds them to the batch sorted, after
 	// the events (sideEntries).
@@ -138,6 +144,10 @@ const knownMax = 1 << 16
 // remember adds a committed round's stream versions to the cache.
 func (w *writerState) remember() {
 	if len(w.known)+len(w.versions) > knownMax {
+		w.known, w.knownOld = w.knownOld, w.known
+		if w.known == nil {
+			w.known = make(map[string]uint64, knownMax)
+		}
 		clear(w.known)
 	}
 	for stream, v := range w.versions {
@@ -498,7 +508,9 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 	}
 	cur, ok := w.versions[a.Stream]
 	if !ok {
-		cur, ok = w.known[a.Stream]
+		if cur, ok = w.known[a.Stream]; !ok {
+			cur, ok = w.knownOld[a.Stream]
+		}
 	}
 	if !ok {
 		v, err := l.stagedVersion(a.Stream)

@@ -437,20 +437,24 @@ func TestViewRuns(t *testing.T) {
 // category and type, as 50 clients make them, without fsync: the CPU a
 // round's keys cost, Pebble's flushes and compactions included.
 func BenchmarkAppendRounds50(b *testing.B) {
-	opts := DefaultOptions()
-	opts.Durability = DurabilityNone
-	l := openTest(b, opts)
-	as := make([]Append, 50)
-	ptrs := make([]*Append, 50)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		for k := range as {
-			as[k] = Append{Stream: "account:" + strconv.Itoa(i%1000), Events: []Proposed{{Type: "BalanceIncreased", Data: []byte(`{"amount":10}`)}}}
-			ptrs[k] = &as[k]
-			i++
-		}
-		l.Append(ptrs...)
+	for _, streams := range []int{1000, 100_000, 10_000_000} {
+		b.Run("streams="+strconv.Itoa(streams), func(b *testing.B) {
+			opts := DefaultOptions()
+			opts.Durability = DurabilityNone
+			l := openTest(b, opts)
+			as := make([]Append, 50)
+			ptrs := make([]*Append, 50)
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				for k := range as {
+					as[k] = Append{Stream: "account:" + strconv.Itoa(i%streams), Events: []Proposed{{Type: "BalanceIncreased", Data: []byte(`{"amount":10}`)}}}
+					ptrs[k] = &as[k]
+					i++
+				}
+				l.Append(ptrs...)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/append")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/append")
 }

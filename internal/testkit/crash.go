@@ -2,6 +2,7 @@ package testkit
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -22,6 +23,7 @@ func CrashImage(t testing.TB, dir string) string {
 	t.Helper()
 	for {
 		to := t.TempDir()
+		before := manifestSizes(dir)
 		err := copyTree(dir, to, isManifest)
 		if err == nil {
 			err = copyTree(dir, to, func(name string) bool { return !isManifest(name) })
@@ -29,11 +31,29 @@ func CrashImage(t testing.TB, dir string) string {
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
+		if err == nil && manifestSizes(dir) != before {
+			continue // a flush or compaction ran meanwhile: the copied manifest may name files it removed
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
 		return to
 	}
+}
+
+// manifestSizes lists the names and sizes of dir's manifest files.
+func manifestSizes(dir string) string {
+	entries, _ := os.ReadDir(dir)
+	var b strings.Builder
+	for _, e := range entries {
+		if !isManifest(e.Name()) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			fmt.Fprintf(&b, "%s %d\n", e.Name(), fi.Size())
+		}
+	}
+	return b.String()
 }
 
 // isManifest: Pebble's files that name the others.

@@ -52,6 +52,8 @@ var table = settings.New(DefaultOptions(), []settings.Setting[Options]{
 		Value: settings.Duration(func(o *Options) *time.Duration { return &o.SnapshotInterval })},
 	{Name: "snapshot-keep", Doc: "how many snapshots to keep",
 		Value: settings.Int(func(o *Options) *int { return &o.SnapshotKeep }, 1, math.MaxInt)},
+	{Name: "release-memory-after", Doc: "return the memory a burst of appends left to the system once no append has come for this long (0: never)", Runtime: false,
+		Value: settings.Duration(func(o *Options) *time.Duration { return &o.ReleaseMemoryAfter })},
 	{Name: "log-level", Doc: "the least important messages that are logged",
 		Value: settings.Enum(func(o *Options) *slog.Level { return &o.LogLevel },
 			parseLogLevel, formatLogLevel, "debug", "info", "warn", "error")},

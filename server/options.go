@@ -34,6 +34,10 @@ type Options struct {
 	SnapshotInterval time.Duration
 	// SnapshotEvery takes a snapshot after this many events (0: never by count).
 	SnapshotEvery uint64
+	// ReleaseMemoryAfter returns the memory a burst of appends left behind
+	// to the system once no append has come for this long (0: never;
+	// reclaim.go).
+	ReleaseMemoryAfter time.Duration
 	// SnapshotKeep is how many snapshots are kept.
 	SnapshotKeep int
 	// SchemaFile is a schema (YAML or JSON) to load at start; it replaces the
@@ -67,6 +71,7 @@ func DefaultOptions() Options {
 		SnapshotInterval:   so.Interval,
 		SnapshotEvery:      so.Every,
 		SnapshotKeep:       so.Keep,
+		ReleaseMemoryAfter: time.Second,
 		LogLevel:           slog.LevelInfo,
 	}
 }

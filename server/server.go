@@ -171,6 +171,7 @@ func (s *Server) Start() error {
 	s.loadDone = make(chan struct{})
 	go s.load()
 	go s.accept()
+	go s.reclaim(s.opts.ReleaseMemoryAfter)
 	return nil
 }
 

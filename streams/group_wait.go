@@ -252,6 +252,10 @@ func (ws *waiters) closeAll() {
 	ws.live = 0
 }
 
+// Waiting implements eventlog.Watcher: some XREADGROUP waits. It runs on
+// the log's writer, which owns the waiters.
+func (gs *Groups) Waiting() bool { return gs.waiting.live > 0 }
+
 // Staged implements eventlog.Watcher: it serves, in the order they
 // blocked, the waiters that the round's events may give entries.
 func (gs *Groups) Staged(b *eventlog.OpBatch, events []eventlog.Event) {

@@ -89,7 +89,7 @@ func OpenReadOnly(dir string, opts Options) (*Log, ReadOnlyReport, error) {
 		ReadOnly:     true,
 		Cache:        pebble.NewCache(opts.CacheSize),
 		MemTableSize: opts.MemTableSize,
-		Logger:       pebbleLogger{l.log},
+		Logger:       pebbleLogger{l},
 		DisableWAL:   true, // as Open has it; a format 1 WAL is still replayed, in memory
 	}
 	defer popts.Cache.Unref()

@@ -83,7 +83,7 @@ func (l *Log) listen(el *pebble.EventListener) {
 func (l *Log) pebbleError(msg string, cause error) {
 	l.pebbleErrors.log(l.log, msg, "component", "pebble")
 	if cause != nil {
-		l.fail(fmt.Errorf("pebble: %w", cause))
+		l.fail(fmt.Errorf("pebble, data folder %s: %w", l.dir, cause))
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 // Log is the event log. Reads may run from any goroutine; appends are
 // serialised by the log's one writer goroutine.
 type Log struct {
+	dir  string
 	opts Options
 	db   *pebble.DB
 	ro   *readOnly // nil unless opened read-only
@@ -62,6 +63,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{
+		dir:      dir,
 		opts:     opts,
 		log:      opts.logger(),
 		subs:     make(chan *submission, 1024),

@@ -84,7 +84,7 @@ func OpenReadOnly(dir string, opts Options) (*Log, ReadOnlyReport, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, rep, err
 	}
-	l := &Log{opts: opts, log: opts.logger(), closed: true, ro: &readOnly{}}
+	l := &Log{dir: dir, opts: opts, log: opts.logger(), closed: true, ro: &readOnly{}}
 	popts := &pebble.Options{
 		ReadOnly:     true,
 		Cache:        pebble.NewCache(opts.CacheSize),

@@ -321,7 +321,11 @@ func (l *Log) close() error {
 	l.flushMu.Lock()
 	l.dbClosing = true
 	l.flushMu.Unlock()
-	return errors.Join(err, l.db.Close())
+	err = errors.Join(err, l.db.Close())
+	if failed := l.Err(); failed != nil && !errors.Is(err, ErrFailed) {
+		err = errors.Join(failed, err) // it failed while closing
+	}
+	return err
 }
 
 // LastPosition is the position of the newest committed event (0 when empty).

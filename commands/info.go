@@ -165,10 +165,15 @@ func infoPersistence(c *Ctx, b *strings.Builder) {
 		field(b, "rdb_last_save_time", 0)
 	}
 	failed := "ok"
-	if err := c.Env.Log.Err(); err != nil {
+	err := c.Env.Log.Err()
+	if err != nil {
 		failed = "err"
 	}
 	field(b, "aof_last_write_status", failed)
+	if err != nil {
+		// One line: an INFO field ends at the line's end.
+		field(b, "log_write_error", strings.Join(strings.Fields(err.Error()), " "))
+	}
 }
 
 func infoStats(c *Ctx, b *strings.Builder) {

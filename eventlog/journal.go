@@ -102,9 +102,10 @@ func segments(dir string) ([]uint64, error) {
 }
 
 // recoverJournal applies to db every journal record after position last
-// and returns the new last position. It then flushes Pebble, deletes the
-// old segments, opens a new one and starts the retirer; close stops it.
-func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *slog.Logger) (*journal, uint64, error) {
+// and returns the new last position. It then flushes Pebble (with flush),
+// deletes the old segments, opens a new one and starts the retirer; close
+// stops it.
+func recoverJournal(dir string, db *pebble.DB, flush func() error, last uint64, opts Options, log *slog.Logger) (*journal, uint64, error) {
 	jdir := filepath.Join(dir, journalDir)
 	if _, err := os.Stat(jdir); errors.Is(err, fs.ErrNotExist) {
 		// A new journal folder must survive a power loss like its files.
@@ -131,7 +132,7 @@ func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *s
 	if len(nums) > 0 {
 		// What was replayed is only in memtables; the segments go once it
 		// is in tables.
-		if err := db.Flush(); err != nil {
+		if err := flush(); err != nil {
 			return nil, 0, fmt.Errorf("eventlog: journal: flush after replay: %w", err)
 		}
 		for _, num := range nums {
@@ -152,7 +153,7 @@ func recoverJournal(dir string, db *pebble.DB, last uint64, opts Options, log *s
 		return nil, 0, err
 	}
 	j.retired.Add(1)
-	go j.retirer(db)
+	go j.retirer(flush)
 	return j, last, nil
 }
 
@@ -401,13 +402,13 @@ func (j *journal) sync() error {
 // retirer deletes full segments once Pebble has flushed what they hold.
 // The round that filled a segment was applied to a memtable before the
 // next segment was created, so a flush that starts after that covers it.
-func (j *journal) retirer(db *pebble.DB) {
+func (j *journal) retirer(flush func() error) {
 	defer j.retired.Done()
 	for range j.retire {
 		j.mu.Lock()
 		current := j.num
 		j.mu.Unlock()
-		if err := db.Flush(); err != nil {
+		if err := flush(); err != nil {
 			j.log.Warn("journal: flush failed; full segments are kept", "err", err)
 			continue
 		}

@@ -2,6 +2,8 @@ package eventlog
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -22,8 +24,24 @@ func preallocate(f *os.File, size int64) error {
 }
 
 // fdatasync writes f's data, and the metadata needed to read it, to disk.
+// A file that no folder holds any more (the data folder was removed) is
+// an error even when the fdatasync succeeds: what it holds is lost at
+// close.
 func fdatasync(f *os.File) error {
-	return onFd(f, unix.Fdatasync)
+	if err := injectedSyncFault(f); err != nil {
+		return err
+	}
+	if err := onFd(f, unix.Fdatasync); err != nil {
+		return err
+	}
+	var st unix.Stat_t
+	if err := onFd(f, func(fd int) error { return unix.Fstat(fd, &st) }); err != nil {
+		return err
+	}
+	if st.Nlink == 0 {
+		return fmt.Errorf("%s: %w (was the data folder removed?)", f.Name(), fs.ErrNotExist)
+	}
+	return nil
 }
 
 // onFd makes a system call on f's descriptor, again while it is

@@ -8,4 +8,9 @@ import "os"
 func preallocate(f *os.File, size int64) error { return nil }
 
 // fdatasync is a full fsync where fdatasync is not offered.
-func fdatasync(f *os.File) error { return f.Sync() }
+func fdatasync(f *os.File) error {
+	if err := injectedSyncFault(f); err != nil {
+		return err
+	}
+	return f.Sync()
+}

@@ -18,6 +18,7 @@ import (
 // Log is the event log. Reads may run from any goroutine; appends are
 // serialised by the log's one writer goroutine.
 type Log struct {
+	dir  string
 	opts Options
 	db   *pebble.DB
 	ro   *readOnly // nil unless opened read-only
@@ -34,8 +35,16 @@ type Log struct {
 	writerWG sync.WaitGroup
 	stopSync chan struct{}
 
-	failMu sync.Mutex
-	failed error
+	failMu   sync.Mutex
+	failed   error
+	failedCh chan struct{} // closed when failed is set
+
+	// pebbleErrors rate-limits the errors Pebble reports (faults.go).
+	pebbleErrors errorLimiter
+	// flushMu orders the flushes flushOrFail starts before Close closes
+	// Pebble (dbClosing).
+	flushMu   sync.Mutex
+	dbClosing bool
 
 	w writerState // touched by the writer goroutine only
 	// pipe is the writer's rounds in flight (pipeline.go), and flying is
@@ -64,15 +73,17 @@ func Open(dir string, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{
+		dir:      dir,
 		opts:     opts,
 		log:      opts.logger(),
 		subs:     make(chan *submission, 1024),
 		stopSync: make(chan struct{}),
+		failedCh: make(chan struct{}),
 	}
 	popts := &pebble.Options{
 		Cache:        pebble.NewCache(opts.CacheSize),
 		MemTableSize: opts.MemTableSize,
-		Logger:       pebbleLogger{l.log},
+		Logger:       pebbleLogger{l},
 	}
 	popts.EventListener = &pebble.EventListener{
 		WriteStallBegin: func(info pebble.WriteStallBeginInfo) {
@@ -85,6 +96,7 @@ func Open(dir string, opts Options) (*Log, error) {
 			l.log.Info("the log's writes go on")
 		},
 	}
+	l.listen(popts.EventListener)
 	// The journal is the write-ahead log. Pebble still replays a WAL that
 	// a format 1 directory left, and flushes it, when it opens.
 	popts.DisableWAL = true
@@ -107,7 +119,7 @@ func Open(dir string, opts Options) (*Log, error) {
 		db.Close()
 		return nil, err
 	}
-	l.journal, last, err = recoverJournal(dir, db, last, opts, l.log)
+	l.journal, last, err = recoverJournal(dir, db, l.flushOrFail, last, opts, l.log)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -220,7 +232,7 @@ func (l *Log) buildViewIndexes() error {
 	}
 	batch.Close()
 	if err == nil {
-		err = l.db.Flush()
+		err = l.flushOrFail()
 	}
 	if err != nil {
 		return fmt.Errorf("eventlog: building the category and type indexes: %w", err)
@@ -275,7 +287,11 @@ func (l *Log) lookup(key []byte) ([]byte, io.Closer, error) {
 
 // Close stops the writer after the appends already submitted, flushes Pebble
 // (which empties the journal) and closes it. It is safe to call more than
-// once.
+// once. After the log failed it flushes nothing and returns the error that
+// failed it, so that a process stopping then says so; and it gives up after
+// failedCloseGrace on what is still stuck behind a disk that is gone (a
+// round held in a write stall), leaving the journal as it is for the next
+// open.
 func (l *Log) Close() error {
 	if l.ro != nil {
 		return l.ro.close(l.db)
@@ -289,18 +305,43 @@ func (l *Log) Close() error {
 	close(l.subs)
 	close(l.stopSync)
 	l.closeMu.Unlock()
+	done := make(chan error, 1)
+	go func() { done <- l.close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-l.failedCh:
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(failedCloseGrace):
+		return fmt.Errorf("%w (closing gave up after %s)", l.Err(), failedCloseGrace)
+	}
+}
+
+// failedCloseGrace is how long Close waits, once the log has failed, for
+// the writer and Pebble to stop.
+const failedCloseGrace = 5 * time.Second
+
+func (l *Log) close() error {
 	l.writerWG.Wait()
 	// After a failed write the memtables may hold what the journal lacks;
 	// they are not flushed, and the journal is kept for the next open.
 	flushed := false
-	var err error
-	if l.Err() == nil {
-		if err = l.db.Flush(); err == nil {
-			flushed = true
-		}
+	err := l.flushOrFail()
+	if err == nil {
+		flushed = true
 	}
 	err = errors.Join(err, l.journal.close(flushed))
-	return errors.Join(err, l.db.Close())
+	l.flushMu.Lock()
+	l.dbClosing = true
+	l.flushMu.Unlock()
+	err = errors.Join(err, l.db.Close())
+	if failed := l.Err(); failed != nil && !errors.Is(err, ErrFailed) {
+		err = errors.Join(failed, err) // it failed while closing
+	}
+	return err
 }
 
 // LastPosition is the position of the newest committed event (0 when empty).
@@ -325,6 +366,9 @@ func (l *Log) fail(err error) error {
 	if l.failed == nil {
 		l.failed = fmt.Errorf("%w: %v", ErrFailed, err)
 		l.log.Error("log write failed; refusing writes until restart", "err", err)
+		if l.failedCh != nil {
+			close(l.failedCh)
+		}
 	}
 	return l.failed
 }
@@ -410,7 +454,7 @@ func (l *Log) SetMeta(name string, value []byte) error {
 	if err := l.db.Set(metaKey(name), value, pebble.NoSync); err != nil {
 		return err
 	}
-	return l.db.Flush()
+	return l.flushOrFail()
 }
 
 // syncEverySecond is the everysec durability: one journal fsync a second.
@@ -453,17 +497,27 @@ func (l *Log) Stats() Stats {
 	}
 }
 
-type pebbleLogger struct{ l *slog.Logger }
+// pebbleLogger is Pebble's logger. Its errors are rate-limited; one that
+// an operating-system error caused fails the log. A Fatalf that such an
+// error caused fails the log instead of the process: Pebble returns the
+// error after it (a MANIFEST that cannot be written). Any other Fatalf is a
+// broken invariant, and panics.
+type pebbleLogger struct{ l *Log }
 
 func (p pebbleLogger) Infof(format string, args ...any) {
-	p.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
+	p.l.log.Debug(fmt.Sprintf(format, args...), "component", "pebble")
 }
 func (p pebbleLogger) Errorf(format string, args ...any) {
-	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+	p.l.pebbleError(fmt.Sprintf(format, args...), osError(args))
 }
 func (p pebbleLogger) Fatalf(format string, args ...any) {
-	p.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
-	panic(fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	if err := osError(args); err != nil {
+		p.l.pebbleError(msg, err)
+		return
+	}
+	p.l.log.Error(msg, "component", "pebble")
+	panic(msg)
 }
 
 // Flush writes Pebble's memtables to its tables and frees them, so that

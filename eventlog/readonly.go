@@ -84,12 +84,12 @@ func OpenReadOnly(dir string, opts Options) (*Log, ReadOnlyReport, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, rep, err
 	}
-	l := &Log{opts: opts, log: opts.logger(), closed: true, ro: &readOnly{}}
+	l := &Log{dir: dir, opts: opts, log: opts.logger(), closed: true, ro: &readOnly{}}
 	popts := &pebble.Options{
 		ReadOnly:     true,
 		Cache:        pebble.NewCache(opts.CacheSize),
 		MemTableSize: opts.MemTableSize,
-		Logger:       pebbleLogger{l.log},
+		Logger:       pebbleLogger{l},
 		DisableWAL:   true, // as Open has it; a format 1 WAL is still replayed, in memory
 	}
 	defer popts.Cache.Unref()

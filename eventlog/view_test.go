@@ -216,7 +216,7 @@ func TestUpgradeFormat2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j, _, err := recoverJournal(dir, db, 20, DefaultOptions(), slog.New(slog.DiscardHandler))
+	j, _, err := recoverJournal(dir, db, db.Flush, 20, DefaultOptions(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -47,11 +48,13 @@ func parseName(name string) (uint64, bool) {
 }
 
 // Write writes a capture to dir as a snapshot file, crash-safely: a
-// temporary file, fsync, rename, fsync of dir.
+// temporary file, fsync, rename, fsync of dir. dir is created if its
+// parent (the data folder) exists; a data folder that was removed is not
+// made again.
 func Write(dir string, c *state.Capture) (Info, error) {
 	start := time.Now()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return Info{}, err
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+		return Info{}, fmt.Errorf("snapshot: %w", err)
 	}
 	tmp, err := os.CreateTemp(dir, tempPrefix+"*")
 	if err != nil {

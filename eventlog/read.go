@@ -61,8 +61,12 @@ func step(it *pebble.Iterator, rev bool) bool {
 	return it.Next()
 }
 
-// Event returns the event at a position.
+// Event returns the event at a position, which must be published (at most
+// LastPosition).
 func (l *Log) Event(pos uint64) (Event, error) {
+	if last := l.last.Load(); pos > last {
+		return Event{}, fmt.Errorf("eventlog: no event at position %d: the newest is %d", pos, last)
+	}
 	return l.get(eventKey(nil, pos))
 }
 

@@ -384,63 +384,94 @@ func validObject(b []byte, what string) error {
 // too: its journal record holds no event and the positions first = last+1,
 // end = last, "after position last" (see replaySegment).
 func (l *Log) stageRound(subs []*submission, f *flight, syncNow bool) {
+	l.beginRound(f)
+	for _, s := range subs {
+		l.stageSub(f, s)
+	}
+	l.endRound(f, syncNow)
+}
+
+// beginRound opens round f: its batch, its clock, its first position.
+func (l *Log) beginRound(f *flight) {
 	w := &l.w
-	f.subs = subs
 	clear(w.versions)
 	clear(w.ids)
-	failed := l.Err()
-	batch := l.db.NewBatch()
-	defer batch.Close()
-	start := w.tip
-	pos := start
-	now := time.Now().UnixMilli()
-	ob := &w.ob
-	ob.begin(batch, now, l.last.Load())
-	watch := l.watcher != nil
+	f.subs = f.subs[:0]
+	f.failed = l.Err()
+	f.batch = l.db.NewBatch()
+	f.start, f.last = w.tip, w.tip
+	f.now = time.Now().UnixMilli()
+	w.ob.begin(f.batch, f.now, l.last.Load())
 	w.roundEvents = w.roundEvents[:0]
-	staged := 0
-	for _, s := range subs {
-		for _, a := range s.appends {
-			if a.Result.Err != nil {
-				continue // refused by validate
-			}
-			if failed != nil {
-				a.Result.Err = failed
-				continue
-			}
-			if l.stage(batch, a, &pos, now) {
-				staged++
-				if watch {
-					w.roundEvents = append(w.roundEvents, w.events...)
-				}
-			}
+	f.staged, f.events = 0, 0
+}
+
+// stageSub stages one submission into the open round f.
+func (l *Log) stageSub(f *flight, s *submission) {
+	w := &l.w
+	f.subs = append(f.subs, s)
+	f.events += len(s.appends) + len(s.ops)
+	watch := l.watcher != nil
+	for _, a := range s.appends {
+		if a.Result.Err != nil {
+			continue // refused by validate
 		}
-		for _, op := range s.ops {
-			if failed != nil {
-				op.Err = failed
-				continue
+		if f.failed != nil {
+			a.Result.Err = f.failed
+			continue
+		}
+		if l.stage(f.batch, a, &f.last, f.now) {
+			f.staged++
+			if watch {
+				w.roundEvents = append(w.roundEvents, w.events...)
 			}
-			op.Err = ob.run(op)
 		}
 	}
-	if watch && len(w.roundEvents) > 0 {
+	for _, op := range s.ops {
+		if f.failed != nil {
+			op.Err = f.failed
+			continue
+		}
+		op.Err = w.ob.run(op)
+	}
+}
+
+// endRound closes the open round f: the watcher's part, the index entries,
+// the journal record (fsynced here with syncNow under always) and the
+// commit to the memtable.
+func (l *Log) endRound(f *flight, syncNow bool) {
+	w := &l.w
+	ob := &w.ob
+	batch := f.batch
+	f.batch = nil
+	defer batch.Close()
+	if err := l.Err(); err != nil && f.failed == nil {
+		// A round it was staged on failed meanwhile: nothing of it is
+		// written, and land fails it.
+		clear(w.roundEvents)
+		w.roundEvents = w.roundEvents[:0]
+		f.after, f.afterErr = ob.takeAfter(), nil
+		f.err = err
+		return
+	}
+	if l.watcher != nil && len(w.roundEvents) > 0 {
 		l.watcher.Staged(ob, w.roundEvents)
 		ob.flush()
 		clear(w.roundEvents) // they alias the appends
 	}
 	w.sideEntries(batch)
 	f.after, f.afterErr = ob.takeAfter(), nil
-	f.last, f.staged = pos, staged
-	if staged > 0 && l.applier != nil {
+	if f.staged > 0 && l.applier != nil {
 		l.applier.Seal()
 	}
-	if staged == 0 && !ob.wrote {
+	if f.staged == 0 && !ob.wrote {
 		return
 	}
 	// The journal has the round before Pebble's memtable does; under
 	// always, its fsync ends before any reply (here, or in the pipeline).
-	f.sync = !syncNow && l.opts.Durability == DurabilityAlways
-	err := l.journal.write(start+1, pos, batch.Repr(), syncNow && l.opts.Durability == DurabilityAlways)
+	always := l.opts.Durability == DurabilityAlways
+	f.sync = !syncNow && always
+	err := l.journal.write(f.start+1, f.last, batch.Repr(), syncNow && always)
 	if err == nil {
 		err = batch.Commit(pebble.NoSync)
 	}
@@ -449,7 +480,7 @@ func (l *Log) stageRound(subs []*submission, f *flight, syncNow bool) {
 		return
 	}
 	f.committed = true
-	w.tip = pos
+	w.tip = f.last
 	w.remember()
 }
 

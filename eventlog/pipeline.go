@@ -1,5 +1,7 @@
 package eventlog
 
+import "github.com/cockroachdb/pebble/v2"
+
 // The writer's pipeline. Under always, a round's fdatasync is most of its
 // time, and the CPUs are idle meanwhile; so the writer hands the fsync to
 // the syncer goroutine and stages the next round while it runs:
@@ -18,33 +20,46 @@ package eventlog
 // and every round staged after it (land checks Err), and the log refuses
 // writes, as before.
 //
-// At most one round is fsynced and one waits, staged, for the syncer:
-// the rounds then grow with the load instead of their number. A round
-// with ops, or one the watcher serves waiting readers in, is staged only
-// once nothing is in flight, so that what it reads of the log
-// (OpBatch.Committed and the Log's reads) is everything before it.
+// One round is fsynced at a time. While it is, the next round stays open:
+// each submission that arrives is staged into it at once, so the staging
+// overlaps the fsync and the round grows with the load; when the fsync
+// ends, the round before is landed and the open one is closed (written,
+// committed) and handed to the syncer. A submission with ops, one the
+// watcher serves waiting readers with, and an Exclusive wait until nothing
+// is in flight, and such a round is fsynced inline, so that what it reads
+// of the log (OpBatch.Committed and the Log's reads) is everything before
+// it.
 
-// flight is a staged round on its way to being landed.
+// flight is a round on its way: open (being staged), then fsynced, then
+// landed.
 type flight struct {
 	subs      []*submission
+	start     uint64 // the newest position before the round
 	last      uint64 // the newest position after the round
+	events    int    // appends and ops submitted into it
 	staged    int    // appends staged
 	sync      bool   // the journal holds a record of it, not yet fsynced
 	committed bool   // in the journal and Pebble's memtable
 	err       error  // it failed while staged
 	after     []func(error)
 	afterErr  error
+
+	inline bool // fsynced on the writer when it closes
+
+	// While open (beginRound to endRound).
+	batch  *pebble.Batch
+	failed error // the log's error when it opened
+	now    int64
 }
 
 // pipeline is the writer's rounds in flight.
 type pipeline struct {
+	open    *flight // being staged
 	syncing *flight // its fdatasync runs on the syncer
-	ready   *flight // staged, waiting for syncing to land
-	// spare flights and their submission slices, reused
-	spare []*flight
+	spare   []*flight
 }
 
-func (p *pipeline) idle() bool { return p.syncing == nil && p.ready == nil }
+func (p *pipeline) idle() bool { return p.open == nil && p.syncing == nil }
 
 func (p *pipeline) take() *flight {
 	if n := len(p.spare); n > 0 {
@@ -76,119 +91,158 @@ func (l *Log) writer() {
 	if l.syncReq != nil {
 		defer close(l.syncReq)
 	}
-	w := &l.w
 	p := &l.pipe
-	var pending *submission // an Exclusive that ended the previous gather
+	pipelined := l.syncReq != nil
+	var next *submission // taken from subs, not yet placed
+	closed := false
 	for {
-		var first *submission
+		if next == nil && !closed {
+			next, closed = l.nextSub(p.open != nil && p.syncing == nil)
+		}
 		switch {
-		case pending != nil:
-			first, pending = pending, nil
-		case p.ready != nil:
-			l.landSyncing(<-l.synced) // nothing is staged until a slot frees
-			continue
+		case next != nil && (next.fn != nil || l.needsDrain(next)):
+			// It needs an empty pipeline: close the open round first.
+			if p.syncing != nil {
+				l.landSyncing(<-l.synced)
+				continue
+			}
+			s := next
+			if p.open != nil && s.fn == nil {
+				// Everything the open round was staged on is durable now:
+				// the submission joins it, and it is fsynced inline.
+				next = nil
+				l.roundMu.Lock()
+				l.inlineOpen()
+				l.stageSub(p.open, s)
+				l.roundMu.Unlock()
+				continue
+			}
+			if p.open != nil {
+				l.closeOpen(pipelined)
+				continue
+			}
+			next = nil
+			if s.fn != nil {
+				l.roundMu.Lock()
+				s.err = s.fn(l.last.Load())
+				l.roundMu.Unlock()
+				s.done <- struct{}{}
+				continue
+			}
+			l.openRound(s, true) // fsynced inline, closed once gathered
+		case next != nil:
+			if p.open != nil && p.open.events >= l.opts.MaxRoundEvents {
+				if p.syncing != nil {
+					l.landSyncing(<-l.synced)
+				} else {
+					l.closeOpen(pipelined)
+				}
+				continue
+			}
+			s := next
+			next = nil
+			if p.open == nil {
+				l.openRound(s, false)
+			} else {
+				l.roundMu.Lock()
+				l.stageSub(p.open, s)
+				l.roundMu.Unlock()
+			}
+		case p.open != nil && p.syncing == nil:
+			l.closeOpen(pipelined) // nothing more queued: the round is gathered
 		case p.syncing != nil:
+			if closed {
+				l.landSyncing(<-l.synced)
+				continue
+			}
 			select {
 			case s, ok := <-l.subs:
 				if !ok {
-					l.drain()
-					return
+					closed = true
+					continue
 				}
-				first = s
+				next = s
 			case err := <-l.synced:
 				l.landSyncing(err)
-				continue
 			}
+		case closed:
+			return
 		default:
 			s, ok := <-l.subs
 			if !ok {
-				return
+				closed = true
+				continue
 			}
-			first = s
-		}
-		if first.fn != nil {
-			l.drain()
-			l.roundMu.Lock()
-			first.err = first.fn(l.last.Load())
-			l.roundMu.Unlock()
-			first.done <- struct{}{}
-			continue
-		}
-		subs := append(w.subs[:0], first)
-		n := len(first.appends) + len(first.ops)
-	gather:
-		for n < l.opts.MaxRoundEvents {
-			select {
-			case s, ok := <-l.subs:
-				if !ok {
-					break gather
-				}
-				if s.fn != nil {
-					pending = s
-					break gather
-				}
-				subs = append(subs, s)
-				n += len(s.appends) + len(s.ops)
-			default:
-				break gather
-			}
-		}
-		syncNow := l.syncReq == nil
-		if l.needsDrain(subs) {
-			l.drain()
-			syncNow = true // as before the pipeline: nothing to overlap with
-		}
-		f := p.take()
-		f.subs = append(f.subs[:0], subs...)
-		clear(subs)
-		w.subs = subs[:0]
-		l.roundMu.Lock()
-		l.stageRound(f.subs, f, syncNow)
-		if f.sync {
-			l.flying.Store(true)
-		}
-		l.roundMu.Unlock()
-		switch {
-		case f.sync && p.syncing == nil && p.ready == nil:
-			p.syncing = f
-			l.syncReq <- struct{}{}
-		case p.idle():
-			l.finish(f, nil)
-		default:
-			p.ready = f // answered after the round before it, in order
+			next = s
 		}
 	}
 }
 
-// needsDrain reports whether a round must wait for the rounds in flight:
-// it has ops, or the watcher serves waiting readers with it.
-func (l *Log) needsDrain(subs []*submission) bool {
-	if l.watcher != nil && l.watcher.Waiting() {
-		return true
+// nextSub takes a queued submission without waiting while gathering (a
+// round is open and nothing is being fsynced); the writer's loop blocks
+// where it must.
+func (l *Log) nextSub(gathering bool) (*submission, bool) {
+	if !gathering {
+		return nil, false
 	}
-	for _, s := range subs {
-		if len(s.ops) > 0 {
-			return true
+	select {
+	case s, ok := <-l.subs:
+		if !ok {
+			return nil, true
 		}
-	}
-	return false
-}
-
-// drain lands every round in flight.
-func (l *Log) drain() {
-	for !l.pipe.idle() {
-		if l.pipe.syncing == nil { // only a ready round that needs no fsync
-			f := l.pipe.ready
-			l.pipe.ready = nil
-			l.finish(f, nil)
-			continue
-		}
-		l.landSyncing(<-l.synced)
+		return s, false
+	default:
+		return nil, false
 	}
 }
 
-// landSyncing lands the round whose fdatasync ended with err, then starts
-// the next one's.
+// openRound opens a round with s; an inline round (ops, or readers
+// waiting) is fsynced when it closes, on the writer.
+func (l *Log) openRound(s *submission, inline bool) {
+	f := l.pipe.take()
+	f.inline = inline
+	l.roundMu.Lock()
+	l.flying.Store(true)
+	l.beginRound(f)
+	l.stageSub(f, s)
+	l.roundMu.Unlock()
+	l.pipe.open = f
+}
+
+// inlineOpen makes the open round one that is fsynced inline, once
+// nothing is in flight beneath it: its ops read the log up to the newest
+// durable position, where it starts.
+func (l *Log) inlineOpen() {
+	f := l.pipe.open
+	f.inline = true
+	l.w.ob.committed = l.last.Load()
+}
+
+// closeOpen closes the open round: it is written and committed, and
+// either handed to the syncer or, when it needs no fsync of its own (or
+// had it inline), landed at once. Called when nothing is being fsynced.
+func (l *Log) closeOpen(pipelined bool) {
+	p := &l.pipe
+	f := p.open
+	p.open = nil
+	l.roundMu.Lock()
+	l.endRound(f, !pipelined || f.inline)
+	l.roundMu.Unlock()
+	if f.sync {
+		p.syncing = f
+		l.syncReq <- struct{}{}
+		return
+	}
+	l.finish(f, nil)
+}
+
+// needsDrain reports whether a submission must wait for the rounds in
+// flight: it has ops, or the watcher serves waiting readers with it.
+func (l *Log) needsDrain(s *submission) bool {
+	return len(s.ops) > 0 || (l.watcher != nil && l.watcher.Waiting())
+}
+
+// landSyncing lands the round whose fdatasync ended with err.
 func (l *Log) landSyncing(err error) {
 	p := &l.pipe
 	f := p.syncing
@@ -197,16 +251,6 @@ func (l *Log) landSyncing(err error) {
 		err = l.fail(err)
 	}
 	l.finish(f, err)
-	for p.ready != nil && p.syncing == nil {
-		next := p.ready
-		p.ready = nil
-		if next.sync && l.Err() == nil { // after a failure it fails unsynced
-			p.syncing = next
-			l.syncReq <- struct{}{}
-			break
-		}
-		l.finish(next, nil)
-	}
 }
 
 // finish lands f, runs its callbacks and answers its submissions.

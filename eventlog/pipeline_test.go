@@ -77,7 +77,7 @@ func TestPipelineStagesOnTopOfSyncing(t *testing.T) {
 	waitFor(t, "N+1 staged", func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
-		return len(rec.sealed) == 2
+		return len(rec.sealed) == 1 && len(rec.staged) == 1
 	})
 	select {
 	case <-aDone:
@@ -140,7 +140,7 @@ func TestPipelineFailedSync(t *testing.T) {
 	waitFor(t, "N+1 staged", func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
-		return len(rec.sealed) == 2
+		return len(rec.sealed) == 1 && len(rec.staged) == 1
 	})
 	g.release <- errors.New("injected fdatasync failure")
 	waitDone(t, aDone, "N")

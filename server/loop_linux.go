@@ -117,7 +117,9 @@ type loop struct {
 	// mail are the connections that were handed mail (postMail).
 	mail      []*conn
 	spareMail []*conn
-	woken     bool // a wake-up is on its way since ready was taken
+	// spareHandoffs are handOff's submissions, reused.
+	spareHandoffs []*handoff
+	woken         bool // a wake-up is on its way since ready was taken
 	// blocking: the loop waits in epoll_wait (wake it with wakefd), not on
 	// the channels (wake it with kick).
 	blocking bool
@@ -625,11 +627,7 @@ func (l *loop) commit() {
 			l.all = append(l.all, c.appends...)
 		}
 		if !here || !l.log.AppendNow(l.all) {
-			for _, c := range l.toCommit {
-				c.to(stateAppending)
-				l.inflight++
-				l.log.AppendAsync(c.appends, c.wake)
-			}
+			l.handOff()
 			clear(l.toCommit)
 			l.toCommit = l.toCommit[:0]
 			break
@@ -648,6 +646,59 @@ func (l *loop) commit() {
 		clear(l.answering)
 	}
 	clear(l.all)
+}
+
+// handOff gives the turn's appends to the log's writer as one submission,
+// so that the writer is woken once a turn, not once a connection, and
+// the connections are posted back together when the round is answered.
+func (l *loop) handOff() {
+	h := l.takeHandoff()
+	for _, c := range l.toCommit {
+		c.to(stateAppending)
+		l.inflight++
+		h.conns = append(h.conns, c)
+		h.appends = append(h.appends, c.appends...)
+	}
+	l.log.AppendAsync(h.appends, h.done)
+}
+
+// handoff is one turn's appends in the writer's hands (handOff).
+type handoff struct {
+	l       *loop
+	conns   []*conn
+	appends []*eventlog.Append
+	done    func()
+}
+
+func (l *loop) takeHandoff() *handoff {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := len(l.spareHandoffs); n > 0 {
+		h := l.spareHandoffs[n-1]
+		l.spareHandoffs = l.spareHandoffs[:n-1]
+		return h
+	}
+	h := &handoff{l: l}
+	h.done = h.answered
+	return h
+}
+
+// answered posts the connections back to the loop, from the writer.
+func (h *handoff) answered() {
+	l := h.l
+	l.mu.Lock()
+	l.ready = append(l.ready, h.conns...)
+	clear(h.conns)
+	clear(h.appends)
+	h.conns, h.appends = h.conns[:0], h.appends[:0]
+	l.spareHandoffs = append(l.spareHandoffs, h)
+	wake := !l.woken
+	l.woken = true
+	blocking := l.blocking
+	l.mu.Unlock()
+	if wake {
+		l.wakeup(blocking)
+	}
 }
 
 // deliverMail delivers the mail posted since the turn began.

@@ -143,6 +143,7 @@ func infoPersistence(c *Ctx, b *strings.Builder) {
 	field(b, "log_disk_bytes", lst.DiskBytes)
 	field(b, "log_commit_rounds", lst.Rounds)
 	field(b, "log_appends", lst.Appends)
+	field(b, "log_memtable_flushes", lst.Flushes)
 	snap := c.Env.Snapshots.Status()
 	field(b, "rdb_bgsave_in_progress", boolInt(snap.InProgress))
 	if snap.InProgress {

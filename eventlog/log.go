@@ -484,6 +484,7 @@ type Stats struct {
 	DiskBytes    uint64
 	Rounds       uint64 // commit rounds (fsyncs under durability always)
 	Appends      uint64 // appends committed
+	Flushes      uint64 // Pebble memtable flushes since the log opened
 }
 
 // Stats returns the log's figures.
@@ -494,6 +495,7 @@ func (l *Log) Stats() Stats {
 		DiskBytes:    m.DiskSpaceUsage() + l.journal.diskBytes(),
 		Rounds:       l.w.rounds.Load(),
 		Appends:      l.w.appends.Load(),
+		Flushes:      uint64(m.Flush.Count),
 	}
 }
 

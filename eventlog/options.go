@@ -60,7 +60,9 @@ type Options struct {
 	MaxRoundEvents int
 	// CacheSize is Pebble's block cache, in bytes.
 	CacheSize int64
-	// MemTableSize is Pebble's memtable size, in bytes.
+	// MemTableSize is Pebble's memtable size, in bytes. Pebble keeps a
+	// flushed memtable's memory for the next one, so up to about twice
+	// this stays resident once the log has been written.
 	MemTableSize uint64
 	// Logger gets the log's own messages; nil discards them.
 	Logger *slog.Logger
@@ -74,7 +76,7 @@ func DefaultOptions() Options {
 		MaxEventsPerAppend: 1000,
 		MaxRoundEvents:     10000,
 		CacheSize:          64 << 20,
-		MemTableSize:       64 << 20,
+		MemTableSize:       16 << 20,
 	}
 }
 

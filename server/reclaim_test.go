@@ -1,0 +1,44 @@
+package server_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/server"
+)
+
+// TestReleaseMemoryAfterABurst: once appends stop for release-memory-after
+// after a burst, the memtable is flushed (and freed memory returned);
+// with the setting at 0 nothing is flushed.
+func TestReleaseMemoryAfterABurst(t *testing.T) {
+	for _, idle := range []time.Duration{50 * time.Millisecond, 0} {
+		t.Run(fmt.Sprint(idle), func(t *testing.T) {
+			ts := startServer(t, func(o *server.Options) { o.ReleaseMemoryAfter = idle })
+			rc := ts.R2
+			data := `{"text":"` + strings.Repeat("x", 16<<10) + `"}`
+			flushes := func() int64 { return testkit.InfoInt(t, rc, "persistence", "log_memtable_flushes") }
+			start := flushes() // opening a new folder may flush
+			pipe := rc.Pipeline()
+			for i := range 500 { // about 8 MiB of events: the 16 MiB memtable does not fill
+				pipe.Do(ctx, "EVENT.APPEND", fmt.Sprintf("doc:%d", i), "Written", data)
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if idle == 0 {
+				deadline := time.Now().Add(300 * time.Millisecond)
+				for time.Now().Before(deadline) {
+					if n := flushes(); n != start {
+						t.Fatalf("%d flushes while idle with release-memory-after 0", n)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				return
+			}
+			testkit.WaitFor(t, "the idle flush", func() bool { return flushes() > start })
+		})
+	}
+}

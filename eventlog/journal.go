@@ -61,6 +61,9 @@ type journal struct {
 	syncing        bool
 	closeAfterSync *os.File
 
+	// watch sees the open segment or the folder deleted (folderWatch).
+	watch *folderWatch
+
 	// retire gets the number of a new segment: every older one may go
 	// once Pebble has flushed.
 	retire  chan uint64
@@ -148,6 +151,7 @@ func recoverJournal(dir string, db *pebble.DB, flush func() error, last uint64, 
 		segSize:    max(int64(opts.MemTableSize), minSegmentSize),
 		log:        log,
 		retire:     make(chan uint64, 16),
+		watch:      watchFolder(jdir),
 	}
 	if err := j.create(next); err != nil {
 		return nil, 0, err
@@ -316,9 +320,20 @@ func (j *journal) write(first, last uint64, batch []byte, syncNow bool) error {
 		if err := fdatasync(j.f); err != nil {
 			return fmt.Errorf("eventlog: journal fdatasync: %w", err)
 		}
-		return nil
+		return j.linked(j.num)
 	}
 	j.dirty = true
+	return nil
+}
+
+// linked reports an error when segment num, just fdatasynced, or the
+// journal's folder was deleted: what it holds is lost when it is closed.
+// Called by one goroutine at a time (the writer's syncs are one at a time;
+// the everysec syncer's exclude the writer's).
+func (j *journal) linked(num uint64) error {
+	if j.watch.removed(segmentName(num)) {
+		return fmt.Errorf("eventlog: journal fdatasync: %s: %w (was the data folder removed?)", filepath.Join(j.dir, segmentName(num)), fs.ErrNotExist)
+	}
 	return nil
 }
 
@@ -384,8 +399,12 @@ func (j *journal) sync() error {
 		return nil
 	}
 	j.dirty, j.syncing = false, true
+	num := j.num
 	j.mu.Unlock()
 	err := fdatasync(f)
+	if err == nil {
+		err = j.linked(num)
+	}
 	j.mu.Lock()
 	j.syncing = false
 	if j.closeAfterSync != nil {
@@ -443,6 +462,7 @@ func (j *journal) close(flushed bool) error {
 	j.retired.Wait()
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	defer j.watch.close()
 	if j.f == nil {
 		return nil
 	}

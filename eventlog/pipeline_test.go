@@ -157,6 +157,17 @@ func TestPipelineFailedSync(t *testing.T) {
 		if v, err := l.Version(s); err != nil || v != 0 {
 			t.Fatalf("Version(%s) = %d, %v", s, v, err)
 		}
+		if evs, err := l.Read(s, 0, 0, false); err != nil || len(evs) != 0 {
+			t.Fatalf("Read(%s): %d events, %v", s, len(evs), err)
+		}
+	}
+	if evs, err := l.Range(1, 0, nil); err != nil || len(evs) != 0 {
+		t.Fatalf("Range: %d events, %v", len(evs), err)
+	}
+	for pos := uint64(1); pos <= 2; pos++ {
+		if _, err := l.Event(pos); err == nil {
+			t.Fatalf("position %d of a failed round is readable", pos)
+		}
 	}
 	rec.mu.Lock()
 	if len(rec.published) != 0 || rec.discards == 0 || len(rec.sealed) != 0 {

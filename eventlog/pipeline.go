@@ -99,8 +99,14 @@ func (l *Log) writer() {
 		if next == nil && !closed {
 			next, closed = l.nextSub(p.open != nil && p.syncing == nil)
 		}
+		drain := false
+		if next != nil {
+			l.roundMu.Lock() // the watcher's waiters change under it (AppendNow)
+			drain = next.fn != nil || l.needsDrain(next)
+			l.roundMu.Unlock()
+		}
 		switch {
-		case next != nil && (next.fn != nil || l.needsDrain(next)):
+		case drain:
 			// It needs an empty pipeline: close the open round first.
 			if p.syncing != nil {
 				l.landSyncing(<-l.synced)

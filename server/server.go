@@ -169,9 +169,9 @@ func (s *Server) Start() error {
 	s.loading.Store(true)
 	s.loaded = make(chan error, 1)
 	s.loadDone = make(chan struct{})
+	go s.reclaim(s.opts.ReleaseMemoryAfter) // read before accept: CONFIG SET writes opts
 	go s.load()
 	go s.accept()
-	go s.reclaim(s.opts.ReleaseMemoryAfter)
 	return nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/foldb/foldb/internal/testkit"
 )
 
 // syncGate holds the syncer's fdatasyncs until the test lets each one go,
@@ -74,7 +76,7 @@ func TestPipelineStagesOnTopOfSyncing(t *testing.T) {
 	g.waitEntered(t) // N's fsync runs
 	b := &Append{Stream: "x:1", Expect: Expect{ExpectVersion, 1}, Events: []Proposed{ev("B", `{}`)}}
 	bDone := appendAsync(l, b)
-	waitFor(t, "N+1 staged", func() bool {
+	testkit.WaitFor(t, "N+1 staged", func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		return len(rec.sealed) == 1 && len(rec.staged) == 1
@@ -137,7 +139,7 @@ func TestPipelineFailedSync(t *testing.T) {
 	g.waitEntered(t)
 	b := &Append{Stream: "y:1", Events: []Proposed{ev("B", `{}`)}}
 	bDone := appendAsync(l, b)
-	waitFor(t, "N+1 staged", func() bool {
+	testkit.WaitFor(t, "N+1 staged", func() bool {
 		rec.mu.Lock()
 		defer rec.mu.Unlock()
 		return len(rec.sealed) == 1 && len(rec.staged) == 1
@@ -176,16 +178,5 @@ func TestPipelineFailedSync(t *testing.T) {
 	rec.mu.Unlock()
 	if r := appendOne(l, Append{Stream: "z:1", Events: []Proposed{ev("C", `{}`)}}); !errors.Is(r.Err, ErrFailed) {
 		t.Fatalf("an append after the failure: %+v", r)
-	}
-}
-
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
 	}
 }

@@ -265,11 +265,11 @@ func (l *loop) post(c *conn) { l.enqueue(&l.ready, c) }
 // from any goroutine.
 func (l *loop) postMail(c *conn) { l.enqueue(&l.mail, c) }
 
-// enqueue adds c to one of the loop's queues under mu and wakes the loop,
-// once until it takes its queues.
-func (l *loop) enqueue(q *[]*conn, c *conn) {
+// enqueue adds cs to one of the loop's queues under mu and wakes the
+// loop, once until it takes its queues.
+func (l *loop) enqueue(q *[]*conn, cs ...*conn) {
 	l.mu.Lock()
-	*q = append(*q, c)
+	*q = append(*q, cs...)
 	wake := !l.woken
 	l.woken = true
 	blocking := l.blocking
@@ -686,19 +686,13 @@ func (l *loop) takeHandoff() *handoff {
 // answered posts the connections back to the loop, from the writer.
 func (h *handoff) answered() {
 	l := h.l
-	l.mu.Lock()
-	l.ready = append(l.ready, h.conns...)
+	l.enqueue(&l.ready, h.conns...)
 	clear(h.conns)
 	clear(h.appends)
 	h.conns, h.appends = h.conns[:0], h.appends[:0]
+	l.mu.Lock()
 	l.spareHandoffs = append(l.spareHandoffs, h)
-	wake := !l.woken
-	l.woken = true
-	blocking := l.blocking
 	l.mu.Unlock()
-	if wake {
-		l.wakeup(blocking)
-	}
 }
 
 // deliverMail delivers the mail posted since the turn began.

@@ -13,12 +13,7 @@ import (
 // published, publishing goes oldest first, and a type first seen in the
 // later round keeps one table. Discard drops every unpublished round.
 func TestSealedRoundsStack(t *testing.T) {
-	schema, err := ParseSchema(testkit.BankSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewStore(schema)
-	s.Live()
+	s := liveBankStore(t)
 	pos := uint64(0)
 	stage := func(stream string, events ...string) error {
 		var evs []eventlog.Event
@@ -92,12 +87,7 @@ func TestSealedRoundsStack(t *testing.T) {
 // TestSealedRoundsNewType: a type first staged in a round on top of a
 // sealed one keeps its one table when the round below is published.
 func TestSealedRoundsNewType(t *testing.T) {
-	schema, err := ParseSchema(testkit.BankSchema(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := NewStore(schema)
-	s.Live()
+	s := liveBankStore(t)
 	pos := uint64(0)
 	stage := func(stream, typ, data string) {
 		t.Helper()
@@ -117,4 +107,17 @@ func TestSealedRoundsNewType(t *testing.T) {
 	if !ok || e.JSON() != `{"deposits":3,"withdrawals":0}` {
 		t.Fatalf("bank totals %v %q, want deposits 3", ok, e.JSON())
 	}
+}
+
+// liveBankStore is an empty store for the bank schema, staging as the log's
+// writer does.
+func liveBankStore(t *testing.T) *Store {
+	t.Helper()
+	schema, err := ParseSchema(testkit.BankSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := NewStore(schema)
+	s.Live()
+	return s
 }

@@ -524,10 +524,11 @@ func (p pebbleLogger) Fatalf(format string, args ...any) {
 
 // Flush writes Pebble's memtables to its tables and frees them, so that
 // the memory an idle log holds is its caches', not the last appends'.
-// Rounds keep being appended meanwhile.
+// Rounds keep being appended meanwhile. After Close it returns ErrClosed;
+// once the log has failed, its error.
 func (l *Log) Flush() error {
 	if l.ro != nil {
 		return nil
 	}
-	return l.db.Flush()
+	return l.flushOrFail()
 }

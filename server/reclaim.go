@@ -1,9 +1,12 @@
 package server
 
 import (
+	"errors"
 	"runtime/debug"
 	"runtime/metrics"
 	"time"
+
+	"github.com/foldb/foldb/eventlog"
 )
 
 // reclaimMin is how many bytes must have been allocated since the last
@@ -45,11 +48,11 @@ func (s *Server) reclaim(idle time.Duration) {
 				last, lastChange = pos, now
 				continue
 			}
-			if now.Sub(lastChange) < idle || s.loading.Load() {
+			if now.Sub(lastChange) < idle || s.loading.Load() || s.stopping.Load() || s.elog.Err() != nil {
 				continue
 			}
 			if a := allocated(); a-released >= reclaimMin {
-				if err := s.elog.Flush(); err != nil {
+				if err := s.elog.Flush(); err != nil && !errors.Is(err, eventlog.ErrClosed) {
 					s.log.Warn("flushing the log's memtable to release memory failed", "err", err)
 				}
 				debug.FreeOSMemory()

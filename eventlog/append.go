@@ -77,9 +77,8 @@ type writerState struct {
 	key      []byte
 	val      []byte
 	vkey     []byte // stagedVersion's
-	subs     []*submission
 	// side holds the round's index and idempotency entries end to end, and
-	// sideKVs where each is; round adds them to the batch sorted, after
+	// sideKVs where each is; endRound adds them to the batch sorted, after
 	// the events (sideEntries).
 	side    []byte
 	sideKVs []sideKV
@@ -484,7 +483,7 @@ func (l *Log) endRound(f *flight, syncNow bool) {
 	w.remember()
 }
 
-// land ends a round that stageRound staged: when it and its fsync (err)
+// land ends a round that stageRound or endRound closed: when it and its fsync (err)
 // succeeded and the log has not failed since, it is published, else every
 // append and op of it fails. Then f.after is left to run, with f.afterErr.
 func (l *Log) land(f *flight, err error) {

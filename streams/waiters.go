@@ -14,8 +14,7 @@ import (
 type Readers struct {
 	mu        sync.Mutex
 	byKey     map[string]map[*Reading]struct{}
-	count     int
-	waiting   atomic.Int64 // count, for Waiting
+	count     atomic.Int64 // readers waiting; changed under mu, read without it by Waiting
 	published uint64       // the newest position Published was told of
 }
 
@@ -33,11 +32,7 @@ func NewReaders(last uint64) *Readers {
 }
 
 // Len is how many readers wait.
-func (rs *Readers) Len() int {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.count
-}
+func (rs *Readers) Len() int { return int(rs.count.Load()) }
 
 // Wait registers a reader that read views up to position seen and found
 // nothing; wake is called once, on the goroutine that commits, when a
@@ -59,8 +54,7 @@ func (rs *Readers) Wait(views []View, seen uint64, wake func()) (*Reading, bool)
 		}
 		set[r] = struct{}{}
 	}
-	rs.count++
-	rs.waiting.Store(int64(rs.count))
+	rs.count.Add(1)
 	return r, true
 }
 
@@ -87,21 +81,20 @@ func (rs *Readers) removeLocked(r *Reading) {
 			}
 		}
 	}
-	rs.count--
-	rs.waiting.Store(int64(rs.count))
+	rs.count.Add(-1)
 }
 
 // Waiting reports whether any reader waits, without taking the lock: the
 // commit path asks it to decide whether to name a round's views
 // (Groups.OnPublish).
-func (rs *Readers) Waiting() bool { return rs.waiting.Load() > 0 }
+func (rs *Readers) Waiting() bool { return rs.count.Load() > 0 }
 
 // Published wakes the readers of the views a durable round appended to.
 func (rs *Readers) Published(p *Published) {
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	rs.published = max(rs.published, p.Last)
-	if rs.count == 0 {
+	if rs.count.Load() == 0 {
 		return
 	}
 	if p.Every {

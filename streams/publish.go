@@ -59,16 +59,8 @@ func (gs *Groups) OnPublish(fn func(*Published), views func() bool) {
 func (gs *Groups) stagePublish(b *eventlog.OpBatch, events []eventlog.Event) {
 	fn := gs.publish
 	p := &Published{First: events[0].Position, Last: events[len(events)-1].Position}
-	if gs.publishViews != nil && !gs.publishViews() {
-		p.Every = true
-		b.AfterCommit(func(err error) {
-			if err == nil {
-				fn(p)
-			}
-		})
-		return
-	}
-	for i := range events {
+	p.Every = gs.publishViews != nil && !gs.publishViews()
+	for i := 0; i < len(events) && !p.Every; i++ {
 		e := &events[i]
 		cat, _ := eventlog.SplitStream(e.Stream)
 		if !slices.Contains(p.Streams, e.Stream) {

@@ -66,3 +66,25 @@ func TestReadersCancel(t *testing.T) {
 		t.Fatalf("after the wake-up: Len %d, keys %d", rs.Len(), len(rs.byKey))
 	}
 }
+
+// TestReadersWakeOnEvery: a round published without its views (no reader
+// waited when it was staged) wakes every reader that read before it, once,
+// and only those.
+func TestReadersWakeOnEvery(t *testing.T) {
+	rs := NewReaders(0)
+	var before, after int
+	if _, ok := rs.Wait([]View{ParseKey("$ce-order"), ParseKey("account:1")}, 0, func() { before++ }); !ok {
+		t.Fatal("Wait refused")
+	}
+	rs.Published(&Published{First: 1, Last: 1, Every: true})
+	if _, ok := rs.Wait([]View{ParseKey("account:1")}, 1, func() { after++ }); !ok {
+		t.Fatal("Wait after the round refused")
+	}
+	rs.Published(&Published{First: 1, Last: 1, Every: true}) // the same round told again
+	if before != 1 || after != 0 || rs.Len() != 1 {
+		t.Fatalf("woken %d and %d, %d waiting; want 1, 0, 1", before, after, rs.Len())
+	}
+	if !rs.Waiting() {
+		t.Fatal("Waiting is false with a reader waiting")
+	}
+}

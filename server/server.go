@@ -133,7 +133,7 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	s.hub = pubsub.New()
 	s.readers = streams.NewReaders(elog.LastPosition())
 	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Readers: s.readers, Table: s.table, Server: s, Hub: s.hub}
-	s.state.SetChangeListener(&state.ChangeListener{Wants: s.hub.WantsEntityChanges, Changes: s.entityChanges})
+	s.state.AddChangeListener(&state.ChangeListener{Wants: s.hub.WantsEntityChanges, Changes: s.entityChanges})
 	groups.OnPublish(func(p *streams.Published) {
 		s.readers.Published(p)
 		s.hub.Committed(p.Last)

@@ -87,3 +87,6 @@ func (r *Restorer) Done(position uint64) *Store {
 	r.s.pos = position
 	return r.s
 }
+
+// Get returns the entity with this id, if the type has it.
+func (c *CapturedType) Get(id string) (Entity, bool) { return c.idx.Get(id) }

@@ -27,27 +27,54 @@ type Engine struct {
 	progress atomic.Pointer[Progress]
 	stopped  atomic.Bool
 
-	changes atomic.Pointer[ChangeListener]
+	listeners atomic.Pointer[[]*ChangeListener]
+	check     func(*Schema) error // SetSchemaCheck's
 }
 
 // Change is one entity's new state after a published round: JSON is ""
-// when the entity was deleted.
+// and Entity is "" when the entity was deleted.
 type Change struct {
 	Type, ID, JSON string
+	Entity         Entity
 }
 
 // ChangeListener hears of the entities each published round changed
-// (Pub/Sub's entity channels). Wants is asked on the commit path, once a
-// round: only when it says yes are the round's changes listed, so a
-// listener nobody subscribes to costs nothing. Changes is called on the
-// commit path too, before the round is answered, and must not block.
+// (Pub/Sub's entity channels, the SQL projections). Wants is asked on the
+// commit path, once a round: only when it says yes are the round's changes
+// listed, so a listener nobody subscribes to costs nothing. Changes is
+// called on the commit path too, before the round is answered, and must
+// not block; the changes are sorted by type and id, and shared by every
+// listener: a listener must not change them.
 type ChangeListener struct {
 	Wants   func() bool
 	Changes func(last uint64, changes []Change)
+	// Swapped, when not nil, hears that a schema change put a new store
+	// in place of the old one at position last: every entity may have
+	// changed, and the rounds folded into the new store while it was
+	// built were heard as changes of the old one. It is called between
+	// two rounds, with no round in flight, and must not block.
+	Swapped func(last uint64)
 }
 
-// SetChangeListener installs l (nil: none).
-func (e *Engine) SetChangeListener(l *ChangeListener) { e.changes.Store(l) }
+// AddChangeListener adds l to the listeners. Add them before the first
+// append.
+func (e *Engine) AddChangeListener(l *ChangeListener) {
+	var next []*ChangeListener
+	if cur := e.listeners.Load(); cur != nil {
+		next = append(next, *cur...)
+	}
+	next = append(next, l)
+	e.listeners.Store(&next)
+}
+
+// SetSchemaCheck makes SCHEMA.LOAD and a --schema file refuse a schema that
+// check refuses, beside the schema's own validation: the SQL projections'
+// databases are in the settings, which the state does not know.
+func (e *Engine) SetSchemaCheck(check func(*Schema) error) {
+	e.schemaMu.Lock()
+	e.check = check
+	e.schemaMu.Unlock()
+}
 
 // ErrStopped is returned by a load or rebuild that Stop cut short.
 var ErrStopped = errors.New("state: stopped")
@@ -99,8 +126,18 @@ func (e *Engine) Seal() { e.cur.Load().Seal() }
 // Publish implements eventlog.Applier.
 func (e *Engine) Publish(last uint64) {
 	st := e.cur.Load()
-	if l := e.changes.Load(); l != nil && l.Wants() {
-		l.Changes(last, st.staged())
+	if ls := e.listeners.Load(); ls != nil {
+		var changes []Change
+		listed := false
+		for _, l := range *ls {
+			if !l.Wants() {
+				continue
+			}
+			if !listed {
+				changes, listed = st.staged(), true
+			}
+			l.Changes(last, changes)
+		}
 	}
 	st.Publish(last)
 }
@@ -135,6 +172,11 @@ func (e *Engine) Load(override *string, start Starter) error {
 			return fmt.Errorf("state: the schema stored in the log does not compile: %w", err)
 		}
 		return err
+	}
+	if override != nil && e.check != nil {
+		if err := e.check(schema); err != nil {
+			return err
+		}
 	}
 	last := e.log.LastPosition()
 	var s *Store
@@ -202,6 +244,11 @@ func (e *Engine) SetSchema(text string) error {
 	if schema.Hash == e.cur.Load().schema.Hash {
 		return nil
 	}
+	if e.check != nil {
+		if err := e.check(schema); err != nil {
+			return err
+		}
+	}
 	last := e.log.LastPosition()
 	s, err := e.build(schema, "rebuilding", last)
 	if err != nil {
@@ -219,6 +266,13 @@ func (e *Engine) SetSchema(text string) error {
 		}
 		s.Live()
 		e.cur.Store(s)
+		if ls := e.listeners.Load(); ls != nil {
+			for _, l := range *ls {
+				if l.Swapped != nil {
+					l.Swapped(now)
+				}
+			}
+		}
 		e.logger.Info("schema changed", "hash", schema.Hash[:12], "types", len(schema.Types), "position", now)
 		return nil
 	})

@@ -102,7 +102,7 @@ func (s *Store) staged() []Change {
 	}
 	out := make([]Change, 0, len(round))
 	for k, e := range round {
-		c := Change{Type: k.t.name, ID: k.id}
+		c := Change{Type: k.t.name, ID: k.id, Entity: e}
 		if e != "" {
 			c.JSON = e.JSON()
 		}

@@ -19,6 +19,8 @@ type Schema struct {
 	Hash string // hex SHA-256 of Text
 	// Types are the declared entity types, by name.
 	Types []*EntityType
+	// SQL are the projections into SQL databases (docs/projections.md).
+	SQL []*SQLProjection
 
 	byCategory map[string][]*EntityType // types fed by streams of a category
 	byEvent    map[string][]*EntityType // types fed by an event type from any stream
@@ -148,15 +150,20 @@ func ParseSchema(text string) (*Schema, error) {
 	if root.Kind != yaml.MappingNode {
 		return nil, &SchemaError{Line: root.Line, Reason: "a schema is a mapping with the key 'entities'"}
 	}
-	var entities *yaml.Node
+	var entities, sql *yaml.Node
 	for i := 0; i < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch k.Value {
 		case "entities":
 			entities = v
+		case "sql":
+			sql = v
 		default:
-			return nil, &SchemaError{Line: k.Line, Reason: fmt.Sprintf("unknown key '%s' (a schema has 'entities')", k.Value)}
+			return nil, &SchemaError{Line: k.Line, Reason: fmt.Sprintf("unknown key '%s' (a schema has 'entities' and 'sql')", k.Value)}
 		}
+	}
+	if entities == nil && sql != nil {
+		entities = &yaml.Node{Kind: yaml.MappingNode}
 	}
 	if entities == nil || entities.Kind != yaml.MappingNode {
 		line := root.Line
@@ -165,8 +172,10 @@ func ParseSchema(text string) (*Schema, error) {
 		}
 		return nil, &SchemaError{Line: line, Reason: "'entities' must map entity type names to their declarations"}
 	}
+	entityNodes := map[string]*yaml.Node{}
 	for i := 0; i < len(entities.Content); i += 2 {
 		k, v := entities.Content[i], entities.Content[i+1]
+		entityNodes[k.Value] = v
 		t, err := parseEntityType(k, v)
 		if err != nil {
 			return nil, err
@@ -185,6 +194,11 @@ func ParseSchema(text string) (*Schema, error) {
 			for _, e := range t.Events {
 				s.byEvent[e] = append(s.byEvent[e], t)
 			}
+		}
+	}
+	if sql != nil {
+		if err := s.parseSQL(sql, entityNodes); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil

@@ -1,0 +1,364 @@
+package sqlproj
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/sqlproj/sqldb"
+	"github.com/foldb/foldb/state"
+)
+
+const bankSQL = `
+sql:
+  accounts:
+    database: reports
+    from: account
+    columns: {id: id, name: {expr: name, type: text}, balance: balance, v: version}
+    indexes: [balance]
+  ledger:
+    database: reports
+    events: [BalanceIncreased, BalanceDecreased]
+    columns: {position: position, account: id, type: type, amount: {expr: event.amount, type: integer}, at: time}
+`
+
+type fixture struct {
+	t   testing.TB
+	dir string
+	log *eventlog.Log
+	eng *state.Engine
+	m   *Manager
+	db  *sqldb.Mem
+	// opens counts the manager's opens of the database, which a test may
+	// make fail.
+	openErr error
+}
+
+func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func newFixture(t testing.TB, schema string) *fixture {
+	f := &fixture{t: t, dir: t.TempDir(), db: sqldb.NewMem()}
+	f.open(schema)
+	return f
+}
+
+func (f *fixture) open(schema string) {
+	f.t.Helper()
+	opts := eventlog.DefaultOptions()
+	opts.Durability = eventlog.DurabilityNone
+	l, err := eventlog.Open(f.dir, opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.log = l
+	f.eng = state.NewEngine(l, quiet())
+	po := DefaultOptions()
+	po.Logger = quiet()
+	po.Databases = map[string]sqldb.Config{"reports": {Driver: "mem"}}
+	po.BatchRows, po.BatchEvents = 7, 13 // many small batches
+	po.RetryMin, po.RetryMax = time.Millisecond, 5*time.Millisecond
+	po.Open = func(context.Context, sqldb.Config) (sqldb.DB, error) {
+		if f.openErr != nil {
+			return nil, f.openErr
+		}
+		return f.db, nil
+	}
+	f.m = New(l, f.eng, po)
+	if schema != "" {
+		if err := f.eng.Load(&schema, nil); err != nil {
+			f.t.Fatal(err)
+		}
+	} else if err := f.eng.Load(nil, nil); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := f.m.Start(); err != nil {
+		f.t.Fatal(err)
+	}
+	f.t.Cleanup(f.close)
+}
+
+func (f *fixture) close() {
+	if f.m != nil {
+		f.m.Close()
+		f.m = nil
+	}
+	if f.log != nil {
+		f.log.Close()
+		f.log = nil
+	}
+}
+
+func (f *fixture) append(stream string, events ...string) {
+	f.t.Helper()
+	a := &eventlog.Append{Stream: stream}
+	for i := 0; i < len(events); i += 2 {
+		a.Events = append(a.Events, eventlog.Proposed{Type: events[i], Data: []byte(events[i+1])})
+	}
+	f.log.Append(a)
+	var rejected *state.RejectedError
+	if a.Result.Err != nil && !errors.As(a.Result.Err, &rejected) {
+		f.t.Fatalf("append %s: %v", stream, a.Result.Err)
+	}
+}
+
+// caughtUp waits until every projection's checkpoint is the log's end.
+func (f *fixture) caughtUp() {
+	f.t.Helper()
+	testkit.WaitFor(f.t, "the projections catch up", func() bool {
+		for _, n := range f.m.Names() {
+			st, err := f.m.Status(n, false)
+			if err != nil || st.Position != f.log.LastPosition() || (st.State != Live && st.State != CatchingUp) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// wantAccounts checks that the accounts table is the account entities.
+func (f *fixture) wantAccounts(store *state.Store) {
+	f.t.Helper()
+	rows := f.db.Table("accounts")
+	want := map[string]string{}
+	for _, tc := range store.Types() {
+		if tc.Name != "account" {
+			continue
+		}
+		all, err := store.All(state.Query{Type: "account", Limit: -1})
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		for _, e := range all {
+			want[e.ID()] = e.JSON()
+		}
+	}
+	if len(rows) != len(want) {
+		f.t.Fatalf("accounts has %d rows, the state %d entities", len(rows), len(want))
+	}
+	vals := state.NewSQLValues()
+	def := store.Schema().SQL[0]
+	for id := range want {
+		e, _ := store.Get("account", id)
+		row, ok := rows[id]
+		if !ok {
+			f.t.Fatalf("account %s has no row", id)
+		}
+		for i, c := range def.Columns {
+			v, _ := vals.Entity(c, e)
+			v, _ = column(v, sqldb.Type(c.Type))
+			if fmt.Sprint(v) != fmt.Sprint(row[i]) {
+				f.t.Fatalf("account %s column %s: row %v, entity %v (%s)", id, c.Name, row[i], v, e.JSON())
+			}
+		}
+	}
+}
+
+// wantLedger checks that the ledger has a row per balance event up to its
+// checkpoint, and no other.
+func (f *fixture) wantLedger(upTo uint64) {
+	f.t.Helper()
+	rows := f.db.Table("ledger")
+	var want []uint64
+	f.log.Scan(1, upTo, func(ev *eventlog.Event) error {
+		if ev.Type == "BalanceIncreased" || ev.Type == "BalanceDecreased" {
+			want = append(want, ev.Position)
+		}
+		return nil
+	})
+	var got []uint64
+	for _, r := range rows {
+		got = append(got, uint64(r[0].(int64)))
+	}
+	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		f.t.Fatalf("ledger positions %v, want %v", got, want)
+	}
+}
+
+func bankSchema(t testing.TB) string { return testkit.BankSchema(t) + bankSQL }
+
+func TestProjectorsFollowTheLog(t *testing.T) {
+	f := newFixture(t, bankSchema(t))
+	for i := range 30 {
+		f.append(fmt.Sprintf("account:%d", i%7), "AccountOpened", fmt.Sprintf(`{"uuid":"u%d","name":"n%d"}`, i, i))
+		f.append(fmt.Sprintf("account:%d", i%7), "BalanceIncreased", `{"amount":10}`)
+	}
+	f.append("account:3", "AccountClosed", `{}`)
+	f.caughtUp()
+	f.wantAccounts(f.eng.Store())
+	f.wantLedger(f.log.LastPosition())
+	if _, ok := f.db.Table("accounts")["3"]; ok {
+		t.Fatal("a closed account keeps its row")
+	}
+	ck, ok, _ := f.db.Checkpoint(context.Background(), "ledger")
+	if !ok || ck.Position != f.log.LastPosition() || ck.Table != "ledger" || ck.Generation != 1 {
+		t.Fatalf("checkpoint %+v", ck)
+	}
+}
+
+func TestProjectorCatchesUpAfterARestart(t *testing.T) {
+	f := newFixture(t, bankSchema(t))
+	for i := range 20 {
+		f.append(fmt.Sprintf("account:%d", i), "BalanceIncreased", `{"amount":5}`)
+	}
+	f.caughtUp()
+	// Down while appends go on; then foldb restarts behind the log.
+	f.db.SetFail(errors.New("connection refused"))
+	for i := range 20 {
+		f.append(fmt.Sprintf("account:%d", i%3), "BalanceIncreased", `{"amount":1}`)
+	}
+	testkit.WaitFor(t, "the failure is reported", func() bool {
+		st, _ := f.m.Status("accounts", false)
+		return st.State == Retrying && strings.Contains(st.LastError, "connection refused") && st.Lag > 0
+	})
+	f.close()
+	f.db.SetFail(nil)
+	f.open("")
+	f.caughtUp()
+	f.wantAccounts(f.eng.Store())
+	f.wantLedger(f.log.LastPosition())
+}
+
+func TestRebuildSwapsAFreshTable(t *testing.T) {
+	f := newFixture(t, bankSchema(t))
+	for i := range 25 {
+		f.append(fmt.Sprintf("account:%d", i%9), "BalanceIncreased", `{"amount":3}`)
+	}
+	f.caughtUp()
+	for _, n := range []string{"accounts", "ledger"} {
+		if err := f.m.Rebuild(n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.WaitFor(t, "the rebuilds swap in", func() bool {
+		a, _ := f.m.Status("accounts", false)
+		l, _ := f.m.Status("ledger", false)
+		return a.Generation == 2 && l.Generation == 2
+	})
+	f.caughtUp()
+	f.wantAccounts(f.eng.Store())
+	f.wantLedger(f.log.LastPosition())
+	if f.db.Table(shadowPrefix+"accounts") != nil {
+		t.Fatal("the build's table is left behind")
+	}
+}
+
+func TestSchemaChangeRebuildsWhatChanged(t *testing.T) {
+	f := newFixture(t, bankSchema(t))
+	for i := range 10 {
+		f.append(fmt.Sprintf("account:%d", i), "BalanceIncreased", `{"amount":3}`)
+	}
+	f.caughtUp()
+	// The fold changes: accounts' rows depend on it, the ledger's do not.
+	changed := strings.Replace(bankSchema(t), "balance + event.amount", "balance + 2 * event.amount", 1)
+	if err := f.eng.SetSchema(changed); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "accounts is rebuilt", func() bool {
+		a, _ := f.m.Status("accounts", false)
+		return a.Generation == 2
+	})
+	f.append("account:1", "BalanceIncreased", `{"amount":1}`)
+	f.caughtUp()
+	f.wantAccounts(f.eng.Store())
+	if l, _ := f.m.Status("ledger", false); l.Generation != 1 {
+		t.Fatalf("the ledger was rebuilt: %+v", l)
+	}
+	if row := f.db.Table("accounts")["1"]; row[2] != int64(8) {
+		t.Fatalf("account 1's row %v after the change", row)
+	}
+}
+
+func TestUnknownDatabaseIsRefused(t *testing.T) {
+	f := newFixture(t, "")
+	err := f.eng.SetSchema(strings.Replace(bankSchema(t), "database: reports\n    events", "database: nowhere\n    events", 1))
+	var se *state.SchemaError
+	if !errors.As(err, &se) || !strings.Contains(se.Error(), "unknown database 'nowhere' (the settings name: reports)") || se.Line == 0 {
+		t.Fatalf("err %v", err)
+	}
+}
+
+func TestWait(t *testing.T) {
+	f := newFixture(t, bankSchema(t))
+	f.db.SetFail(errors.New("down"))
+	f.append("account:1", "BalanceIncreased", `{"amount":1}`)
+	woken := make(chan struct{})
+	_, ok, cancel, err := f.m.Wait("ledger", f.log.LastPosition(), func() bool { close(woken); return true })
+	if err != nil || ok {
+		t.Fatalf("wait: %v %v", ok, err)
+	}
+	defer cancel()
+	f.db.SetFail(nil)
+	<-woken
+	if _, _, _, err := f.m.Wait("nope", 1, nil); !errors.Is(err, ErrNoProjection) {
+		t.Fatalf("err %v", err)
+	}
+}
+
+// TestProjectorsSurviveFaults appends random events while the database
+// fails now and then and foldb stops at random points, and checks after
+// each stop that the tables are exactly the fold up to their checkpoints.
+func TestProjectorsSurviveFaults(t *testing.T) {
+	f := newFixture(t, bankSchema(t))
+	rng := rand.New(rand.NewPCG(1, 2))
+	types := []string{"AccountOpened", "BalanceIncreased", "BalanceDecreased", "AccountClosed"}
+	for round := range 8 {
+		for range 20 + rng.IntN(60) {
+			typ := types[rng.IntN(len(types))]
+			data := fmt.Sprintf(`{"amount":%d}`, 1+rng.IntN(9))
+			if typ == "AccountOpened" {
+				data = fmt.Sprintf(`{"uuid":"u%d","name":"n%d"}`, rng.IntN(99), rng.IntN(99))
+			}
+			f.append(fmt.Sprintf("account:%d", rng.IntN(12)), typ, data)
+			if rng.IntN(40) == 0 {
+				f.db.SetFail(errors.New("disk I/O error"))
+			} else if rng.IntN(10) == 0 {
+				f.db.SetFail(nil)
+			}
+		}
+		f.db.SetFail(nil)
+		f.close() // a stop at whatever point the projectors were
+		// The tables are the fold up to each checkpoint.
+		ctx := context.Background()
+		ck, ok, _ := f.db.Checkpoint(ctx, "accounts")
+		l, _ := eventlog.Open(f.dir, eventlog.DefaultOptions())
+		if ok {
+			st, err := state.Build(l, mustSchema(t, bankSchema(t)), ck.Position, quiet())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.log = l
+			f.wantAccounts(st)
+		}
+		if ck, ok, _ := f.db.Checkpoint(ctx, "ledger"); ok {
+			f.log = l
+			f.wantLedger(ck.Position)
+		}
+		l.Close()
+		f.log = nil
+		f.open("")
+		if round%3 == 0 {
+			f.caughtUp()
+		}
+	}
+	f.caughtUp()
+	f.wantAccounts(f.eng.Store())
+	f.wantLedger(f.log.LastPosition())
+}
+
+func mustSchema(t testing.TB, text string) *state.Schema {
+	s, err := state.ParseSchema(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -1,0 +1,98 @@
+package sqlproj
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+
+	"github.com/foldb/foldb/sqlproj/sqldb"
+)
+
+// column converts what a column's expression gave (nil, bool, int,
+// float64, string, map[string]any, []any) to the Go type its SQL type
+// takes (sqldb.Table). A value the type cannot hold is an error, and the
+// row gets NULL there.
+func column(v any, t sqldb.Type) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	switch t {
+	case sqldb.Text:
+		switch x := v.(type) {
+		case string:
+			return x, nil
+		case bool:
+			return strconv.FormatBool(x), nil
+		case int:
+			return strconv.Itoa(x), nil
+		case float64:
+			return strconv.FormatFloat(x, 'g', -1, 64), nil
+		}
+		b, err := json.Marshal(v)
+		return string(b), err
+	case sqldb.Integer:
+		switch x := v.(type) {
+		case int:
+			return int64(x), nil
+		case float64:
+			if x == math.Trunc(x) && math.Abs(x) < 1<<63 {
+				return int64(x), nil
+			}
+		case bool:
+			if x {
+				return int64(1), nil
+			}
+			return int64(0), nil
+		case string:
+			if n, err := strconv.ParseInt(x, 10, 64); err == nil {
+				return n, nil
+			}
+		}
+	case sqldb.Real:
+		switch x := v.(type) {
+		case int:
+			return float64(x), nil
+		case float64:
+			return x, nil
+		case string:
+			if f, err := strconv.ParseFloat(x, 64); err == nil {
+				return f, nil
+			}
+		}
+	case sqldb.Boolean:
+		if b, ok := v.(bool); ok {
+			return b, nil
+		}
+	case sqldb.JSON:
+		return json.Marshal(v)
+	case sqldb.Timestamp:
+		switch x := v.(type) {
+		case int:
+			return time.UnixMilli(int64(x)).UTC(), nil
+		case float64:
+			return time.UnixMilli(int64(x)).UTC(), nil
+		case string:
+			if ts, err := time.Parse(time.RFC3339Nano, x); err == nil {
+				return ts.UTC(), nil
+			}
+		}
+	}
+	return nil, fmt.Errorf("%s is not a%s %s", describe(v), article(t), t)
+}
+
+func article(t sqldb.Type) string {
+	if t == sqldb.Integer {
+		return "n"
+	}
+	return ""
+}
+
+func describe(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil || len(b) > 40 {
+		return fmt.Sprintf("a %T", v)
+	}
+	return string(b)
+}

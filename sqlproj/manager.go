@@ -381,7 +381,8 @@ func (m *Manager) Rebuild(name string) error {
 }
 
 // Wait reports whether a projection's checkpoint has reached position;
-// when it has not, wake is called once it does, until cancel.
+// when it has not and wake is not nil, wake is called once it does, until
+// cancel.
 func (m *Manager) Wait(name string, position uint64, wake func() bool) (reached uint64, ok bool, cancel func(), err error) {
 	p, err := m.get(name)
 	if err != nil {
@@ -389,8 +390,8 @@ func (m *Manager) Wait(name string, position uint64, wake func() bool) (reached 
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.position >= position {
-		return p.position, true, nil, nil
+	if p.position >= position || wake == nil {
+		return p.position, p.position >= position, func() {}, nil
 	}
 	w := &waiter{position: position, wake: wake}
 	p.waiters[w] = struct{}{}

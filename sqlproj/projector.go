@@ -825,3 +825,11 @@ func (p *projector) buildTable(db sqldb.DB) error {
 	p.committed(at, at < p.m.log.LastPosition())
 	return nil
 }
+
+// PerSec is the build's speed so far.
+func (b *BuildProgress) PerSec() float64 {
+	if d := time.Since(b.Started).Seconds(); d > 0 {
+		return float64(b.Done) / d
+	}
+	return 0
+}

@@ -101,6 +101,8 @@ type Env struct {
 	Table     *Table
 	Server    Server
 	Hub       *pubsub.Hub
+	// Projections are the SQL projectors.
+	Projections Projections
 }
 
 // Server is what the server package offers to commands that act on the

@@ -33,6 +33,7 @@ func infoSections() []infoSection {
 		{name: "replication", dflt: true, heading: "Replication", write: infoReplication},
 		{name: "cpu", dflt: true, heading: "CPU", write: infoCPU},
 		{name: "keyspace", dflt: true, heading: "Keyspace", write: infoKeyspace},
+		{name: "projections", dflt: true, heading: "Projections", write: infoProjections},
 	}
 }
 
@@ -213,6 +214,28 @@ func infoKeyspace(c *Ctx, b *strings.Builder) {
 	}
 	for _, t := range types {
 		fmt.Fprintf(b, "entity_%s:count=%d\r\n", t.Name, t.Count)
+	}
+}
+
+// infoProjections is a line per SQL projection, in the keyspace's shape.
+func infoProjections(c *Ctx, b *strings.Builder) {
+	p := c.Env.Projections
+	if p == nil {
+		return
+	}
+	names := p.Names()
+	field(b, "projections", len(names))
+	for _, n := range names {
+		st, err := p.Status(n, false)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(b, "projection_%s:state=%s,database=%s,table=%s,position=%d,lag_events=%d,lag_ms=%d,generation=%d,value_errors=%d,failing=%d",
+			st.Name, st.State, st.Database, st.Table, st.Position, st.Lag, st.LagMillis, st.Generation, st.ValueErrors, boolInt(st.State == "retrying"))
+		if st.Building {
+			fmt.Fprintf(b, ",build_done=%d,build_total=%d", st.BuildDone, st.BuildTotal)
+		}
+		b.WriteString("\r\n")
 	}
 }
 

@@ -206,7 +206,7 @@ func All() *Table {
 	var cmds []*Command
 	for _, family := range [][]*Command{
 		connectionCommands(), commandCommands(), configCommands(), infoCommands(), serverCommands(),
-		eventCommands(), entityCommands(), schemaCommands(), snapshotCommands(), pubsubCommands(), groupCommands(), streamCommands(),
+		eventCommands(), entityCommands(), schemaCommands(), snapshotCommands(), pubsubCommands(), groupCommands(), streamCommands(), projectionCommands(),
 	} {
 		cmds = append(cmds, family...)
 	}

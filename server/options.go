@@ -8,6 +8,8 @@ import (
 
 	"github.com/foldb/foldb/eventlog"
 	"github.com/foldb/foldb/snapshot"
+	"github.com/foldb/foldb/sqlproj"
+	"github.com/foldb/foldb/sqlproj/sqldb"
 )
 
 // Options are every setting of a server. The table of settings
@@ -48,6 +50,10 @@ type Options struct {
 	// LogLevel is the level of the logger the binary hands to New; the
 	// server does not read it.
 	LogLevel slog.Level
+	// Databases are the databases SQL projections may name, by name
+	// (docs/projections.md). "sqlite", an SQLite file in Dir, is there
+	// unless the settings name another; a relative SQLite path is in Dir.
+	Databases map[string]sqldb.Config
 	// ConnGoroutines serves each connection on a goroutine of its own
 	// instead of the network loop; systems other than Linux always do.
 	ConnGoroutines bool
@@ -89,7 +95,44 @@ func (o Options) Validate() error {
 	if err := o.snapshotOptions().Validate(); err != nil {
 		return err
 	}
+	for name, db := range o.Databases {
+		if err := validDatabase(name, db); err != nil {
+			return err
+		}
+	}
 	return o.logOptions().Validate()
+}
+
+func validDatabase(name string, db sqldb.Config) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("server: a database needs a name")
+	case db.Driver == "sqlite" && db.Path == "":
+		return fmt.Errorf("server: database %s: an sqlite database needs a path", name)
+	case db.Driver == "postgres" && db.DSN == "":
+		return fmt.Errorf("server: database %s: a postgres database needs a dsn", name)
+	case db.Driver != "sqlite" && db.Driver != "postgres":
+		return fmt.Errorf("server: database %s: driver %q is not sqlite or postgres", name, db.Driver)
+	}
+	return nil
+}
+
+// projectionOptions are the SQL projectors' settings: the databases, with
+// the embedded default and SQLite paths in the data folder.
+func (o Options) projectionOptions() sqlproj.Options {
+	po := sqlproj.DefaultOptions()
+	po.Databases[sqlproj.DefaultDatabase] = sqldb.Config{Driver: "sqlite", Path: "sqlite.db"}
+	for name, db := range o.Databases {
+		po.Databases[name] = db
+	}
+	for name, db := range po.Databases {
+		if db.Driver == "sqlite" && !filepath.IsAbs(db.Path) {
+			db.Path = filepath.Join(o.Dir, db.Path)
+			po.Databases[name] = db
+		}
+	}
+	po.Open = sqldb.Open
+	return po
 }
 
 func (o Options) logOptions() eventlog.Options {

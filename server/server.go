@@ -24,6 +24,7 @@ import (
 	"github.com/foldb/foldb/pubsub"
 	"github.com/foldb/foldb/resp"
 	"github.com/foldb/foldb/snapshot"
+	"github.com/foldb/foldb/sqlproj"
 	"github.com/foldb/foldb/state"
 	"github.com/foldb/foldb/streams"
 )
@@ -46,6 +47,8 @@ type Server struct {
 	readers *streams.Readers
 	// hub is Pub/Sub: the log's events and entity changes, and PUBLISH.
 	hub *pubsub.Hub
+	// projections are the SQL projectors (docs/projections.md).
+	projections *sqlproj.Manager
 
 	optsMu sync.Mutex // guards opts for CONFIG SET
 	opts   Options
@@ -133,6 +136,10 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	s.hub = pubsub.New()
 	s.readers = streams.NewReaders(elog.LastPosition())
 	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Readers: s.readers, Table: s.table, Server: s, Hub: s.hub}
+	po := opts.projectionOptions()
+	po.Logger = logger
+	s.projections = sqlproj.New(elog, s.state, po)
+	s.env.Projections = projections{s.projections}
 	s.state.AddChangeListener(&state.ChangeListener{Wants: s.hub.WantsEntityChanges, Changes: s.entityChanges})
 	groups.OnPublish(func(p *streams.Published) {
 		s.readers.Published(p)
@@ -199,6 +206,9 @@ func (s *Server) load() {
 		return
 	}
 	s.snaps.SetLatest(loaded)
+	if err := s.projections.Start(); err != nil {
+		s.log.Warn("the SQL projections did not start", "err", err)
+	}
 	s.loading.Store(false)
 	s.snaps.Start()
 	s.loaded <- nil
@@ -330,6 +340,7 @@ func (s *Server) finishShutdown() {
 	s.groups.Close() // blocked XREADGROUPs answer, so their connections can finish
 	s.closeConnections()
 	s.hub.Stop()
+	s.projections.Close()
 	if s.loadDone != nil {
 		s.state.Stop()
 		<-s.loadDone

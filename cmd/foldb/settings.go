@@ -14,6 +14,7 @@ import (
 
 	"github.com/foldb/foldb/internal/settings"
 	"github.com/foldb/foldb/server"
+	"github.com/foldb/foldb/sqlproj/sqldb"
 )
 
 // The settings of serve and config are the server's table of settings
@@ -104,6 +105,9 @@ func loadOptions(flags *pflag.FlagSet) (server.Options, []resolved, error) {
 			return o, nil, fmt.Errorf("reading config %s: %w", path, err)
 		}
 		for _, key := range file.AllKeys() {
+			if strings.HasPrefix(key, databasesKey+".") {
+				continue // databases.go reads them
+			}
 			if s := t.Lookup(key); s == nil || s.Compat || key == fileSetting {
 				return o, nil, fmt.Errorf("config %s: %q is not a setting of the file", path, key)
 			}
@@ -125,6 +129,15 @@ func loadOptions(flags *pflag.FlagSet) (server.Options, []resolved, error) {
 			}
 		}
 		out = append(out, resolved{s: s, value: s.Get(&o), from: from})
+	}
+	dbs, err := loadDatabases(file)
+	if err != nil {
+		return o, nil, err
+	}
+	o.Databases = map[string]sqldb.Config{}
+	for _, d := range dbs {
+		o.Databases[d.name] = d.cfg
+		out = append(out, resolved{s: databaseSetting, value: d.describe(), from: d.from})
 	}
 	return o, out, o.Validate()
 }

@@ -113,7 +113,7 @@ func runXInfoStream(c *Ctx, r xinfoStreamReq) {
 		eb.write(c, 0, len(eb.b), eb.n)
 	}
 	w.BulkString("groups")
-	writeStreamGroupsFull(c, r.view)
+	writeStreamGroupsFull(c, r.view, int(r.count))
 }
 
 // writeHelp writes a container command's HELP as Redis does: a line per

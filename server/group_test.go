@@ -377,6 +377,76 @@ func TestXInfoGroupsAndConsumers(t *testing.T) {
 	}
 }
 
+// TestXInfoStreamFullGroups: XINFO STREAM FULL gives each group with its
+// pending entries and consumers, COUNT bounding each pending list, as
+// go-redis reads them.
+func TestXInfoStreamFullGroups(t *testing.T) {
+	ts := startServer(t)
+	appendEvents(t, ts.R2, "acct:1", "A", "B", "C")
+	ts.EachProto(t, func(t *testing.T, rc *redis.Client, proto int) {
+		key := "acct:1"
+		g := fmt.Sprint("full", proto)
+		rc.XGroupCreate(ctx, key, g, "0")
+		before := time.Now().Add(-time.Second)
+		rc.XReadGroup(ctx, &redis.XReadGroupArgs{Group: g, Consumer: "alice", Streams: []string{key, ">"}, Count: 2, Block: -1})
+		rc.XReadGroup(ctx, &redis.XReadGroupArgs{Group: g, Consumer: "bob", Streams: []string{key, ">"}, Count: 1, Block: -1})
+		rc.XReadGroup(ctx, &redis.XReadGroupArgs{Group: g, Consumer: "alice", Streams: []string{key, "0"}, Block: -1}) // delivers 1-0 and 2-0 again
+		rc.XGroupCreateConsumer(ctx, key, g, "carol")
+		full, err := rc.XInfoStreamFull(ctx, key, 0).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gr *redis.XInfoStreamGroup
+		for i := range full.Groups {
+			if full.Groups[i].Name == g {
+				gr = &full.Groups[i]
+			}
+		}
+		if gr == nil || gr.LastDeliveredID != "3-0" || gr.EntriesRead != 3 || gr.Lag != 0 || gr.PelCount != 3 || len(gr.Pending) != 3 || len(gr.Consumers) != 3 {
+			t.Fatalf("XINFO STREAM FULL group = %+v", gr)
+		}
+		var pend []string
+		for _, p := range gr.Pending {
+			pend = append(pend, fmt.Sprintf("%s %s %d", p.ID, p.Consumer, p.DeliveryCount))
+			if p.DeliveryTime.Before(before) {
+				t.Fatalf("delivery time %v", p.DeliveryTime)
+			}
+		}
+		if want := []string{"1-0 alice 2", "2-0 alice 2", "3-0 bob 1"}; !slices.Equal(pend, want) {
+			t.Fatalf("pending %q, want %q", pend, want)
+		}
+		var cons []string
+		for _, c := range gr.Consumers {
+			line := fmt.Sprintf("%s %d", c.Name, c.PelCount)
+			for _, p := range c.Pending {
+				line += fmt.Sprintf(" %s:%d", p.ID, p.DeliveryCount)
+			}
+			cons = append(cons, line)
+		}
+		if want := []string{"alice 2 1-0:2 2-0:2", "bob 1 3-0:1", "carol 0"}; !slices.Equal(cons, want) {
+			t.Fatalf("consumers %q, want %q", cons, want)
+		}
+		if c := gr.Consumers[0]; c.SeenTime.Before(before) || c.ActiveTime.Before(before) {
+			t.Fatalf("alice's times %+v", c)
+		}
+		if c := gr.Consumers[2]; c.ActiveTime.UnixMilli() != -1 {
+			t.Fatalf("carol was never given an entry: active-time %v", c.ActiveTime)
+		}
+		full, err = rc.XInfoStreamFull(ctx, key, 1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, gr := range full.Groups {
+			if gr.Name != g {
+				continue
+			}
+			if gr.PelCount != 3 || len(gr.Pending) != 1 || gr.Pending[0].ID != "1-0" || len(gr.Consumers[0].Pending) != 1 || gr.Consumers[0].PelCount != 2 {
+				t.Fatalf("COUNT 1: %+v", gr)
+			}
+		}
+	})
+}
+
 // TestXReadGroupBlock: BLOCK times out with a null, is served by another
 // connection's append in that append's round, and a blocked read does not
 // hold up a shutdown.

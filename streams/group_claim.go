@@ -325,21 +325,27 @@ func (r *InfoGroups) stage(s *stager) error {
 		return err
 	}
 	for _, g := range gs {
-		info := GroupInfo{Name: g.name, Consumers: len(g.consumers), Pending: g.pel.Len(), LastDelivered: g.last, EntriesRead: g.entriesRead, Lag: -1}
-		// Redis's streamReplyWithCGLag, for a stream without deletions.
-		read := g.entriesRead
-		if read < 0 {
-			read = f.readCount(g.last)
-		}
-		switch {
-		case f.added == 0:
-			info.Lag = 0
-		case read >= 0:
-			info.Lag = int64(f.added) - read
-		}
-		r.Groups = append(r.Groups, info)
+		r.Groups = append(r.Groups, GroupInfo{Name: g.name, Consumers: len(g.consumers), Pending: g.pel.Len(),
+			LastDelivered: g.last, EntriesRead: g.entriesRead, Lag: g.lag(f)})
 	}
 	return nil
+}
+
+// lag is how many of the view's entries the group has not read, -1 when
+// it is not known: Redis's streamReplyWithCGLag, for a stream without
+// deletions.
+func (g *group) lag(f *viewFacts) int64 {
+	read := g.entriesRead
+	if read < 0 {
+		read = f.readCount(g.last)
+	}
+	switch {
+	case f.added == 0:
+		return 0
+	case read >= 0:
+		return int64(f.added) - read
+	}
+	return -1
 }
 
 // InfoConsumers is XINFO CONSUMERS key group.

@@ -150,7 +150,9 @@ func (x *faultTx) do(f func() error) error {
 func (x *faultTx) CreateTable(t *sqldb.Table) error {
 	return x.do(func() error { return x.tx.CreateTable(t) })
 }
-func (x *faultTx) DropTable(name string) error { return x.do(func() error { return x.tx.DropTable(name) }) }
+func (x *faultTx) DropTable(name string) error {
+	return x.do(func() error { return x.tx.DropTable(name) })
+}
 func (x *faultTx) RenameTable(from, to string) error {
 	return x.do(func() error { return x.tx.RenameTable(from, to) })
 }

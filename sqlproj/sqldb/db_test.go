@@ -544,6 +544,19 @@ func TestTypesRoundTrip(t *testing.T) {
 			return tx.Upsert(tb, rows)
 		})
 		want(t, db, tb, rows)
+		// And appended, many times over: past one statement's rows.
+		log := &Table{Name: "every_log", Columns: tb.Columns, Key: -1, IndexTag: "every_log_g1"}
+		var many [][]any
+		for range 150 {
+			many = append(many, rows...)
+		}
+		in(t, db, func(tx Tx) error {
+			if err := tx.CreateTable(log); err != nil {
+				return err
+			}
+			return tx.Insert(log, many)
+		})
+		want(t, db, log, many)
 		if _, isMem := db.(*Mem); isMem {
 			return
 		}
@@ -640,8 +653,9 @@ func TestPostgresIdent(t *testing.T) {
 	}
 }
 
-// BenchmarkPostgresInsert compares a multi-row INSERT with COPY for a
-// batch of append-only rows, as a ledger projection writes them.
+// BenchmarkPostgresInsert compares multi-row INSERT statements with COPY
+// for a batch of append-only rows, as a ledger projection writes them
+// (Insert itself picks one by the batch's size).
 func BenchmarkPostgresInsert(b *testing.B) {
 	for _, rows := range []int{100, 1000, 5000} {
 		for _, how := range []string{"insert", "copy"} {
@@ -673,7 +687,7 @@ func BenchmarkPostgresInsert(b *testing.B) {
 					}
 					tx, _ := db.Begin(context.Background())
 					if how == "insert" {
-						err = tx.Insert(ledger, batch)
+						err = tx.(*postgresTx).writeRows(opInsert, ledger, batch)
 					} else {
 						_, err = tx.(*postgresTx).tx.CopyFrom(context.Background(), []string{"ledger"}, names, pgx.CopyFromRows(batch))
 					}

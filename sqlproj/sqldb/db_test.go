@@ -703,3 +703,25 @@ func BenchmarkPostgresInsert(b *testing.B) {
 		}
 	}
 }
+
+// TestPostgresNUL: PostgreSQL's text and jsonb hold no NUL character, so
+// such a row fails its batch (docs/projections.md says so).
+func TestPostgresNUL(t *testing.T) {
+	db, err := OpenPostgres(context.Background(), pgSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tb := &Table{Name: "n", Columns: []Column{{"k", Text}, {"j", JSON}}, Key: 0, IndexTag: "n_g1"}
+	in(t, db, func(tx Tx) error { return tx.CreateTable(tb) })
+	for _, row := range [][]any{{"a\x00b", nil}, {"k", []byte(`"a\u0000b"`)}} {
+		tx, err := db.Begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Upsert(tb, [][]any{row}); err == nil || !strings.HasPrefix(err.Error(), "sqldb: ") {
+			t.Fatalf("row %q: %v", row, err)
+		}
+		tx.Rollback()
+	}
+}

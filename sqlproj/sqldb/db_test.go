@@ -544,6 +544,19 @@ func TestTypesRoundTrip(t *testing.T) {
 			return tx.Upsert(tb, rows)
 		})
 		want(t, db, tb, rows)
+		// And appended, many times over: past one statement's rows.
+		log := &Table{Name: "every_log", Columns: tb.Columns, Key: -1, IndexTag: "every_log_g1"}
+		var many [][]any
+		for range 150 {
+			many = append(many, rows...)
+		}
+		in(t, db, func(tx Tx) error {
+			if err := tx.CreateTable(log); err != nil {
+				return err
+			}
+			return tx.Insert(log, many)
+		})
+		want(t, db, log, many)
 		if _, isMem := db.(*Mem); isMem {
 			return
 		}
@@ -640,8 +653,9 @@ func TestPostgresIdent(t *testing.T) {
 	}
 }
 
-// BenchmarkPostgresInsert compares a multi-row INSERT with COPY for a
-// batch of append-only rows, as a ledger projection writes them.
+// BenchmarkPostgresInsert compares multi-row INSERT statements with COPY
+// for a batch of append-only rows, as a ledger projection writes them
+// (Insert itself picks one by the batch's size).
 func BenchmarkPostgresInsert(b *testing.B) {
 	for _, rows := range []int{100, 1000, 5000} {
 		for _, how := range []string{"insert", "copy"} {
@@ -673,7 +687,7 @@ func BenchmarkPostgresInsert(b *testing.B) {
 					}
 					tx, _ := db.Begin(context.Background())
 					if how == "insert" {
-						err = tx.Insert(ledger, batch)
+						err = tx.(*postgresTx).writeRows(opInsert, ledger, batch)
 					} else {
 						_, err = tx.(*postgresTx).tx.CopyFrom(context.Background(), []string{"ledger"}, names, pgx.CopyFromRows(batch))
 					}
@@ -687,5 +701,27 @@ func BenchmarkPostgresInsert(b *testing.B) {
 				b.ReportMetric(float64(b.N*rows)/b.Elapsed().Seconds(), "rows/s")
 			})
 		}
+	}
+}
+
+// TestPostgresNUL: PostgreSQL's text and jsonb hold no NUL character, so
+// such a row fails its batch (docs/projections.md says so).
+func TestPostgresNUL(t *testing.T) {
+	db, err := OpenPostgres(context.Background(), pgSchema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	tb := &Table{Name: "n", Columns: []Column{{"k", Text}, {"j", JSON}}, Key: 0, IndexTag: "n_g1"}
+	in(t, db, func(tx Tx) error { return tx.CreateTable(tb) })
+	for _, row := range [][]any{{"a\x00b", nil}, {"k", []byte(`"a\u0000b"`)}} {
+		tx, err := db.Begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Upsert(tb, [][]any{row}); err == nil || !strings.HasPrefix(err.Error(), "sqldb: ") {
+			t.Fatalf("row %q: %v", row, err)
+		}
+		tx.Rollback()
 	}
 }

@@ -15,25 +15,67 @@ import (
 	"time"
 
 	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/internal/testkit/pgtest"
 	"github.com/redis/go-redis/v9"
 )
 
 // TestBankReport runs examples/php/bank/report.php, which reads the
-// accounts table with PDO, against a foldb started with schema-sql.yaml:
-// over and over while run-load.sh moves money (each report must be exactly
-// the fold of the log up to the position it says it is as of), then once
-// the load is done and PROJECTION.WAIT has the log's head (the report must
-// be exactly ENTITY.ALL account, and its total their sum).
+// accounts table with PDO, against a foldb started with schema-sql.yaml
+// (checkBankReport says what it checks), the tables in sqlite.db.
 func TestBankReport(t *testing.T) {
 	t.Parallel()
 	php := needTool(t, "php-redis")
 	needPHPExtension(t, php, "pdo_sqlite")
-	dir := testkit.RepoPath(t, "examples", "php", "bank")
 	s := startServer(t, "", "--schema", bankSQLSchemaPath(t))
-	dsn := "sqlite:" + filepath.Join(s.Dir, "sqlite.db")
+	checkBankReport(t, s, php, "sqlite:"+filepath.Join(s.Dir, "sqlite.db"))
+}
+
+// TestBankReportPostgres is TestBankReport with the tables in PostgreSQL:
+// the schema names the database reports, which FOLDB_DATABASES_REPORTS_DSN
+// gives the server, and report.php reads it with a pgsql: DSN. (Not
+// parallel: t.Setenv.)
+func TestBankReportPostgres(t *testing.T) {
+	php := needTool(t, "php-redis")
+	needPHPExtension(t, php, "pdo_pgsql")
+	dsn := pgtest.Start(t).NewDatabase(t)
+	text, err := os.ReadFile(bankSQLSchemaPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pgSchema := strings.ReplaceAll(string(text), "database: sqlite", "database: reports")
+	if pgSchema == string(text) {
+		t.Fatal("schema-sql.yaml names no database: sqlite")
+	}
+	path := filepath.Join(t.TempDir(), "schema.yaml")
+	if err := os.WriteFile(path, []byte(pgSchema), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FOLDB_DATABASES_REPORTS_DSN", dsn) // the server inherits the environment
+	s := startServer(t, "", "--schema", path)
+	if st := projectionStatus(t, s.Client(3), "accounts"); st["driver"] != "postgres" {
+		t.Fatalf("PROJECTION.STATUS accounts = %v; want the driver postgres", st)
+	}
+	checkBankReport(t, s, php, "pgsql:"+strings.ReplaceAll(dsn, " ", ";"))
+}
+
+// checkBankReport runs report.php with dsn over and over while
+// run-load.sh moves money (each report must be exactly the fold of the log
+// up to the position it says it is as of), then once the load is done and
+// PROJECTION.WAIT has the log's head (the report must be exactly
+// ENTITY.ALL account, and its total their sum).
+func checkBankReport(t *testing.T, s *Server, php, dsn string) {
+	t.Helper()
+	dir := testkit.RepoPath(t, "examples", "php", "bank")
 	c := s.Client(2)
-	// The table exists once the projection has started.
-	waitProjections(t, c, testkit.InfoInt(t, c, "persistence", "log_last_position"))
+	// The tables exist once built (PROJECTION.WAIT 0 does not wait for that).
+	testkit.WaitForWithin(t, time.Minute, "the projections' first build", func() bool {
+		for _, name := range []string{"accounts", "ledger"} {
+			if st := projectionInfo(t, c, name); st["state"] != "live" || st["generation"] == "0" {
+				return false
+			}
+		}
+		return true
+	})
 
 	reports := make(chan []string)
 	stop := make(chan struct{})

@@ -793,3 +793,23 @@ func sameJSON(a, b string) bool {
 	}
 	return fmt.Sprint(x) == fmt.Sprint(y)
 }
+
+// TestSchemaKeyTwice: a schema with a top-level key twice (two sql:
+// sections, as concatenating a schema and a projection file gives) is
+// refused: YAML keys are unique, and taking the last would drop the first
+// section's projections or entity types without a word.
+func TestSchemaKeyTwice(t *testing.T) {
+	t.Parallel()
+	s := startServer(t, "")
+	c := s.Client(3)
+	entities := "entities:\n  account:\n    streams: account\n    initial: {balance: 0}\n"
+	for _, text := range []string{
+		entities + noteSchema + strings.ReplaceAll(noteSchema, "notes", "notes2"),
+		entities + entities,
+	} {
+		err := c.Do(context.Background(), "SCHEMA.LOAD", text).Err()
+		if err == nil || !strings.Contains(err.Error(), "schema line") {
+			t.Errorf("SCHEMA.LOAD of a schema with a key twice: %v; want an error naming the line\n%s", err, text)
+		}
+	}
+}

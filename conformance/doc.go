@@ -12,6 +12,8 @@
 //	FOLDB_REDIS_SERVER=path   redis-server (Redis 7) that tests compare replies with
 //	FOLDB_PHP=path            php to use (default: php on PATH)
 //	FOLDB_PREDIS_AUTOLOAD=path Predis's autoload.php (default: /usr/share/php/Predis/autoload.php)
+//	FOLDB_PROJECTION_SOAK=n   TestProjectionCrash kills the server n times (default 4), e.g. 200 for a soak
+//	FOLDB_PROJECTION_SEED=n   TestProjectionCrash replays the run that logged this seed
 //
 // Under go test -race the binary is built with -race too, and a server that
 // reports a data race or panics fails the test that ran it.

@@ -151,8 +151,14 @@ func ParseSchema(text string) (*Schema, error) {
 		return nil, &SchemaError{Line: root.Line, Reason: "a schema is a mapping with the key 'entities'"}
 	}
 	var entities, sql *yaml.Node
+	seen := map[string]int{} // key: its line
 	for i := 0; i < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
+		if line, twice := seen[k.Value]; twice {
+			// yaml.Node keeps both; taking the last would drop the first without a word.
+			return nil, &SchemaError{Line: k.Line, Reason: fmt.Sprintf("'%s' twice (first at line %d)", k.Value, line)}
+		}
+		seen[k.Value] = k.Line
 		switch k.Value {
 		case "entities":
 			entities = v

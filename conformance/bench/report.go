@@ -17,6 +17,7 @@ const (
 	unitSeconds
 	unitLatency  // requests/s, with p50 and p99 beside them
 	unitDuration // nanoseconds, shown as µs or ms
+	unitRowsPerSec
 )
 
 // result is one line of the table.
@@ -109,6 +110,8 @@ func (r result) reads() string {
 		return "ratio: lower is better"
 	case r.compared:
 		return "ratio: higher is better"
+	case r.unit == unitDuration && r.lowerBetter:
+		return "latency: lower is better"
 	case r.lowerBetter:
 		return "seconds: lower is better"
 	}
@@ -126,6 +129,8 @@ func (r result) format(v float64) string {
 		return fmt.Sprintf("%.0f B/account", v)
 	case unitEventsPerSec:
 		return count(int64(math.Round(v))) + " events/s"
+	case unitRowsPerSec:
+		return count(int64(math.Round(v))) + " rows/s"
 	case unitDuration:
 		return shortDuration(time.Duration(v))
 	}

@@ -28,7 +28,7 @@ type projector struct {
 	// direct says, for each column of an event projection, which field of
 	// the event it is when its expression names one alone.
 	direct []eventField
-	vals   *state.SQLValues // the goroutine's own
+	vals   *state.SQLValues // the goroutine's own, or its build's reader's (pipeline)
 	// lastLog is when a build last logged its progress; the goroutine's own.
 	lastLog time.Time
 

@@ -35,6 +35,7 @@ type result struct {
 	values, redisValues []float64 // every round
 	lats, redisLats     []latency // every round, for unitLatency
 	cells               [2]string // the table's foldb and Redis cells, when set
+	peer                string    // what the Redis column holds, when not Redis (the details name it)
 	detail              string
 }
 
@@ -211,7 +212,11 @@ func details(results []result) string {
 			parts = append(parts, "foldb "+r.list(r.values))
 		}
 		if len(r.redisValues) > 0 {
-			parts = append(parts, "Redis "+r.list(r.redisValues))
+			peer := r.peer
+			if peer == "" {
+				peer = "Redis"
+			}
+			parts = append(parts, peer+" "+r.list(r.redisValues))
 		}
 		if len(r.lats) > 0 {
 			parts = append(parts, "foldb "+latencies(r.lats))

@@ -233,7 +233,7 @@ func (b *bench) sqlCatchup(be *sqlBackend) (result, error) {
 	}
 	res := throughput(10, fmt.Sprintf("%s: catch-up of the SQL projections (%s rows from %s events) vs a plain program", be.name,
 		count(int64(cp.count())), count(int64(max(events, 2*accounts)))), fs, ps, 0.8, 1.0)
-	res.unit = unitRowsPerSec
+	res.unit, res.peer = unitRowsPerSec, "plain"
 	res.detail = fmt.Sprintf("plain: a transaction per %d rows, one multi-row INSERT prepared once; foldb's log lines: %s",
 		plainBatch, strings.Join(builds, "; "))
 	return res, nil
@@ -504,7 +504,7 @@ func (b *bench) rowSQLLag() ([]result, error) {
 
 const (
 	sqlLagWorkers  = 64
-	sqlLagSample   = 10 // one append in this many is a sample
+	sqlLagSample   = 50 // one append in this many is a sample
 	sqlLagTimeout  = 5000
 	sqlLagAccounts = 100_000
 )

@@ -55,3 +55,21 @@ func BenchmarkBuildSQLite(b *testing.B) {
 	}
 	b.ReportMetric(rows*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
+
+// BenchmarkFollowSQLite appends balance events one append at a time while
+// the accounts and ledger projections follow the log into an SQLite file:
+// the projectors' cost per event when live (conformance/bench row 11).
+func BenchmarkFollowSQLite(b *testing.B) {
+	f := &fixture{t: b, dir: b.TempDir()}
+	f.openWith(bankSchema(b), func(po *Options) {
+		path := filepath.Join(f.dir, "bench.db")
+		po.BatchRows, po.BatchEvents = DefaultOptions().BatchRows, DefaultOptions().BatchEvents
+		po.Open = func(ctx context.Context, _ sqldb.Config) (sqldb.DB, error) { return sqldb.OpenSQLite(ctx, path) }
+	})
+	f.caughtUp()
+	b.ResetTimer()
+	for i := range b.N {
+		f.append(fmt.Sprintf("account:%d", i%100_000), "BalanceIncreased", fmt.Sprintf(`{"amount":%d}`, 1+i%1000))
+	}
+	f.caughtUp()
+}

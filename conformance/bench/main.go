@@ -42,6 +42,7 @@ type config struct {
 	sqlRate          int
 	sqlSeconds       int
 	sqlDBs           []string
+	sqlDurability    string
 	quick            bool
 	only             []string
 	out              string
@@ -130,6 +131,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.sqlAccounts, "sql-accounts", 100_000, "accounts of the SQL catch-up row's events")
 	flag.IntVar(&c.sqlRate, "sql-rate", 10_000, "appends/s of the SQL lag row (11)")
 	flag.IntVar(&c.sqlSeconds, "sql-seconds", 10, "seconds of appends per round of the SQL lag row")
+	flag.StringVar(&c.sqlDurability, "sql-durability", "always", "foldb's --durability in the SQL lag row")
 	flag.StringVar(&sqlDBs, "sql-db", "sqlite", "databases of the SQL rows, comma-separated: sqlite, postgres")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of each row: foldb and Redis by turns, the median of each side counts")
 	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -wakeups 300 -sql-events 100000 -sql-accounts 10000 -sql-seconds 3 -rounds 3 unless given")
@@ -265,9 +267,9 @@ func (b *bench) settings() string {
 	for i, r := range b.cfg.appendKeys {
 		rs[i] = strconv.Itoa(r)
 	}
-	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -append-r %s -wakeups %d -sql-events %d -sql-accounts %d -sql-rate %d -sql-seconds %d -sql-db %s -rounds %d",
+	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -append-r %s -wakeups %d -sql-events %d -sql-accounts %d -sql-rate %d -sql-seconds %d -sql-durability %s -sql-db %s -rounds %d",
 		mode, b.cfg.accounts, b.cfg.events, b.cfg.n, b.cfg.writes, strings.Join(rs, ","), b.cfg.wakeups,
-		b.cfg.sqlEvents, b.cfg.sqlAccounts, b.cfg.sqlRate, b.cfg.sqlSeconds, strings.Join(b.cfg.sqlDBs, ","), b.cfg.rounds)
+		b.cfg.sqlEvents, b.cfg.sqlAccounts, b.cfg.sqlRate, b.cfg.sqlSeconds, b.cfg.sqlDurability, strings.Join(b.cfg.sqlDBs, ","), b.cfg.rounds)
 }
 
 // path is a file or folder in the work folder.

@@ -534,7 +534,7 @@ func (b *bench) sqlLag(be *sqlBackend) ([]result, error) {
 		defer be.drop(b, tag)
 		dir := b.path("sql-" + tag)
 		defer os.RemoveAll(dir)
-		f, _, err := b.startFoldbLoadedEnv(dir, env, "--durability", "always", "--schema", withSQL)
+		f, _, err := b.startFoldbLoadedEnv(dir, env, "--durability", b.cfg.sqlDurability, "--schema", withSQL)
 		if err != nil {
 			return struct{}{}, err
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/foldb/foldb/internal/testkit"
 	"github.com/foldb/foldb/sqlproj/sqldb"
 	"github.com/foldb/foldb/state"
+	"github.com/tidwall/gjson"
 )
 
 const bankSQL = `
@@ -37,16 +38,37 @@ type fixture struct {
 	log *eventlog.Log
 	eng *state.Engine
 	m   *Manager
-	db  *sqldb.Mem
+	db  testDB
+	// openDB opens the database for the manager: the twin itself, or a
+	// real database again for each manager.
+	openDB func(context.Context) (sqldb.DB, error)
 	// opens counts the manager's opens of the database, which a test may
 	// make fail.
 	openErr error
 }
 
+// testDB is the database a fixture's projections write to, as the test
+// sees it: sqldb.Mem, or a real database with faults on demand.
+type testDB interface {
+	// SetFail makes every call fail with err until SetFail(nil).
+	SetFail(err error)
+	// Table returns a table's rows by their first column, nil when it
+	// does not exist.
+	Table(name string) map[string][]any
+	Checkpoint(ctx context.Context, projection string) (sqldb.Checkpoint, bool, error)
+}
+
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func newFixture(t testing.TB, schema string) *fixture {
-	f := &fixture{t: t, dir: t.TempDir(), db: sqldb.NewMem()}
+	mem := sqldb.NewMem()
+	return newFixtureOn(t, schema, mem, func(context.Context) (sqldb.DB, error) { return mem, nil })
+}
+
+// newFixtureOn is a fixture whose projections write to db, which the
+// manager opens with open.
+func newFixtureOn(t testing.TB, schema string, db testDB, open func(context.Context) (sqldb.DB, error)) *fixture {
+	f := &fixture{t: t, dir: t.TempDir(), db: db, openDB: open}
 	f.open(schema)
 	return f
 }
@@ -70,11 +92,11 @@ func (f *fixture) openWith(schema string, tweak func(*Options)) {
 	po.Databases = map[string]sqldb.Config{"reports": {Driver: "mem"}}
 	po.BatchRows, po.BatchEvents = 7, 13 // many small batches
 	po.RetryMin, po.RetryMax = time.Millisecond, 5*time.Millisecond
-	po.Open = func(context.Context, sqldb.Config) (sqldb.DB, error) {
+	po.Open = func(ctx context.Context, _ sqldb.Config) (sqldb.DB, error) {
 		if f.openErr != nil {
 			return nil, f.openErr
 		}
-		return f.db, nil
+		return f.openDB(ctx)
 	}
 	if tweak != nil {
 		tweak(&po)
@@ -170,24 +192,41 @@ func (f *fixture) wantAccounts(store *state.Store) {
 }
 
 // wantLedger checks that the ledger has a row per balance event up to its
-// checkpoint, and no other.
+// checkpoint, and no other, each of the event's values.
 func (f *fixture) wantLedger(upTo uint64) {
 	f.t.Helper()
 	rows := f.db.Table("ledger")
-	var want []uint64
+	var want, got []string
 	f.log.Scan(1, upTo, func(ev *eventlog.Event) error {
 		if ev.Type == "BalanceIncreased" || ev.Type == "BalanceDecreased" {
-			want = append(want, ev.Position)
+			_, id := eventlog.SplitStream(ev.Stream)
+			want = append(want, fmt.Sprintf("%d %s %s %s %d", ev.Position, id, ev.Type, gjson.GetBytes(ev.Data, "amount").Raw, ev.Time))
 		}
 		return nil
 	})
-	var got []uint64
 	for _, r := range rows {
-		got = append(got, uint64(r[0].(int64)))
+		at, ok := r[4].(time.Time)
+		if !ok {
+			f.t.Fatalf("ledger row %v: at is a %T", r, r[4])
+		}
+		got = append(got, fmt.Sprintf("%v %v %v %v %d", r[0], r[1], r[2], r[3], at.UnixMilli()))
 	}
-	sort.Slice(got, func(i, j int) bool { return got[i] < got[j] })
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		f.t.Fatalf("ledger positions %v, want %v", got, want)
+	byPosition := func(s []string) {
+		sort.Slice(s, func(i, j int) bool {
+			var a, b uint64
+			fmt.Sscan(s[i], &a)
+			fmt.Sscan(s[j], &b)
+			return a < b
+		})
+	}
+	byPosition(got)
+	for i := range min(len(got), len(want)) {
+		if got[i] != want[i] {
+			f.t.Fatalf("ledger row %q, want %q (%d rows, want %d)", got[i], want[i], len(got), len(want))
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		f.t.Fatalf("ledger rows:\n%s\nwant (%d):\n%s", strings.Join(got, "\n"), len(want), strings.Join(want, "\n"))
 	}
 }
 
@@ -315,7 +354,13 @@ func TestWait(t *testing.T) {
 // fails now and then and foldb stops at random points, and checks after
 // each stop that the tables are exactly the fold up to their checkpoints.
 func TestProjectorsSurviveFaults(t *testing.T) {
-	f := newFixture(t, bankSchema(t))
+	testProjectorsSurviveFaults(t, newFixture(t, bankSchema(t)), nil)
+}
+
+// testProjectorsSurviveFaults runs the test on f's database. crash, when
+// not nil, is called between some rounds, with the projectors running,
+// and must bring the database down and up again (a real server killed).
+func testProjectorsSurviveFaults(t *testing.T, f *fixture, crash func()) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	types := []string{"AccountOpened", "BalanceIncreased", "BalanceDecreased", "AccountClosed"}
 	for round := range 8 {
@@ -333,6 +378,9 @@ func TestProjectorsSurviveFaults(t *testing.T) {
 			}
 		}
 		f.db.SetFail(nil)
+		if crash != nil && round%3 == 1 {
+			crash()
+		}
 		f.close() // a stop at whatever point the projectors were
 		// The tables are the fold up to each checkpoint.
 		ctx := context.Background()

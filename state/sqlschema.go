@@ -400,7 +400,8 @@ func (v *SQLValues) Entity(c *SQLColumn, e Entity) (any, error) {
 
 // Event evaluates a column for the row of an event: event, meta, type,
 // stream, version, position and time are bound, and id is the stream's
-// id.
+// id. The value owns its memory: an event of eventlog.Log.Scan holds
+// Pebble's, valid only during the scan's call, and a row outlives it.
 func (v *SQLValues) Event(c *SQLColumn, ev *eventlog.Event) (any, error) {
 	if cp := c.prog.copy; cp != nil && cp.from == nameEvent {
 		return rawValue(member(ev.Data, cp.key)), nil
@@ -410,5 +411,23 @@ func (v *SQLValues) Event(c *SQLColumn, ev *eventlog.Event) (any, error) {
 	if err != nil {
 		return nil, firstLine(err)
 	}
-	return out, nil
+	return owned(out), nil
+}
+
+// owned is v with its strings copied: id and stream are the event's
+// memory.
+func owned(v any) any {
+	switch x := v.(type) {
+	case string:
+		return strings.Clone(x)
+	case []any:
+		for i := range x {
+			x[i] = owned(x[i])
+		}
+	case map[string]any:
+		for k, e := range x {
+			x[k] = owned(e)
+		}
+	}
+	return v
 }

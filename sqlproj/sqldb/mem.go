@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"sync"
+	"time"
 )
 
 // Mem is a database in memory, the twin of the real ones for tests: tables
@@ -237,6 +238,9 @@ func (tx *memTx) Clear(name string) error {
 func (tx *memTx) SetCheckpoint(c Checkpoint) error {
 	if err := tx.check(); err != nil {
 		return err
+	}
+	if c.Updated.IsZero() {
+		c.Updated = time.Now()
 	}
 	tx.checks[c.Projection] = c
 	return nil

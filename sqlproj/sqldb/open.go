@@ -10,6 +10,8 @@ func Open(ctx context.Context, c Config) (DB, error) {
 	switch c.Driver {
 	case "sqlite":
 		return OpenSQLite(ctx, c.Path)
+	case "postgres":
+		return OpenPostgres(ctx, c.DSN)
 	}
-	return nil, fmt.Errorf("sqldb: unknown driver %q (sqlite)", c.Driver)
+	return nil, fmt.Errorf("sqldb: unknown driver %q (sqlite, postgres)", c.Driver)
 }

@@ -72,6 +72,8 @@ type bench struct {
 
 	// The log of row 10 in work folder sql-bank: its events, 0 before.
 	sqlBankEvents int
+	// pg is the URL of the PostgreSQL server of the SQL rows, once started.
+	pg string
 }
 
 func main() {

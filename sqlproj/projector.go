@@ -25,7 +25,10 @@ type projector struct {
 	m    *Manager
 	def  *state.SQLProjection
 	cols []sqldb.Column
-	vals *state.SQLValues // the goroutine's own
+	// direct says, for each column of an event projection, which field of
+	// the event it is when its expression names one alone.
+	direct []eventField
+	vals   *state.SQLValues // the goroutine's own, or its build's reader's (pipeline)
 	// lastLog is when a build last logged its progress; the goroutine's own.
 	lastLog time.Time
 
@@ -90,6 +93,7 @@ func newProjector(m *Manager, def *state.SQLProjection, from uint64) *projector 
 	}
 	for _, c := range def.Columns {
 		p.cols = append(p.cols, sqldb.Column{Name: c.Name, Type: sqldb.Type(c.Type)})
+		p.direct = append(p.direct, eventFields[strings.TrimSpace(c.Expr)])
 	}
 	p.ctx, p.end = context.WithCancel(context.Background())
 	return p
@@ -402,7 +406,13 @@ func (b *rowBuilder) entity(e state.Entity) {
 func (b *rowBuilder) event(ev *eventlog.Event) {
 	row := make([]any, len(b.p.def.Columns))
 	for i, c := range b.p.def.Columns {
-		v, err := b.p.vals.Event(c, ev)
+		var v any
+		var err error
+		if f := b.p.direct[i]; f != fieldNone {
+			v = f.of(ev)
+		} else {
+			v, err = b.p.vals.Event(c, ev)
+		}
 		if err == nil {
 			v, err = column(v, b.p.cols[i].Type)
 		}
@@ -413,6 +423,48 @@ func (b *rowBuilder) event(ev *eventlog.Event) {
 		row[i] = v
 	}
 	b.rows = append(b.rows, row)
+}
+
+// eventField is a field of an event that a column's expression names
+// alone (position, id, ...): the row takes it straight from the event, as
+// the expression would give it, without the evaluator, which costs more
+// than the rest of the row.
+type eventField int
+
+const (
+	fieldNone eventField = iota
+	fieldPosition
+	fieldVersion
+	fieldTime
+	fieldType
+	fieldStream
+	fieldID
+)
+
+var eventFields = map[string]eventField{
+	"position": fieldPosition, "version": fieldVersion, "time": fieldTime,
+	"type": fieldType, "stream": fieldStream, "id": fieldID,
+}
+
+// of is the field of ev as the expression gives it. The stream and its id
+// are copied: they alias the log's memory only valid while it is read.
+func (f eventField) of(ev *eventlog.Event) any {
+	switch f {
+	case fieldPosition:
+		return int(ev.Position)
+	case fieldVersion:
+		return int(ev.Version)
+	case fieldTime:
+		return int(ev.Time)
+	case fieldType:
+		return ev.Type
+	case fieldStream:
+		return strings.Clone(ev.Stream)
+	case fieldID:
+		_, id := eventlog.SplitStream(ev.Stream)
+		return strings.Clone(id)
+	}
+	return nil
 }
 
 // takes reports whether an event projection has a row for ev.
@@ -682,24 +734,73 @@ func (p *projector) fillEntities(tx sqldb.Tx, t *sqldb.Table, ct *state.Captured
 	if ct == nil {
 		return nil
 	}
-	b := &rowBuilder{p: p}
-	var err error
-	ct.Scan(func(e state.Entity) bool {
-		b.entity(e)
-		if len(b.rows) >= p.m.opts.BatchRows {
-			if err = tx.Insert(t, b.rows); err == nil {
-				err = p.built(progress, len(b.rows))
+	return pipeline(func(send func(rowBatch) bool) error {
+		b := &rowBuilder{p: p}
+		stopped := false
+		ct.Scan(func(e state.Entity) bool {
+			b.entity(e)
+			if len(b.rows) >= p.m.opts.BatchRows {
+				stopped = !send(rowBatch{rows: b.rows})
+				b.rows = nil
 			}
-			b.rows = b.rows[:0]
+			return !stopped
+		})
+		if !stopped && len(b.rows) > 0 {
+			send(rowBatch{rows: b.rows})
 		}
-		return err == nil
+		return nil
+	}, func(batch rowBatch) error {
+		if err := tx.Insert(t, batch.rows); err != nil {
+			return err
+		}
+		return p.built(progress, len(batch.rows))
 	})
-	if err == nil && len(b.rows) > 0 {
-		if err = tx.Insert(t, b.rows); err == nil {
-			err = p.built(progress, len(b.rows))
+}
+
+// rowBatch is rows of a build on their way to the database; upTo is the
+// log position an event build has read up to.
+type rowBatch struct {
+	rows [][]any
+	upTo uint64
+}
+
+// pipeline runs produce on a goroutine of its own, which hands batches of
+// rows to consume on this one, one batch ahead at most: a build reads the
+// log or the capture and evaluates the columns of a batch while the
+// database writes the one before, on another CPU. send reports false once
+// consume has failed; produce should then return. An error of consume
+// comes first, then one of produce.
+func pipeline(produce func(send func(rowBatch) bool) error, consume func(rowBatch) error) error {
+	ch := make(chan rowBatch, 1)
+	quit := make(chan struct{})
+	done := make(chan struct{})
+	var perr error
+	go func() {
+		defer close(done)
+		defer close(ch)
+		perr = produce(func(b rowBatch) bool {
+			select {
+			case ch <- b:
+				return true
+			case <-quit:
+				return false
+			}
+		})
+	}()
+	var cerr error
+	for b := range ch {
+		if cerr = consume(b); cerr != nil {
+			break
 		}
 	}
-	return err
+	close(quit)
+	for range ch { // what was sent before quit
+	}
+	<-done
+	if cerr != nil {
+		return cerr
+	}
+	return perr
 }
 
 // built counts rows written by a build, logs its progress now and then,
@@ -775,27 +876,35 @@ func (p *projector) buildTable(db sqldb.DB) error {
 		p.mu.Lock()
 		progress.Total = at
 		p.mu.Unlock()
-		b := &rowBuilder{p: p}
 		var done uint64
-		err := p.m.log.Scan(1, at, func(ev *eventlog.Event) error {
-			if p.takes(ev) {
-				b.event(ev)
-			}
-			if len(b.rows) >= p.m.opts.BatchRows {
-				if err := tx.Insert(shadow, b.rows); err != nil {
-					return err
+		err := pipeline(func(send func(rowBatch) bool) error {
+			b := &rowBuilder{p: p}
+			err := p.m.log.Scan(1, at, func(ev *eventlog.Event) error {
+				if p.takes(ev) {
+					b.event(ev)
 				}
-				b.rows = b.rows[:0]
-				if err := p.built(progress, int(ev.Position-done)); err != nil {
-					return err
+				if len(b.rows) >= p.m.opts.BatchRows {
+					if !send(rowBatch{rows: b.rows, upTo: ev.Position}) {
+						return errStopped
+					}
+					b.rows = nil
 				}
-				done = ev.Position
+				return nil
+			})
+			if err == nil && len(b.rows) > 0 {
+				send(rowBatch{rows: b.rows, upTo: at})
 			}
+			return err
+		}, func(batch rowBatch) error {
+			if err := tx.Insert(shadow, batch.rows); err != nil {
+				return err
+			}
+			if err := p.built(progress, int(batch.upTo-done)); err != nil {
+				return err
+			}
+			done = batch.upTo
 			return nil
 		})
-		if err == nil && len(b.rows) > 0 {
-			err = tx.Insert(shadow, b.rows)
-		}
 		if err != nil {
 			return err
 		}

@@ -73,7 +73,11 @@ func newFixtureOn(t testing.TB, schema string, db testDB, open func(context.Cont
 	return f
 }
 
-func (f *fixture) open(schema string) {
+func (f *fixture) open(schema string) { f.openWith(schema, nil) }
+
+// openWith opens the fixture's log and manager, with tweak changing the
+// manager's options.
+func (f *fixture) openWith(schema string, tweak func(*Options)) {
 	f.t.Helper()
 	opts := eventlog.DefaultOptions()
 	opts.Durability = eventlog.DurabilityNone
@@ -93,6 +97,9 @@ func (f *fixture) open(schema string) {
 			return nil, f.openErr
 		}
 		return f.openDB(ctx)
+	}
+	if tweak != nil {
+		tweak(&po)
 	}
 	f.m = New(l, f.eng, po)
 	if schema != "" {

@@ -64,11 +64,17 @@ var addrRE = regexp.MustCompile(` addr=(\S+)`)
 // startFoldb starts foldb on a free port with data in dir and waits for its
 // start line (it listens, and answers LOADING, while it folds its log).
 func (b *bench) startFoldb(dir string, flags ...string) (*foldbServer, error) {
+	return b.startFoldbEnv(dir, nil, flags...)
+}
+
+// startFoldbEnv is startFoldb with env added to foldb's environment (the
+// databases of the SQL rows).
+func (b *bench) startFoldbEnv(dir string, env []string, flags ...string) (*foldbServer, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	args := append([]string{"--port", "0", "--dir", dir}, flags...)
-	p, err := b.startProc("foldb", b.foldbBin, args...)
+	p, err := b.startProcEnv("foldb", b.foldbBin, env, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +100,13 @@ func (b *bench) startFoldb(dir string, flags ...string) (*foldbServer, error) {
 // startFoldbLoaded starts foldb and waits until it has loaded its state.
 // It returns the time from exec to INFO loading:0.
 func (b *bench) startFoldbLoaded(dir string, flags ...string) (*foldbServer, time.Duration, error) {
-	f, err := b.startFoldb(dir, flags...)
+	return b.startFoldbLoadedEnv(dir, nil, flags...)
+}
+
+// startFoldbLoadedEnv is startFoldbLoaded with env added to foldb's
+// environment.
+func (b *bench) startFoldbLoadedEnv(dir string, env []string, flags ...string) (*foldbServer, time.Duration, error) {
+	f, err := b.startFoldbEnv(dir, env, flags...)
 	if err != nil {
 		return nil, 0, err
 	}

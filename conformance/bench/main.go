@@ -37,6 +37,12 @@ type config struct {
 	wakeups          int
 	appendKeys       []int // row 2's redis-benchmark -r values
 	rounds           int
+	sqlEvents        int // rows 10 and 11
+	sqlAccounts      int
+	sqlRate          int
+	sqlSeconds       int
+	sqlDBs           []string
+	sqlDurability    string
 	quick            bool
 	only             []string
 	out              string
@@ -63,6 +69,11 @@ type bench struct {
 	// The bank of rows 3, 5 and 6: a stopped foldb's data folder with a snapshot.
 	bankDir    string
 	bankEvents int
+
+	// The log of row 10 in work folder sql-bank: its events, 0 before.
+	sqlBankEvents int
+	// pg is the URL of the PostgreSQL server of the SQL rows, once started.
+	pg string
 }
 
 func main() {
@@ -111,16 +122,22 @@ func run() int {
 
 func parseFlags() (config, error) {
 	var c config
-	var only, appendKeys string
+	var only, appendKeys, sqlDBs string
 	flag.IntVar(&c.accounts, "accounts", 1_000_000, "accounts of the memory, restart and latency rows")
 	flag.IntVar(&c.events, "events", 1_000_000, "events of the replay and catch-up rows; the restart row's log holds this many too when it is more than 2 per account")
 	flag.IntVar(&c.n, "n", 200_000, "requests per redis-benchmark run of the GET rows (×5 at pipeline 16); the latency row sends a tenth of it")
 	flag.IntVar(&c.writes, "writes", 50_000, "requests per redis-benchmark run of the append row with 50 clients (÷10 with 1 client)")
 	flag.IntVar(&c.wakeups, "wakeups", 1000, "appends per round of the wake-up row, each one a sample")
 	flag.StringVar(&appendKeys, "append-r", "1000,100000,10000000", "redis-benchmark -r values of the append row, comma-separated: each gives a line at 50 clients and one at 1 client")
+	flag.IntVar(&c.sqlEvents, "sql-events", 1_000_000, "events of the SQL catch-up row (10)")
+	flag.IntVar(&c.sqlAccounts, "sql-accounts", 100_000, "accounts of the SQL catch-up row's events")
+	flag.IntVar(&c.sqlRate, "sql-rate", 10_000, "appends/s of the SQL lag row (11)")
+	flag.IntVar(&c.sqlSeconds, "sql-seconds", 10, "seconds of appends per round of the SQL lag row")
+	flag.StringVar(&c.sqlDurability, "sql-durability", "always", "foldb's --durability in the SQL lag row")
+	flag.StringVar(&sqlDBs, "sql-db", "sqlite", "databases of the SQL rows, comma-separated: sqlite, postgres")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of each row: foldb and Redis by turns, the median of each side counts")
-	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -wakeups 300 -rounds 3 unless given")
-	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup,wakeup,append-subscribed or 1..9 (default: all but append-subscribed)")
+	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -wakeups 300 -sql-events 100000 -sql-accounts 10000 -sql-seconds 3 -rounds 3 unless given")
+	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup,wakeup,append-subscribed,sql-catchup,sql-lag or 1..11 (default: all but append-subscribed)")
 	flag.StringVar(&c.out, "out", "", "also write the results as Markdown to this file")
 	flag.StringVar(&c.parent, "dir", "", "where to make the temporary work folder (default $TMPDIR); the durable rows fsync there, so put it on the disk to measure")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder (data folders and server logs) at the end")
@@ -135,15 +152,24 @@ func parseFlags() (config, error) {
 	if c.quick {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
-		for name, p := range map[string]*int{"accounts": &c.accounts, "events": &c.events, "n": &c.n, "writes": &c.writes, "wakeups": &c.wakeups, "rounds": &c.rounds} {
+		for name, p := range map[string]*int{"accounts": &c.accounts, "events": &c.events, "n": &c.n, "writes": &c.writes, "wakeups": &c.wakeups, "rounds": &c.rounds,
+			"sql-events": &c.sqlEvents, "sql-accounts": &c.sqlAccounts, "sql-seconds": &c.sqlSeconds} {
 			if !set[name] {
-				*p = map[string]int{"accounts": 50_000, "events": 100_000, "n": 20_000, "writes": 5_000, "wakeups": 300, "rounds": 3}[name]
+				*p = map[string]int{"accounts": 50_000, "events": 100_000, "n": 20_000, "writes": 5_000, "wakeups": 300, "rounds": 3,
+					"sql-events": 100_000, "sql-accounts": 10_000, "sql-seconds": 3}[name]
 			}
 		}
 	}
 	switch {
 	case c.accounts < 1, c.events < 10, c.n < 1, c.writes < 1, c.wakeups < 1, c.rounds < 1:
 		return c, errors.New("-accounts, -n, -writes, -wakeups and -rounds must be at least 1, -events at least 10")
+	case c.sqlAccounts < 1, c.sqlEvents < 2*c.sqlAccounts, c.sqlRate < 1, c.sqlSeconds < 1:
+		return c, errors.New("-sql-accounts, -sql-rate and -sql-seconds must be at least 1, -sql-events at least 2 per account")
+	}
+	for _, db := range strings.Split(sqlDBs, ",") {
+		if db = strings.TrimSpace(db); db != "" {
+			c.sqlDBs = append(c.sqlDBs, db)
+		}
 	}
 	var err error
 	if c.appendKeys, err = parseCounts(appendKeys); err != nil {
@@ -158,7 +184,7 @@ func parseFlags() (config, error) {
 			id = rows[n-1].id
 		}
 		if !slices.ContainsFunc(rows, func(r row) bool { return r.id == id }) {
-			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup, wakeup, append-subscribed (or 1 to 9)", id)
+			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup, wakeup, append-subscribed, sql-catchup, sql-lag (or 1 to 11)", id)
 		}
 		c.only = append(c.only, id)
 	}
@@ -243,8 +269,9 @@ func (b *bench) settings() string {
 	for i, r := range b.cfg.appendKeys {
 		rs[i] = strconv.Itoa(r)
 	}
-	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -append-r %s -wakeups %d -rounds %d",
-		mode, b.cfg.accounts, b.cfg.events, b.cfg.n, b.cfg.writes, strings.Join(rs, ","), b.cfg.wakeups, b.cfg.rounds)
+	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -append-r %s -wakeups %d -sql-events %d -sql-accounts %d -sql-rate %d -sql-seconds %d -sql-durability %s -sql-db %s -rounds %d",
+		mode, b.cfg.accounts, b.cfg.events, b.cfg.n, b.cfg.writes, strings.Join(rs, ","), b.cfg.wakeups,
+		b.cfg.sqlEvents, b.cfg.sqlAccounts, b.cfg.sqlRate, b.cfg.sqlSeconds, b.cfg.sqlDurability, strings.Join(b.cfg.sqlDBs, ","), b.cfg.rounds)
 }
 
 // path is a file or folder in the work folder.

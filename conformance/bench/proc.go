@@ -34,12 +34,29 @@ type proc struct {
 
 // startProc starts path with args and copies its output into p.out.
 func (b *bench) startProc(name, path string, args ...string) (*proc, error) {
+	return b.startProcEnv(name, path, nil, args...)
+}
+
+// startProcEnv is startProc with env added to the bench's environment.
+func (b *bench) startProcEnv(name, path string, env []string, args ...string) (*proc, error) {
+	return b.startProcAttr(name, path, env, &syscall.SysProcAttr{Setpgid: true}, args...)
+}
+
+// startProcCred is startProc with attributes of its own (another user).
+func (b *bench) startProcCred(name, path string, attr *syscall.SysProcAttr, args ...string) (*proc, error) {
+	return b.startProcAttr(name, path, nil, attr, args...)
+}
+
+func (b *bench) startProcAttr(name, path string, env []string, attr *syscall.SysProcAttr, args ...string) (*proc, error) {
 	if b.ctx.Err() != nil {
 		return nil, errInterrupted
 	}
 	p := &proc{name: name, lines: make(chan string, 1024), exited: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if env != nil {
+		p.cmd.Env = append(os.Environ(), env...)
+	}
+	p.cmd.SysProcAttr = attr
 	pr, pw := io.Pipe()
 	p.cmd.Stdout, p.cmd.Stderr = pw, pw
 	p.started = time.Now()

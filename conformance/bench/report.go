@@ -17,6 +17,7 @@ const (
 	unitSeconds
 	unitLatency  // requests/s, with p50 and p99 beside them
 	unitDuration // nanoseconds, shown as µs or ms
+	unitRowsPerSec
 )
 
 // result is one line of the table.
@@ -34,6 +35,7 @@ type result struct {
 	values, redisValues []float64 // every round
 	lats, redisLats     []latency // every round, for unitLatency
 	cells               [2]string // the table's foldb and Redis cells, when set
+	peer                string    // what the Redis column holds, when not Redis (the details name it)
 	detail              string
 }
 
@@ -109,6 +111,8 @@ func (r result) reads() string {
 		return "ratio: lower is better"
 	case r.compared:
 		return "ratio: higher is better"
+	case r.unit == unitDuration && r.lowerBetter:
+		return "latency: lower is better"
 	case r.lowerBetter:
 		return "seconds: lower is better"
 	}
@@ -126,6 +130,8 @@ func (r result) format(v float64) string {
 		return fmt.Sprintf("%.0f B/account", v)
 	case unitEventsPerSec:
 		return count(int64(math.Round(v))) + " events/s"
+	case unitRowsPerSec:
+		return count(int64(math.Round(v))) + " rows/s"
 	case unitDuration:
 		return shortDuration(time.Duration(v))
 	}
@@ -206,7 +212,11 @@ func details(results []result) string {
 			parts = append(parts, "foldb "+r.list(r.values))
 		}
 		if len(r.redisValues) > 0 {
-			parts = append(parts, "Redis "+r.list(r.redisValues))
+			peer := r.peer
+			if peer == "" {
+				peer = "Redis"
+			}
+			parts = append(parts, peer+" "+r.list(r.redisValues))
 		}
 		if len(r.lats) > 0 {
 			parts = append(parts, "foldb "+latencies(r.lats))

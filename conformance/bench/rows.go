@@ -30,6 +30,8 @@ var rows = []row{
 	{"catchup", "catch-up read of the log (XRANGE pages)", (*bench).rowCatchup, false},
 	{"wakeup", "wake-up of a blocked XREADGROUP", (*bench).rowWakeup, false},
 	{"append-subscribed", "durable appends with 100 Pub/Sub subscribers", (*bench).rowAppendSubscribed, true},
+	{"sql-catchup", "catch-up of the SQL projections vs a plain program", (*bench).rowSQLCatchup, false},
+	{"sql-lag", "lag of the SQL projections at a steady append rate", (*bench).rowSQLLag, false},
 }
 
 // bankFlags start foldb with the bank schema and no snapshot but the ones

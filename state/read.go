@@ -15,10 +15,13 @@ func (s *Store) Get(typ, id string) (Entity, bool) {
 	return t.idx.Get(id)
 }
 
-// TypeCount is an entity type and how many entities it has.
+// TypeCount is an entity type, how many entities it has, and its indexes:
+// how many, and an estimate of the memory they hold.
 type TypeCount struct {
-	Name  string
-	Count int
+	Name       string
+	Count      int
+	Indexes    int
+	IndexBytes int
 }
 
 // Types lists the entity types that have been written to, with counts,
@@ -27,7 +30,11 @@ func (s *Store) Types() []TypeCount {
 	s.mu.RLock()
 	out := make([]TypeCount, 0, len(s.tables))
 	for name, t := range s.tables {
-		out = append(out, TypeCount{name, t.idx.Len()})
+		tc := TypeCount{Name: name, Count: t.idx.Len(), Indexes: len(t.fidx)}
+		for _, f := range t.fidx {
+			tc.IndexBytes += f.Bytes()
+		}
+		out = append(out, tc)
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })

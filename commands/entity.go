@@ -33,6 +33,13 @@ func entityCommands() []*Command {
 			Run:     handle(parseEntityCount, runCount),
 		},
 		{
+			Name: "ENTITY.EXPLAIN", Arity: -2, Flags: FlagRead, Group: "entity", Since: "0.4.0",
+			FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "ENTITY.EXPLAIN type [WHERE expression] [SORTBY field [ASC|DESC]] [LIMIT offset count]",
+			Summary: "Returns how ENTITY.ALL with these arguments runs: the index it walks or a scan, the index's ranges, how the order is made, whether WHERE runs on each entity read, and how many entities it reads at most.",
+			Run:     handle(parseAll, runExplain),
+		},
+		{
 			Name: "ENTITY.TYPES", Arity: 1, Flags: FlagRead | FlagFast, Group: "entity", Since: "0.1.0",
 			Syntax:  "ENTITY.TYPES",
 			Summary: "Returns the names of the entity types that hold entities or were declared.",
@@ -201,4 +208,36 @@ func runDBSize(c *Ctx, _ [][]byte) {
 		total += t.Count
 	}
 	c.W.Int(int64(total))
+}
+
+func runExplain(c *Ctx, q state.Query) {
+	ex, err := c.Env.State.Store().Explain(q, false)
+	if err != nil {
+		c.Error(err)
+		return
+	}
+	c.W.Map(6)
+	c.W.BulkString("index")
+	if ex.Index == "" {
+		c.W.BulkString("scan")
+	} else {
+		c.W.BulkString(ex.Index)
+	}
+	c.W.BulkString("ranges")
+	c.W.Array(len(ex.Ranges))
+	for _, r := range ex.Ranges {
+		c.W.BulkString(r)
+	}
+	c.W.BulkString("order")
+	c.W.BulkString(ex.Order)
+	c.W.BulkString("filter")
+	if ex.Filter {
+		c.W.BulkString("where")
+	} else {
+		c.W.BulkString("none")
+	}
+	c.W.BulkString("estimate")
+	c.W.Int(int64(ex.Estimate))
+	c.W.BulkString("entities")
+	c.W.Int(int64(ex.Entities))
 }

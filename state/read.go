@@ -64,6 +64,29 @@ func (s *Store) view(typ string) *index {
 	return t.idx.freeze()
 }
 
+// tableView is a read-only copy of a type's entities and its indexes as
+// published, taken at one moment.
+type tableView struct {
+	idx  *index
+	fidx []*indexView
+}
+
+// viewTable is view with the type's indexes; nil when the type has no
+// table.
+func (s *Store) viewTable(typ string) *tableView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tables[typ]
+	if !ok {
+		return nil
+	}
+	tv := &tableView{idx: t.idx.freeze()}
+	for _, f := range t.fidx {
+		tv.fidx = append(tv.fidx, &indexView{def: f.def, tree: f.view()})
+	}
+	return tv
+}
+
 // TypeNames lists the declared entity types and the types that hold
 // entities, sorted.
 func (s *Store) TypeNames() []string {

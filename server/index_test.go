@@ -1,0 +1,97 @@
+package server_test
+
+import (
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/foldb/foldb/server"
+)
+
+const productSchema = `
+entities:
+  product:
+    indexes: [price, category, [category, price]]
+    when:
+      Listed: {set: {price: event.price, category: event.category}}
+      Repriced: {set: {price: event.price}}
+      Withdrawn: {delete: true}
+`
+
+// TestIndexedQueries: a schema with indexes, queries that walk them
+// (ENTITY.EXPLAIN says which), answers that follow appends, INFO's
+// index_bytes, and the same answers after a snapshot and a restart.
+func TestIndexedQueries(t *testing.T) {
+	ts := startServer(t)
+	rc := ts.R3
+	do(t, rc, "SCHEMA.LOAD", productSchema)
+	for i := range 40 {
+		do(t, rc, "EVENT.APPEND", fmt.Sprint("product:", i), "Listed", fmt.Sprintf(`{"price":%d,"category":"%c"}`, (i*7)%25, 'a'+i%3))
+	}
+	do(t, rc, "EVENT.APPEND", "product:3", "Repriced", `{"price":100}`)
+	do(t, rc, "EVENT.APPEND", "product:4", "Withdrawn", `{}`)
+
+	cheapest := func(rc doer) []any {
+		m := do(t, rc, "ENTITY.ALL", "product", "WHERE", `category == "b" && price >= 10`, "SORTBY", "price", "DESC", "LIMIT", 0, 3).(map[any]any)
+		var out []any
+		for id, js := range m {
+			out = append(out, id, js)
+		}
+		return out
+	}
+	got := do(t, ts.R2, "ENTITY.ALL", "product", "WHERE", `category == "b" && price >= 10`, "SORTBY", "price", "DESC", "LIMIT", 0, 3)
+	want := []any{"7", `{"price":24,"category":"b"}`, "28", `{"price":21,"category":"b"}`, "10", `{"price":20,"category":"b"}`}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ENTITY.ALL: %v", got)
+	}
+	if len(cheapest(rc)) != 6 {
+		t.Fatal("RESP3 reply")
+	}
+	ex := do(t, rc, "ENTITY.EXPLAIN", "product", "WHERE", `category == "b" && price >= 10`, "SORTBY", "price", "DESC", "LIMIT", 0, 3).(map[any]any)
+	if ex["index"] != "category,price" || ex["order"] != "index" || ex["filter"] != "none" || ex["entities"] != int64(39) ||
+		!reflect.DeepEqual(ex["ranges"], []any{`category == "b" && price >= 10`}) {
+		t.Fatalf("ENTITY.EXPLAIN: %v", ex)
+	}
+	if ex := do(t, rc, "ENTITY.EXPLAIN", "product", "WHERE", "version > 1").(map[any]any); ex["index"] != "scan" || ex["filter"] != "where" {
+		t.Fatalf("ENTITY.EXPLAIN of a scan: %v", ex)
+	}
+	doErr(t, rc, "ERR syntax error", "ENTITY.EXPLAIN", "product", "SORTBY")
+	count := func(rc doer) int64 {
+		return do(t, rc, "ENTITY.COUNT", "product", "WHERE", "price > 5 && price <= 20").(int64)
+	}
+	n := count(rc)
+	var scanN int64
+	for id := range 40 {
+		if js, err := rc.Do(ctx, "ENTITY.GET", "product", id).Text(); err == nil {
+			var p int
+			fmt.Sscanf(js[strings.Index(js, ":")+1:], "%d", &p)
+			if p > 5 && p <= 20 {
+				scanN++
+			}
+		}
+	}
+	if n != scanN || n == 0 {
+		t.Fatalf("ENTITY.COUNT %d, want %d", n, scanN)
+	}
+	info := do(t, rc, "INFO", "keyspace", "memory").(string)
+	if !strings.Contains(info, "entity_product:count=39,indexes=3,index_bytes=") || !strings.Contains(info, "\r\nindex_bytes:") {
+		t.Fatalf("INFO: %s", info)
+	}
+	before := cheapest(rc)
+
+	do(t, rc, "SAVE")
+	do(t, rc, "EVENT.APPEND", "product:0", "Repriced", `{"price":15}`) // after the snapshot: replayed
+	n++
+	if err := ts.Server.Close(); err != nil {
+		t.Fatal(err)
+	}
+	again := startServer(t, func(o *server.Options) { o.Dir = ts.Dir })
+	if got := count(again.R3); got != n {
+		t.Fatalf("after a restart: ENTITY.COUNT %d, want %d", got, n)
+	}
+	after := cheapest(again.R3)
+	if len(after) != len(before) {
+		t.Fatalf("after a restart: %v, before %v", after, before)
+	}
+}

@@ -96,12 +96,13 @@ func (f *fieldIndex) view() *btree.BTreeG[string] {
 	return f.snap
 }
 
-// btreeSlotBytes is what one item costs in the tree's nodes besides its
-// key's bytes: a 16-byte string header in a node's items, nodes being
-// between half full and full (a node holds up to 63 items, and a
-// copied or split one's slice keeps its capacity), and the node headers
-// and child pointers spread over its items.
-const btreeSlotBytes = 28
+// btreeSlotBytes is what one entry costs in the tree besides its key's
+// bytes: a 16-byte string header in a node's items slice, whose capacity
+// is more than its length, and the nodes' headers and child pointers spread
+// over their items. It is calibrated on BenchmarkIndexBuild's heap growth
+// per entry (BENCHMARKS.md); a tree grown by inserts, with nodes less full
+// than a bulk-loaded one, holds somewhat more.
+const btreeSlotBytes = 35
 
 // Bytes estimates the memory the index holds.
 func (f *fieldIndex) Bytes() int { return f.keyBytes + f.tree.Len()*btreeSlotBytes }

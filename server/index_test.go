@@ -80,6 +80,16 @@ func TestIndexedQueries(t *testing.T) {
 	}
 	before := cheapest(rc)
 
+	// ENTITY.AGGREGATE: a row per group, in the order of values.
+	agg := do(t, ts.R2, "ENTITY.AGGREGATE", "product", "WHERE", "price < 5", "GROUPBY", "category", "REDUCE", "COUNT", "MAX", "price", "AVG", "price").([]any)
+	if len(agg) != 3 || !reflect.DeepEqual(agg[0], []any{"category", `"a"`, "count", int64(3), "max(price)", "2", "avg(price)", "1"}) {
+		t.Fatalf("ENTITY.AGGREGATE: %v", agg)
+	}
+	if agg := do(t, rc, "ENTITY.AGGREGATE", "product", "WHERE", "price > 1000", "REDUCE", "COUNT", "SUM", "price").([]any); !reflect.DeepEqual(agg, []any{map[any]any{"count": int64(0), "sum(price)": nil}}) {
+		t.Fatalf("ENTITY.AGGREGATE of nothing: %v", agg)
+	}
+	doErr(t, rc, "ERR REDUCE SUM takes a field", "ENTITY.AGGREGATE", "product", "REDUCE", "SUM")
+
 	do(t, rc, "SAVE")
 	do(t, rc, "EVENT.APPEND", "product:0", "Repriced", `{"price":15}`) // after the snapshot: replayed
 	n++

@@ -1,7 +1,10 @@
 package state
 
 import (
+	"cmp"
+	"encoding/binary"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/tidwall/btree"
@@ -72,18 +75,31 @@ func (f *fieldIndex) update(old Entity, had bool, e Entity) {
 }
 
 // build fills an empty index with the entities of a hash table: the keys
-// sorted once and loaded in order, far cheaper than inserting them one by one.
+// sorted once and loaded in order, far cheaper than inserting them one by
+// one. They are sorted by their first 8 bytes held beside them first, so
+// that most comparisons do not follow a pointer.
 func (f *fieldIndex) build(x *index) {
-	keys := make([]string, 0, x.Len())
+	type sortable struct {
+		head uint64
+		key  string
+	}
+	keys := make([]sortable, 0, x.Len())
 	x.Scan(func(e Entity) bool {
 		f.buf = f.appendKey(f.buf[:0], e)
-		keys = append(keys, string(f.buf))
+		var head [8]byte
+		copy(head[:], f.buf)
+		keys = append(keys, sortable{binary.BigEndian.Uint64(head[:]), string(f.buf)})
 		return true
 	})
-	slices.Sort(keys)
+	slices.SortFunc(keys, func(a, b sortable) int {
+		if c := cmp.Compare(a.head, b.head); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
 	for _, k := range keys {
-		f.tree.Load(k)
-		f.keyBytes += allocSize(len(k))
+		f.tree.Load(k.key)
+		f.keyBytes += allocSize(len(k.key))
 	}
 	f.snap = nil
 }

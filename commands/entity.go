@@ -1,6 +1,10 @@
 package commands
 
-import "github.com/foldb/foldb/state"
+import (
+	"strings"
+
+	"github.com/foldb/foldb/state"
+)
 
 func entityCommands() []*Command {
 	return []*Command{
@@ -31,6 +35,20 @@ func entityCommands() []*Command {
 			Syntax:  "ENTITY.COUNT type [WHERE expression]",
 			Summary: "Counts the entities of a type, or those that match.",
 			Run:     handle(parseEntityCount, runCount),
+		},
+		{
+			Name: "ENTITY.EXPLAIN", Arity: -2, Flags: FlagRead, Group: "entity", Since: "0.4.0",
+			FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "ENTITY.EXPLAIN type [WHERE expression] [SORTBY field [ASC|DESC]] [LIMIT offset count]",
+			Summary: "Returns how ENTITY.ALL with these arguments runs: the index it walks or a scan, the index's ranges, how the order is made, whether WHERE runs on each entity read, and how many entities it reads at most.",
+			Run:     handle(parseAll, runExplain),
+		},
+		{
+			Name: "ENTITY.AGGREGATE", Arity: -4, Flags: FlagRead, Group: "entity", Since: "0.4.0",
+			FirstKey: 1, LastKey: 1, Step: 1,
+			Syntax:  "ENTITY.AGGREGATE type [WHERE expression] [GROUPBY field] REDUCE COUNT|SUM field|MIN field|MAX field|AVG field ...",
+			Summary: "Groups the entities that match by a field and returns, per group, the count, sum, minimum, maximum or average of fields.",
+			Run:     handle(parseAggregate, runAggregate),
 		},
 		{
 			Name: "ENTITY.TYPES", Arity: 1, Flags: FlagRead | FlagFast, Group: "entity", Since: "0.1.0",
@@ -201,4 +219,119 @@ func runDBSize(c *Ctx, _ [][]byte) {
 		total += t.Count
 	}
 	c.W.Int(int64(total))
+}
+
+func parseAggregate(args [][]byte) (state.Aggregate, error) {
+	a := state.Aggregate{Type: string(args[1])}
+	var seenWhere, seenGroup, seenReduce bool
+	for i := 2; i < len(args); i++ {
+		switch {
+		case isWord(args[i], "WHERE") && i+1 < len(args) && !seenWhere:
+			a.Where, seenWhere = string(args[i+1]), true
+			i++
+		case isWord(args[i], "GROUPBY") && i+1 < len(args) && !seenGroup:
+			a.GroupBy, seenGroup = string(args[i+1]), true
+			i++
+		case isWord(args[i], "REDUCE") && !seenReduce:
+			seenReduce = true
+			for i+1 < len(args) {
+				op := strings.ToUpper(string(args[i+1]))
+				if op == "COUNT" {
+					a.Reducers = append(a.Reducers, state.Reducer{Op: op})
+					i++
+					continue
+				}
+				if op != "SUM" && op != "MIN" && op != "MAX" && op != "AVG" {
+					break
+				}
+				if i+2 >= len(args) {
+					return a, errorf("ERR REDUCE %s takes a field", op)
+				}
+				a.Reducers = append(a.Reducers, state.Reducer{Op: op, Field: string(args[i+2])})
+				i += 2
+			}
+		default:
+			return a, errSyntax
+		}
+	}
+	if len(a.Reducers) == 0 {
+		return a, errorf("ERR REDUCE takes one or more of COUNT, SUM field, MIN field, MAX field, AVG field")
+	}
+	return a, nil
+}
+
+// runAggregate replies an array of groups, each a map (a flat array under
+// RESP2): the GROUPBY field's value as JSON (nil when missing), then each
+// reducer's figure under its name.
+func runAggregate(c *Ctx, a state.Aggregate) {
+	rows, err := c.Env.State.Store().Aggregate(a)
+	if err != nil {
+		c.Error(err)
+		return
+	}
+	n := len(a.Reducers)
+	if a.GroupBy != "" {
+		n++
+	}
+	c.W.Array(len(rows))
+	for _, row := range rows {
+		c.W.Map(n)
+		if a.GroupBy != "" {
+			c.W.BulkString(a.GroupBy)
+			if row.Group == "" {
+				c.W.Null()
+			} else {
+				c.W.BulkString(row.Group)
+			}
+		}
+		for i, r := range a.Reducers {
+			c.W.BulkString(r.Name())
+			switch v := row.Values[i].(type) {
+			case int64:
+				c.W.Int(v)
+			case float64:
+				c.W.BulkString(state.FormatNumber(v))
+			case string:
+				if v == "" {
+					c.W.Null()
+				} else {
+					c.W.BulkString(v)
+				}
+			default:
+				c.W.Null()
+			}
+		}
+	}
+}
+
+func runExplain(c *Ctx, q state.Query) {
+	ex, err := c.Env.State.Store().Explain(q, false)
+	if err != nil {
+		c.Error(err)
+		return
+	}
+	c.W.Map(6)
+	c.W.BulkString("index")
+	if ex.Index == "" {
+		c.W.BulkString("scan")
+	} else {
+		c.W.BulkString(ex.Index)
+	}
+	c.W.BulkString("ranges")
+	c.W.Array(len(ex.Ranges))
+	for _, r := range ex.Ranges {
+		c.W.BulkString(r)
+	}
+	c.W.BulkString("order")
+	c.W.BulkString(ex.Order)
+	c.W.BulkString("filter")
+	if ex.Filter {
+		c.W.BulkString("where")
+	} else {
+		c.W.BulkString("none")
+	}
+	c.W.BulkString("estimate")
+	c.W.Int(int64(ex.Estimate))
+	c.W.BulkString("entities")
+	c.W.Int(int64(ex.Entities))
 }

@@ -112,6 +112,11 @@ func infoMemory(c *Ctx, b *strings.Builder) {
 	field(b, "used_memory_rss", rss)
 	field(b, "used_memory_rss_human", human(rss))
 	field(b, "go_heap_sys", m.HeapSys)
+	indexBytes := 0
+	for _, t := range c.Env.State.Store().Types() {
+		indexBytes += t.IndexBytes
+	}
+	field(b, "index_bytes", indexBytes)
 	field(b, "go_gc_cycles", m.NumGC)
 	field(b, "mem_allocator", "go")
 }
@@ -213,7 +218,11 @@ func infoKeyspace(c *Ctx, b *strings.Builder) {
 		fmt.Fprintf(b, "db0:keys=%d,expires=0,avg_ttl=0\r\n", total)
 	}
 	for _, t := range types {
-		fmt.Fprintf(b, "entity_%s:count=%d\r\n", t.Name, t.Count)
+		fmt.Fprintf(b, "entity_%s:count=%d", t.Name, t.Count)
+		if t.Indexes > 0 {
+			fmt.Fprintf(b, ",indexes=%d,index_bytes=%d", t.Indexes, t.IndexBytes)
+		}
+		b.WriteString("\r\n")
 	}
 }
 

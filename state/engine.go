@@ -254,6 +254,7 @@ func (e *Engine) SetSchema(text string) error {
 	if err != nil {
 		return err
 	}
+	s.buildIndexes() // before the pause: catching up then keeps them
 	return e.log.Exclusive(func(now uint64) error {
 		p := Progress{What: "catching up", Started: time.Now(), Total: now - last}
 		_, err := e.replay(s, last+1, now, p)

@@ -45,6 +45,10 @@ type program struct {
 	// (and no AsBool program): value is its result, known without running.
 	constant bool
 	value    any
+	// tree is the parsed expression as written (names not rewritten),
+	// for the query planner; lets tells that it declares variables.
+	tree ast.Node
+	lets bool
 }
 
 // copyMember is an expression that is one member of the entity
@@ -154,7 +158,8 @@ func compile(src string, asBool bool) (*program, error) {
 	if err != nil {
 		return nil, firstLine(err)
 	}
-	out := &program{src: src, prog: p, needs: r.needs, copy: copyOf(tree.Node, declared), arith: arithOf(tree.Node, declared)}
+	out := &program{src: src, prog: p, needs: r.needs, copy: copyOf(tree.Node, declared), arith: arithOf(tree.Node, declared),
+		tree: tree.Node, lets: len(declared) > 0}
 	if !asBool {
 		switch n := tree.Node.(type) {
 		case *ast.StringNode:

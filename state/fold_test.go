@@ -77,7 +77,7 @@ func TestDefaultProjection(t *testing.T) {
 		t.Fatalf("version %d", e.Version())
 	}
 	types := f.eng.Store().Types()
-	if fmt.Sprint(types) != "[{order 1}]" {
+	if len(types) != 1 || types[0].Name != "order" || types[0].Count != 1 {
 		t.Fatalf("types %v", types)
 	}
 }

@@ -22,9 +22,13 @@ type undoEntry struct {
 	hadPrev bool
 }
 
-// Live switches the store from direct loading to staged writes; call it
-// once, before the store is published to readers and the log.
-func (s *Store) Live() { s.direct = false }
+// Live switches the store from direct loading to staged writes, building
+// the declared indexes; call it once, before the store is published to
+// readers and the log.
+func (s *Store) Live() {
+	s.buildIndexes()
+	s.direct = false
+}
 
 // Stage folds one append's events into the overlay, checking guards. On an
 // error nothing of the append stays staged. It implements eventlog.Applier.
@@ -73,9 +77,9 @@ func (s *Store) Publish(last uint64) {
 			s.tables[t.name] = t
 		}
 		if e == "" {
-			t.idx.Delete(k.id)
+			t.delete(k.id)
 		} else {
-			t.idx.Set(e)
+			t.set(e)
 		}
 	}
 	s.pos = last
@@ -136,7 +140,7 @@ func (s *Store) tableFor(name string) *table {
 		return t
 	}
 	name = strings.Clone(name) // a replayed event's stream is valid only while it is folded
-	t := newTable(name)
+	t := s.newTable(name)
 	if s.direct {
 		s.tables[name] = t
 	} else {
@@ -166,7 +170,7 @@ func (s *Store) lookup(t *table, id string) (Entity, bool, spot) {
 // the table in between: in direct mode it does not search again.
 func (s *Store) putAt(t *table, id string, at spot, e Entity) {
 	if s.direct && e != "" {
-		t.idx.setAt(at, e)
+		t.setAt(at, e)
 		return
 	}
 	s.put(t, id, e)
@@ -175,9 +179,9 @@ func (s *Store) putAt(t *table, id string, at spot, e Entity) {
 func (s *Store) put(t *table, id string, e Entity) {
 	if s.direct {
 		if e == "" {
-			t.idx.Delete(id)
+			t.delete(id)
 		} else {
-			t.idx.Set(e)
+			t.set(e)
 		}
 		return
 	}

@@ -4,8 +4,6 @@ import (
 	"container/heap"
 	"fmt"
 	"sync"
-
-	"github.com/tidwall/gjson"
 )
 
 // Query selects entities of one type.
@@ -81,24 +79,41 @@ func (m *matcher) match(e Entity) bool {
 }
 
 // All returns the entities a query selects. Without SortBy they come in
-// the index's order: unspecified, the same for every call while the type is
-// not written to, and the scan stops once Offset+Limit matched.
+// an order that is unspecified, the same for every call while the type is
+// not written to (the hash table's, or the order of the index the query
+// walks), and the scan stops once Offset+Limit matched. With SortBy they
+// come in the order of order.go.
 func (s *Store) All(q Query) ([]Entity, error) {
 	m, err := newMatcher(q.Where)
 	if err != nil {
 		return nil, err
 	}
-	idx := s.view(q.Type)
-	if idx == nil {
+	tv := s.viewTable(q.Type)
+	if tv == nil {
 		return nil, nil
 	}
-	if q.SortBy == "" {
-		return scanUnsorted(idx, m, q.Offset, q.Limit), nil
+	p := choosePlan(tv, m.prog, q, false)
+	if p.exact {
+		m = &matcher{}
 	}
-	return scanSorted(idx, m, q), nil
+	each := p.source(tv, q.Desc)
+	if q.SortBy == "" || p.ordered {
+		return firstMatches(each, m, q.Offset, q.Limit), nil
+	}
+	return scanSorted(each, m, q), nil
 }
 
-// Count counts the entities a WHERE selects.
+// source is what a plan reads: the whole table, or its index's ranges.
+func (p *plan) source(tv *tableView, desc bool) func(func(Entity) bool) {
+	if p.fi == nil {
+		return tv.idx.Scan
+	}
+	return func(fn func(Entity) bool) { p.walk(tv, desc, fn) }
+}
+
+// Count counts the entities a WHERE selects: the sizes of an index's
+// ranges when they are exactly the WHERE, else the matches among what the
+// plan reads.
 func (s *Store) Count(typ, where string) (int, error) {
 	if where == "" {
 		return s.Len(typ), nil
@@ -107,12 +122,16 @@ func (s *Store) Count(typ, where string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	idx := s.view(typ)
-	if idx == nil {
+	tv := s.viewTable(typ)
+	if tv == nil {
 		return 0, nil
 	}
+	p := choosePlan(tv, m.prog, Query{Type: typ, Where: where, Limit: -1}, true)
+	if p.exact {
+		return p.est, nil
+	}
 	n := 0
-	idx.Scan(func(e Entity) bool {
+	p.source(tv, false)(func(e Entity) bool {
 		if m.match(e) {
 			n++
 		}
@@ -121,13 +140,56 @@ func (s *Store) Count(typ, where string) (int, error) {
 	return n, nil
 }
 
-// scanUnsorted walks the index in its own order and stops once
-// offset+limit entities matched: a first page costs what it returns, not
-// what the type holds.
-func scanUnsorted(idx *index, m *matcher, offset, limit int) []Entity {
+// Explain is how a query runs.
+type Explain struct {
+	Index    string   // the index's fields, "" for a scan
+	Ranges   []string // the index's ranges walked, as conditions
+	Order    string   // "index": the walk gives the order; "sort": matches are sorted; "none": no SORTBY
+	Filter   bool     // the WHERE runs on each entity read (false: the ranges are exactly its matches)
+	Estimate int      // entities read at most (before LIMIT stops the walk)
+	Entities int      // entities of the type
+}
+
+// Explain plans a query (count: as ENTITY.COUNT) without running it.
+func (s *Store) Explain(q Query, count bool) (Explain, error) {
+	m, err := newMatcher(q.Where)
+	if err != nil {
+		return Explain{}, err
+	}
+	ex := Explain{Order: "none", Filter: m.prog != nil}
+	tv := s.viewTable(q.Type)
+	if tv == nil {
+		return ex, nil
+	}
+	p := choosePlan(tv, m.prog, q, count)
+	ex.Entities, ex.Estimate = tv.idx.Len(), p.est
+	if p.fi != nil {
+		ex.Index, ex.Ranges = p.fi.def.Name(), p.descs
+		ex.Filter = !p.exact && m.prog != nil
+	}
+	switch {
+	case count || q.SortBy == "":
+	case p.ordered:
+		ex.Order = "index"
+	default:
+		ex.Order = "sort"
+	}
+	if count && p.exact {
+		ex.Estimate = 0 // counted from the index's ranks
+	}
+	return ex, nil
+}
+
+// firstMatches reads entities in the source's order and stops once
+// offset+limit matched: a first page costs what it returns, not what the
+// type holds.
+func firstMatches(each func(func(Entity) bool), m *matcher, offset, limit int) []Entity {
 	var out []Entity
+	if limit == 0 {
+		return nil
+	}
 	skipped := 0
-	idx.Scan(func(e Entity) bool {
+	each(func(e Entity) bool {
 		if !m.match(e) {
 			return true
 		}
@@ -141,55 +203,25 @@ func scanUnsorted(idx *index, m *matcher, offset, limit int) []Entity {
 	return out
 }
 
-// sortKey is a field's value ordered as: numbers, then strings, then
-// booleans, then anything else; missing and null last (ascending).
+// sortKey is an entity's SORTBY field encoded in the one order of values
+// (order.go), then its id.
 type sortKey struct {
-	rank int
-	num  float64
-	str  string
-	e    Entity
+	key string
+	e   Entity
 }
 
-func makeSortKey(e Entity, field string) sortKey {
-	k := sortKey{e: e}
-	r := gjson.Get(e.JSON(), gjson.Escape(field))
-	switch r.Type {
-	case gjson.Number:
-		k.rank, k.num = 0, r.Num
-	case gjson.String:
-		k.rank, k.str = 1, r.Str
-	case gjson.False, gjson.True:
-		k.rank = 2
-		if r.Type == gjson.True {
-			k.num = 1
-		}
-	case gjson.JSON:
-		k.rank, k.str = 3, r.Raw
-	default:
-		k.rank = 4
-	}
-	return k
+func makeSortKey(e Entity, field string, buf []byte) (sortKey, []byte) {
+	buf = appendOrderKey(buf[:0], member(stringBytes(e.JSON()), field))
+	buf = append(buf, e.ID()...)
+	return sortKey{key: string(buf), e: e}, buf
 }
 
-// before orders two keys, ties by id, so that results are stable.
+// before orders two keys; descending is the exact reverse.
 func (a *sortKey) before(b *sortKey, desc bool) bool {
-	if a.rank != b.rank {
-		return a.rank < b.rank // missing stays last either way
-	}
-	less, greater := false, false
-	switch a.rank {
-	case 0, 2:
-		less, greater = a.num < b.num, a.num > b.num
-	case 1, 3:
-		less, greater = a.str < b.str, a.str > b.str
-	}
 	if desc {
-		less, greater = greater, less
+		return a.key > b.key
 	}
-	if less || greater {
-		return less
-	}
-	return a.e.ID() < b.e.ID()
+	return a.key < b.key
 }
 
 // keyHeap keeps the best offset+limit keys: its root is the worst of them.
@@ -210,23 +242,29 @@ func (h *keyHeap) Pop() any {
 
 // scanSorted selects by WHERE and sorts by a field; with a limit it keeps
 // only the best offset+limit in a heap instead of sorting everything.
-func scanSorted(idx *index, m *matcher, q Query) []Entity {
+func scanSorted(each func(func(Entity) bool), m *matcher, q Query) []Entity {
 	keep := -1
 	if q.Limit >= 0 {
 		keep = q.Offset + q.Limit
 	}
 	h := &keyHeap{desc: q.Desc}
-	idx.Scan(func(e Entity) bool {
+	var buf []byte
+	each(func(e Entity) bool {
 		if !m.match(e) {
 			return true
 		}
-		k := makeSortKey(e, q.SortBy)
 		switch {
 		case keep < 0 || h.Len() < keep:
+			var k sortKey
+			k, buf = makeSortKey(e, q.SortBy, buf)
 			heap.Push(h, k)
-		case keep > 0 && k.before(&h.keys[0], q.Desc):
-			h.keys[0] = k
-			heap.Fix(h, 0)
+		case keep > 0:
+			buf = appendOrderKey(buf[:0], member(stringBytes(e.JSON()), q.SortBy))
+			buf = append(buf, e.ID()...)
+			if root := h.keys[0].key; (q.Desc && string(buf) > root) || (!q.Desc && string(buf) < root) {
+				h.keys[0] = sortKey{key: string(buf), e: e}
+				heap.Fix(h, 0)
+			}
 		}
 		return true
 	})

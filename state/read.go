@@ -15,10 +15,13 @@ func (s *Store) Get(typ, id string) (Entity, bool) {
 	return t.idx.Get(id)
 }
 
-// TypeCount is an entity type and how many entities it has.
+// TypeCount is an entity type, how many entities it has, and its indexes:
+// how many, and an estimate of the memory they hold.
 type TypeCount struct {
-	Name  string
-	Count int
+	Name       string
+	Count      int
+	Indexes    int
+	IndexBytes int
 }
 
 // Types lists the entity types that have been written to, with counts,
@@ -27,7 +30,11 @@ func (s *Store) Types() []TypeCount {
 	s.mu.RLock()
 	out := make([]TypeCount, 0, len(s.tables))
 	for name, t := range s.tables {
-		out = append(out, TypeCount{name, t.idx.Len()})
+		tc := TypeCount{Name: name, Count: t.idx.Len(), Indexes: len(t.fidx)}
+		for _, f := range t.fidx {
+			tc.IndexBytes += f.Bytes()
+		}
+		out = append(out, tc)
 	}
 	s.mu.RUnlock()
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -55,6 +62,29 @@ func (s *Store) view(typ string) *index {
 		return nil
 	}
 	return t.idx.freeze()
+}
+
+// tableView is a read-only copy of a type's entities and its indexes as
+// published, taken at one moment.
+type tableView struct {
+	idx  *index
+	fidx []*indexView
+}
+
+// viewTable is view with the type's indexes; nil when the type has no
+// table.
+func (s *Store) viewTable(typ string) *tableView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tables[typ]
+	if !ok {
+		return nil
+	}
+	tv := &tableView{idx: t.idx.freeze()}
+	for _, f := range t.fidx {
+		tv.fidx = append(tv.fidx, &indexView{def: f.def, tree: f.view()})
+	}
+	return tv
 }
 
 // TypeNames lists the declared entity types and the types that hold

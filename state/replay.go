@@ -193,6 +193,7 @@ func (s *Store) split(k int) []*Store {
 		sub.byEvent = map[string][]*EntityType{}
 		sh := NewStore(&sub)
 		sh.noDefault = i != k-1
+		sh.indexesOn = s.indexesOn
 		sh.pos = s.pos
 		shards[i] = sh
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,8 +42,21 @@ type EntityType struct {
 	Initial []byte
 	// When maps event types to handlers.
 	When map[string]*Handler
-	line int
+	// Indexes are the ordered indexes kept on the type's fields
+	// (index.go's hash table is by id; these are by field values).
+	Indexes []*IndexDef
+	line    int
 }
+
+// IndexDef is one declared index: the top-level fields it orders entities
+// by, in order (one field, or a compound of several), then by id.
+type IndexDef struct {
+	Fields []string
+	line   int
+}
+
+// Name is the index's fields joined by commas: "price", "category,price".
+func (d *IndexDef) Name() string { return strings.Join(d.Fields, ",") }
 
 // Handler says what one event type does to an entity.
 type Handler struct {
@@ -282,10 +296,16 @@ func parseEntityType(k, v *yaml.Node) (*EntityType, error) {
 				}
 				t.When[ek.Value] = h
 			}
+		case "indexes":
+			defs, err := parseIndexes(t.Name, val)
+			if err != nil {
+				return nil, err
+			}
+			t.Indexes = defs
 		case "on", "true":
 			return nil, fail(key, key.Value, "handlers go under 'when', not 'on' (YAML 1.1 parsers read a bare 'on' as true)")
 		default:
-			return nil, fail(key, key.Value, "unknown key (an entity type has streams, events, id, initial, when)")
+			return nil, fail(key, key.Value, "unknown key (an entity type has streams, events, id, initial, when, indexes)")
 		}
 	}
 	if !hasStreams && len(t.Events) == 0 {
@@ -300,6 +320,58 @@ func parseEntityType(k, v *yaml.Node) (*EntityType, error) {
 		}
 	}
 	return t, nil
+}
+
+// parseIndexes reads `indexes: [price, [category, price]]`: each entry a
+// top-level field name, or a list of them for a compound index.
+func parseIndexes(entity string, v *yaml.Node) ([]*IndexDef, error) {
+	fail := func(n *yaml.Node, reason string) error {
+		return &SchemaError{Line: n.Line, Entity: entity, Field: "indexes", Reason: reason}
+	}
+	if v.Kind != yaml.SequenceNode {
+		return nil, fail(v, "indexes is a list of fields, each a field name or a list of field names (a compound index)")
+	}
+	var defs []*IndexDef
+	field := func(n *yaml.Node) (string, error) {
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" || n.Value == "" {
+			return "", fail(n, "an indexed field is a non-empty field name")
+		}
+		return n.Value, nil
+	}
+	for _, e := range v.Content {
+		d := &IndexDef{line: e.Line}
+		switch e.Kind {
+		case yaml.ScalarNode:
+			f, err := field(e)
+			if err != nil {
+				return nil, err
+			}
+			d.Fields = []string{f}
+		case yaml.SequenceNode:
+			if len(e.Content) == 0 {
+				return nil, fail(e, "a compound index lists one or more fields")
+			}
+			for _, c := range e.Content {
+				f, err := field(c)
+				if err != nil {
+					return nil, err
+				}
+				if slices.Contains(d.Fields, f) {
+					return nil, fail(c, fmt.Sprintf("field %s appears twice in one index", f))
+				}
+				d.Fields = append(d.Fields, f)
+			}
+		default:
+			return nil, fail(e, "an index is a field name or a list of field names (a compound index)")
+		}
+		for _, prev := range defs {
+			if slices.Equal(prev.Fields, d.Fields) {
+				return nil, fail(e, fmt.Sprintf("index %s declared twice (first at line %d)", d.Name(), prev.line))
+			}
+		}
+		defs = append(defs, d)
+	}
+	return defs, nil
 }
 
 func parseHandler(entity string, k, v *yaml.Node) (*Handler, error) {

@@ -68,6 +68,12 @@ func TestSchemaErrors(t *testing.T) {
 		{"handler not in events", "entities:\n  a:\n    events: [A]\n    id: '\"x\"'\n    when:\n      B: {delete: true}\n", SchemaError{Line: 2, Entity: "a", Event: "B"}},
 		{"bad type name", "entities:\n  'a b': {}\n", SchemaError{Line: 2, Entity: "a b"}},
 		{"streams with colon", "entities:\n  a:\n    streams: 'a:1'\n", SchemaError{Line: 3, Entity: "a", Field: "streams"}},
+		{"indexes not a list", "entities:\n  a:\n    indexes: price\n", SchemaError{Line: 3, Entity: "a", Field: "indexes"}},
+		{"index of a mapping", "entities:\n  a:\n    indexes:\n      - {price: 1}\n", SchemaError{Line: 4, Entity: "a", Field: "indexes"}},
+		{"index of a number", "entities:\n  a:\n    indexes: [price, 3]\n", SchemaError{Line: 3, Entity: "a", Field: "indexes"}},
+		{"empty compound", "entities:\n  a:\n    indexes:\n      - price\n      - []\n", SchemaError{Line: 5, Entity: "a", Field: "indexes"}},
+		{"duplicate index", "entities:\n  a:\n    indexes:\n      - price\n      - [category, price]\n      - [price]\n", SchemaError{Line: 6, Entity: "a", Field: "indexes"}},
+		{"field twice in an index", "entities:\n  a:\n    indexes:\n      - [price, price]\n", SchemaError{Line: 4, Entity: "a", Field: "indexes"}},
 		{"bad id expression", "entities:\n  a:\n    id: 'event.'\n", SchemaError{Line: 3, Entity: "a", Field: "id", Expr: "event."}},
 	}
 	for _, c := range cases {
@@ -83,6 +89,20 @@ func TestSchemaErrors(t *testing.T) {
 		if !strings.HasPrefix(se.Error(), "state: schema") {
 			t.Errorf("%s: error text %q", c.name, se.Error())
 		}
+	}
+}
+
+func TestParseIndexes(t *testing.T) {
+	s, err := ParseSchema("entities:\n  product:\n    indexes: [price, category, name, [category, price]]\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, d := range s.Types[0].Indexes {
+		got = append(got, d.Name())
+	}
+	if strings.Join(got, " ") != "price category name category,price" {
+		t.Fatalf("indexes %v", got)
 	}
 }
 

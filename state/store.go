@@ -42,12 +42,18 @@ type Store struct {
 	// noDefault: the store folds no undeclared category (a replay shard
 	// that does not own the default projection; see split).
 	noDefault bool
+	// indexesOn: the declared field indexes are built and every write
+	// keeps them up to date (fieldindex.go).
+	indexesOn bool
 }
 
-// table is one entity type's published entities.
+// table is one entity type's published entities: by id in idx, and in
+// the order of each declared index in fidx (nil until the store's indexes
+// are built).
 type table struct {
 	name string
 	idx  *index
+	fidx []*fieldIndex
 }
 
 // RejectedError is an append refused by a guard, or by a projection that
@@ -69,8 +75,18 @@ func NewStore(schema *Schema) *Store {
 	}
 }
 
-func newTable(name string) *table {
-	return &table{name: name, idx: newIndex()}
+// newTable returns an empty table; with its indexes when the store keeps
+// them.
+func (s *Store) newTable(name string) *table {
+	t := &table{name: name, idx: newIndex()}
+	if s.indexesOn {
+		if et := s.schema.typeNamed(name); et != nil {
+			for _, def := range et.Indexes {
+				t.fidx = append(t.fidx, newFieldIndex(def))
+			}
+		}
+	}
+	return t
 }
 
 // Schema is the schema the store folds by.

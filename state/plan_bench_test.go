@@ -1,0 +1,167 @@
+package state
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/foldb/foldb/eventlog"
+)
+
+const benchSchema = `
+entities:
+  product:
+    indexes: [price, sku, [category, price]]
+    when:
+      Repriced: {set: {price: event.price}}
+`
+
+// benchN is the number of products the query benchmarks hold
+// (FOLDB_BENCH_N, default a million).
+func benchN() int {
+	if n, err := strconv.Atoi(os.Getenv("FOLDB_BENCH_N")); err == nil && n > 0 {
+		return n
+	}
+	return 1_000_000
+}
+
+var benchStores struct {
+	sync.Once
+	indexed, plain *Store
+}
+
+// productStores returns two stores of the same products, one with the
+// schema's indexes and one without.
+func productStores(b *testing.B) (indexed, plain *Store) {
+	benchStores.Do(func() {
+		n := benchN()
+		withIdx, _ := ParseSchema(benchSchema)
+		without, _ := ParseSchema("entities:\n  product:\n    when: {}\n")
+		benchStores.indexed, benchStores.plain = NewStore(withIdx), NewStore(without)
+		r := rand.New(rand.NewPCG(1, 2))
+		ti, tp := benchStores.indexed.tableFor("product"), benchStores.plain.tableFor("product")
+		for i := range n {
+			e := packEntity(strconv.Itoa(i), 1, fmt.Appendf(nil, `{"sku":"SKU-%08d","name":"Product %d","category":"c%d","price":%d.%02d,"stock":%d}`,
+				i, i, r.IntN(50), r.IntN(10000), r.IntN(100), r.IntN(1000)))
+			ti.idx.Set(e)
+			tp.idx.Set(e)
+		}
+		benchStores.indexed.Live()
+		benchStores.plain.Live()
+	})
+	return benchStores.indexed, benchStores.plain
+}
+
+func benchQuery(b *testing.B, q Query, want int) {
+	indexed, plain := productStores(b)
+	for _, c := range []struct {
+		name string
+		s    *Store
+	}{{"index", indexed}, {"scan", plain}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				got, err := c.s.All(q)
+				if err != nil || (want >= 0 && len(got) != want) {
+					b.Fatalf("%d entities, %v", len(got), err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSortByLimit: ENTITY.ALL product SORTBY price DESC LIMIT 0 10.
+func BenchmarkSortByLimit(b *testing.B) {
+	benchQuery(b, Query{Type: "product", SortBy: "price", Desc: true, Limit: 10}, 10)
+}
+
+// BenchmarkWhereSortByLimit: a compound index's equality prefix, then its
+// order: WHERE category == "c7" && price < 5000 SORTBY price LIMIT 0 10.
+func BenchmarkWhereSortByLimit(b *testing.B) {
+	benchQuery(b, Query{Type: "product", Where: `category == "c7" && price < 5000`, SortBy: "price", Limit: 10}, 10)
+}
+
+// BenchmarkPointLookup: WHERE sku == "SKU-00123456".
+func BenchmarkPointLookup(b *testing.B) {
+	benchQuery(b, Query{Type: "product", Where: fmt.Sprintf(`sku == "SKU-%08d"`, benchN()/2), Limit: -1}, 1)
+}
+
+// BenchmarkCountRange: ENTITY.COUNT product WHERE price >= 1000 && price
+// < 2000, exact ranges (counted from ranks), and with a residual conjunct.
+func BenchmarkCountRange(b *testing.B) {
+	indexed, plain := productStores(b)
+	for _, c := range []struct {
+		name, where string
+		s           *Store
+	}{
+		{"index", "price >= 1000 && price < 2000", indexed},
+		{"index+filter", "price >= 1000 && price < 2000 && stock > 500", indexed},
+		{"scan", "price >= 1000 && price < 2000", plain},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.s.Count("product", c.where); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkIndexBuild builds the price index of the products (the time
+// of the build alone) and reports the heap it takes per entry, beside the
+// estimate INFO shows.
+func BenchmarkIndexBuild(b *testing.B) {
+	_, plain := productStores(b)
+	t := plain.tables["product"]
+	def := &IndexDef{Fields: []string{"price"}}
+	var perEntry, estimate float64
+	for b.Loop() {
+		b.StopTimer()
+		runtime.GC()
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
+		b.StartTimer()
+		f := newFieldIndex(def)
+		f.build(t.idx)
+		b.StopTimer()
+		runtime.GC()
+		runtime.ReadMemStats(&m1)
+		b.StartTimer()
+		perEntry = float64(m1.HeapAlloc-m0.HeapAlloc) / float64(f.tree.Len())
+		estimate = float64(f.Bytes()) / float64(f.tree.Len())
+		runtime.KeepAlive(f)
+	}
+	b.ReportMetric(perEntry, "heap-bytes/entry")
+	b.ReportMetric(estimate, "info-bytes/entry")
+}
+
+// BenchmarkPublishRepriced: one round of one event that changes an
+// indexed field, published into a store with and without indexes.
+func BenchmarkPublishRepriced(b *testing.B) {
+	indexed, plain := productStores(b)
+	for _, c := range []struct {
+		name string
+		s    *Store
+	}{{"index", indexed}, {"no-index", plain}} {
+		b.Run(c.name, func(b *testing.B) {
+			r := rand.New(rand.NewPCG(3, 4))
+			n := benchN()
+			ev := []eventlog.Event{{Type: "Repriced"}}
+			b.ReportAllocs()
+			for b.Loop() {
+				ev[0].Stream = "product:" + strconv.Itoa(r.IntN(n))
+				ev[0].Data = fmt.Appendf(ev[0].Data[:0], `{"price":%d}`, r.IntN(10000))
+				if err := c.s.Stage(ev); err != nil {
+					b.Fatal(err)
+				}
+				c.s.Publish(0)
+			}
+		})
+	}
+}

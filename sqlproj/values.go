@@ -1,19 +1,28 @@
 package sqlproj
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/foldb/foldb/sqlproj/sqldb"
 )
 
+// errNUL: a value with the NUL character.
+var errNUL = errors.New("the value holds the NUL character, which PostgreSQL cannot store")
+
 // column converts what a column's expression gave (nil, bool, int,
 // float64, string, map[string]any, []any) to the Go type its SQL type
 // takes (sqldb.Table). A value the type cannot hold is an error, and the
-// row gets NULL there.
+// row gets NULL there. So is text or JSON with the NUL character, which
+// PostgreSQL's text and jsonb cannot hold: refused by every driver, so
+// that one event cannot stop a projection and a table reads the same in
+// either database.
 func column(v any, t sqldb.Type) (any, error) {
 	if v == nil {
 		return nil, nil
@@ -22,6 +31,9 @@ func column(v any, t sqldb.Type) (any, error) {
 	case sqldb.Text:
 		switch x := v.(type) {
 		case string:
+			if strings.IndexByte(x, 0) >= 0 {
+				return nil, errNUL
+			}
 			return x, nil
 		case bool:
 			return strconv.FormatBool(x), nil
@@ -31,6 +43,9 @@ func column(v any, t sqldb.Type) (any, error) {
 			return strconv.FormatFloat(x, 'g', -1, 64), nil
 		}
 		b, err := json.Marshal(v)
+		if err == nil && bytes.Contains(b, []byte(`\u0000`)) {
+			return nil, errNUL
+		}
 		return string(b), err
 	case sqldb.Integer:
 		switch x := v.(type) {
@@ -66,7 +81,11 @@ func column(v any, t sqldb.Type) (any, error) {
 			return b, nil
 		}
 	case sqldb.JSON:
-		return json.Marshal(v)
+		b, err := json.Marshal(v)
+		if err == nil && bytes.Contains(b, []byte(`\u0000`)) {
+			return nil, errNUL
+		}
+		return b, err
 	case sqldb.Timestamp:
 		switch x := v.(type) {
 		case int:

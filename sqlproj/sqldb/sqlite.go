@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -21,6 +23,9 @@ const SQLiteTimeLayout = "2006-01-02 15:04:05.000"
 // sqliteMaxParams is SQLite's default SQLITE_MAX_VARIABLE_NUMBER (since
 // 3.32).
 const sqliteMaxParams = 32766
+
+// sqliteMaxStmts is how many prepared statements a DB keeps.
+const sqliteMaxStmts = 1024
 
 // sqliteBusyTimeout is how long a statement waits for a lock held by
 // another connection to the file (a reader such as PHP's PDO checkpointing
@@ -45,8 +50,14 @@ var sqliteDialect = dialect{
 // sqliteDB is a SQLite file, written through one connection.
 type sqliteDB struct {
 	db *sql.DB
-	// text keeps the text of the multi-row statements by stmtKey.
-	text *cache[string]
+	// write is held by a transaction from Begin to its end: SQLite has one
+	// writer at a time, and transactions wait here, in order, rather than
+	// in SQLite's busy handler, which polls.
+	write sync.Mutex
+	// stmts keeps the multi-row statements by stmtKey, prepared once for
+	// the DB: a transaction takes them with Tx.StmtContext, which prepares
+	// one on the transaction's connection the first time and keeps it.
+	stmts *cache[*sql.Stmt]
 	// cpReady is set once the checkpoint table is known to exist.
 	cpReady atomic.Bool
 }
@@ -65,8 +76,10 @@ type sqliteDB struct {
 // projection applies those events again. FULL is kept since NORMAL
 // measured no faster for batches of a thousand rows (BENCHMARKS.md).
 //
-// Writes go through one connection (SQLite has one writer at a time), and
-// so do Rows and Checkpoint: they wait for an open transaction to end.
+// The DB has two connections: a transaction holds one, and Rows,
+// Checkpoint and the preparing of statements use the other meanwhile, so
+// that PROJECTION.STATUS does not wait for a batch. Transactions take
+// turns on a mutex.
 func OpenSQLite(ctx context.Context, path string) (DB, error) {
 	if path == "" {
 		return nil, errors.New("sqldb: sqlite needs a file path")
@@ -85,7 +98,8 @@ func OpenSQLite(ctx context.Context, path string) (DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: %w", err)
 	}
-	db.SetMaxOpenConns(1)
+	db.SetMaxOpenConns(2)
+	db.SetMaxIdleConns(2)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	var mode string
@@ -98,7 +112,10 @@ func OpenSQLite(ctx context.Context, path string) (DB, error) {
 		return nil, fmt.Errorf("sqldb: open %s: journal mode is %s, not WAL", path, mode)
 	}
 	s := &sqliteDB{db: db}
-	s.text = newCache[string](256, nil)
+	// Never emptied by get, which runs inside a transaction that may be
+	// using its statements: Begin empties it when it has grown past
+	// sqliteMaxStmts.
+	s.stmts = newCache(math.MaxInt, func(st *sql.Stmt) { st.Close() })
 	return s, nil
 }
 
@@ -112,6 +129,9 @@ func (s *sqliteDB) Ping(ctx context.Context) error {
 }
 
 func (s *sqliteDB) Close() error {
+	s.stmts.mu.Lock()
+	s.stmts.clear()
+	s.stmts.mu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqldb: %w", err)
 	}
@@ -140,7 +160,13 @@ const sqliteCheckpointDDL = `CREATE TABLE IF NOT EXISTS ` + CheckpointTable + ` 
 
 func (s *sqliteDB) Checkpoint(ctx context.Context, projection string) (Checkpoint, bool, error) {
 	if !s.cpReady.Load() {
-		if _, err := s.db.ExecContext(ctx, sqliteCheckpointDDL); err != nil {
+		// A write, so in turn with the transactions: otherwise it would
+		// hold the second connection in SQLite's busy wait for the write
+		// lock of a transaction that may need that connection to prepare.
+		s.write.Lock()
+		_, err := s.db.ExecContext(ctx, sqliteCheckpointDDL)
+		s.write.Unlock()
+		if err != nil {
 			return Checkpoint{}, false, fmt.Errorf("sqldb: create %s: %w", CheckpointTable, err)
 		}
 		s.cpReady.Store(true)
@@ -166,8 +192,15 @@ func (s *sqliteDB) Checkpoint(ctx context.Context, projection string) (Checkpoin
 }
 
 func (s *sqliteDB) Begin(ctx context.Context) (Tx, error) {
+	s.write.Lock()
+	s.stmts.mu.Lock()
+	if len(s.stmts.m) >= sqliteMaxStmts {
+		s.stmts.clear() // a database sees few shapes; rebuilds leave old ones
+	}
+	s.stmts.mu.Unlock()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
+		s.write.Unlock()
 		return nil, fmt.Errorf("sqldb: begin: %w", err)
 	}
 	return &sqliteTx{db: s, ctx: ctx, tx: tx}, nil
@@ -181,9 +214,8 @@ type sqliteTx struct {
 	done      bool
 	cpCreated bool // this transaction created the checkpoint table
 	args      []any
-	// stmts are the statements prepared in this transaction by stmtKey.
-	// They are prepared on the transaction's connection (the DB has one,
-	// which the transaction holds) and closed by Commit or Rollback.
+	// stmts are the DB's statements as this transaction runs them, by
+	// stmtKey; Commit or Rollback closes them (not the DB's).
 	stmts map[string]*sql.Stmt
 }
 
@@ -307,14 +339,21 @@ func (x *sqliteTx) writeRows(op byte, t *Table, rows [][]any) error {
 }
 
 // execStmt runs the statement of op for n rows with x.args, prepared once
-// per transaction: a batch sends many statements of the same few sizes.
+// per connection: batches send many statements of the same few sizes.
 func (x *sqliteTx) execStmt(op byte, t *Table, n int) error {
 	key := stmtKey(op, t, n)
 	st, ok := x.stmts[key]
 	if !ok {
-		text, _ := x.db.text.get(key, func() (string, error) { return rowsSQL(sqliteDialect, op, t, n), nil })
-		var err error
-		if st, err = x.tx.PrepareContext(x.ctx, text); err != nil {
+		// The DB's other connection cannot prepare it when the table is
+		// this transaction's own, not yet committed: then it is prepared
+		// for this transaction alone.
+		text := rowsSQL(sqliteDialect, op, t, n)
+		parent, err := x.db.stmts.get(key, func() (*sql.Stmt, error) {
+			return x.db.db.PrepareContext(x.ctx, text)
+		})
+		if err == nil {
+			st = x.tx.StmtContext(x.ctx, parent)
+		} else if st, err = x.tx.PrepareContext(x.ctx, text); err != nil {
 			return err
 		}
 		if x.stmts == nil {
@@ -402,7 +441,9 @@ func (x *sqliteTx) Commit() error {
 		return ErrTxDone
 	}
 	x.done = true
-	if err := x.tx.Commit(); err != nil {
+	err := x.tx.Commit()
+	x.db.write.Unlock()
+	if err != nil {
 		return fmt.Errorf("sqldb: commit: %w", err)
 	}
 	if x.cpCreated {
@@ -418,7 +459,9 @@ func (x *sqliteTx) Rollback() error {
 		return nil
 	}
 	x.done = true
-	if err := x.tx.Rollback(); err != nil && !errors.Is(err, sql.ErrTxDone) {
+	err := x.tx.Rollback()
+	x.db.write.Unlock()
+	if err != nil && !errors.Is(err, sql.ErrTxDone) {
 		return fmt.Errorf("sqldb: rollback: %w", err)
 	}
 	return nil

@@ -329,7 +329,7 @@ func TestPubSubSlowSubscriber(t *testing.T) {
 	// several times slower), and is then rightly cut off too: there only
 	// the slow one's cut-off and the appends are checked.
 	if !raceEnabled {
-		testkit.WaitForWithin(t, time.Minute, "the reading subscriber to get every event", func() bool {
+		testkit.WaitForWithin(t, padLimit, "the reading subscriber to get every event", func() bool {
 			select {
 			case err := <-fastDone:
 				t.Fatalf("the reading subscriber stopped after %d events: %v", fastGot.Load(), err)
@@ -370,8 +370,13 @@ const (
 
 // appendPadded appends events of about 1 KiB to new account streams from
 // four connections, in pipelines, until minBytes of event data are in and
-// until also holds (nil: at once), for at most a minute. Every append
+// until also holds (nil: at once), for at most padLimit. Every append
 // must be answered.
+// padLimit bounds appendPadded: a guard against appends that stall, not a
+// measure of their speed, so wide enough for a -race build on a busy
+// machine, where a phase has taken most of a minute.
+const padLimit = 3 * time.Minute
+
 func appendPadded(t *testing.T, addr string, minBytes int64, also *atomic.Bool) appendLoad {
 	data := fmt.Sprintf(`{"pad":%q}`, strings.Repeat("x", 1<<10-10))
 	var events, bytesIn, slowest atomic.Int64
@@ -384,8 +389,8 @@ func appendPadded(t *testing.T, addr string, minBytes int64, also *atomic.Bool) 
 			defer wc.Close()
 			prefix := fmt.Sprintf("account:%d-%d", start.UnixNano(), w)
 			for n := 0; bytesIn.Load() < minBytes || (also != nil && !also.Load()); n++ {
-				if time.Since(start) > time.Minute {
-					t.Errorf("worker %d: still appending after a minute", w)
+				if time.Since(start) > padLimit {
+					t.Errorf("worker %d: still appending after %s", w, padLimit)
 					return
 				}
 				pipe := wc.Pipeline()

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/internal/testkit/pgtest"
+	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/redis/go-redis/v9"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite", to read the tables as another process would
 )
@@ -114,11 +116,63 @@ const (
 // answered appends; FOLDB_PROJECTION_SEED replays a run's choices.
 func TestProjectionCrash(t *testing.T) {
 	t.Parallel()
+	s := startServer(t, "", "--schema", bankSQLSchemaPath(t))
+	testProjectionCrash(t, s, sqliteTarget)
+}
+
+// TestProjectionCrashPostgres is TestProjectionCrash with the tables in a
+// real PostgreSQL, which FOLDB_DATABASES_REPORTS_DSN gives the server: a
+// kill -9 of foldb in the middle of a batch, or of a build, leaves the
+// tables at a checkpoint the restarted server goes on from. (Not
+// parallel: t.Setenv.)
+func TestProjectionCrashPostgres(t *testing.T) {
+	dsn := pgtest.Start(t).NewDatabase(t)
+	text, err := os.ReadFile(bankSQLSchemaPath(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "schema.yaml")
+	if err := os.WriteFile(path, []byte(strings.ReplaceAll(string(text), "database: sqlite", "database: reports")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FOLDB_DATABASES_REPORTS_DSN", dsn) // the server inherits the environment
+	s := startServer(t, "", "--schema", path)
+	if st := projectionStatus(t, s.Client(3), "accounts"); st["driver"] != "postgres" {
+		t.Fatalf("PROJECTION.STATUS accounts = %v; want the driver postgres", st)
+	}
+	testProjectionCrash(t, s, sqlTarget{
+		open: func(t *testing.T, _ *Server) *sql.DB {
+			db, err := sql.Open("pgx", dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return db
+		},
+		at:      `to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.MS')`,
+		shadows: `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE 'foldb\_new\_%'`,
+	})
+}
+
+// sqlTarget is where the projections' tables are and how to read them.
+type sqlTarget struct {
+	open func(t *testing.T, s *Server) *sql.DB
+	// at is the ledger's at column as text, as SQLite stores it.
+	at string
+	// shadows lists the tables of builds (foldb_new_*).
+	shadows string
+}
+
+var sqliteTarget = sqlTarget{
+	open:    func(t *testing.T, s *Server) *sql.DB { return openSQLiteReadOnly(t, filepath.Join(s.Dir, "sqlite.db")) },
+	at:      "at",
+	shadows: `SELECT name FROM sqlite_master WHERE name LIKE 'foldb\_new\_%' ESCAPE '\'`,
+}
+
+func testProjectionCrash(t *testing.T, s *Server, target sqlTarget) {
 	seed := projectionSeed(t)
 	t.Logf("seed %d (FOLDB_PROJECTION_SEED=%d replays it)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
-	s := startServer(t, "", "--schema", bankSQLSchemaPath(t))
-	b := &bankLoad{seed: seed}
+	b := &bankLoad{seed: seed, target: target}
 	b.open(t, s)
 	b.check(t, s, "after opening the accounts")
 
@@ -164,10 +218,11 @@ func TestProjectionCrash(t *testing.T) {
 // bankLoad is the bank TestProjectionCrash moves money in, and every
 // append sent to it over the rounds.
 type bankLoad struct {
-	seed  uint64
-	round int
-	mu    sync.Mutex
-	recs  []*appendRec
+	seed   uint64
+	target sqlTarget
+	round  int
+	mu     sync.Mutex
+	recs   []*appendRec
 }
 
 // open opens the accounts, bankChurn of them closed at the start.
@@ -453,14 +508,14 @@ func (b *bankLoad) check(t *testing.T, s *Server, when string) {
 	b.checkLog(t, evs, when)
 	b.mu.Unlock()
 
-	db := openSQLiteReadOnly(t, filepath.Join(s.Dir, "sqlite.db"))
+	db := b.target.open(t, s)
 	defer db.Close()
 	checkAccountsTable(t, s.Client(2), db, when)
-	checkLedgerTable(t, db, evs, when)
+	checkLedgerTable(t, db, b.target.at, evs, when)
 	var shadows []string
-	rows, err := db.Query(`SELECT name FROM sqlite_master WHERE name LIKE 'foldb\_new\_%' ESCAPE '\'`)
+	rows, err := db.Query(b.target.shadows)
 	if err != nil {
-		t.Fatalf("reading sqlite_master: %v", err)
+		t.Fatalf("listing the tables: %v", err)
 	}
 	for rows.Next() {
 		var n string
@@ -651,7 +706,7 @@ type ledgerRow struct {
 
 // checkLedgerTable compares the ledger with the balance events of the log,
 // one for one by position.
-func checkLedgerTable(t *testing.T, db *sql.DB, evs []event, when string) {
+func checkLedgerTable(t *testing.T, db *sql.DB, at string, evs []event, when string) {
 	t.Helper()
 	var want []ledgerRow
 	for _, e := range evs {
@@ -661,7 +716,7 @@ func checkLedgerTable(t *testing.T, db *sql.DB, evs []event, when string) {
 		id, _ := strings.CutPrefix(e.Stream, "account:")
 		want = append(want, ledgerRow{e.Position, id, e.Type, wholeAmount(t, e), time.UnixMilli(e.Time).UTC().Format("2006-01-02 15:04:05.000")})
 	}
-	rows, err := db.Query(`SELECT position, account, type, amount, at FROM ledger ORDER BY position`)
+	rows, err := db.Query(`SELECT position, account, type, amount, ` + at + ` FROM ledger ORDER BY position`)
 	if err != nil {
 		t.Fatalf("%s: reading ledger: %v", when, err)
 	}

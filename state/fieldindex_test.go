@@ -189,3 +189,16 @@ func TestIkeyOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestOrderKeyFastPath: the unboxed cases of appendOrderKey encode what
+// rawValue's value does.
+func TestOrderKeyFastPath(t *testing.T) {
+	for _, raw := range []string{
+		``, `null`, `true`, `false`, `0`, `-0`, `7`, `-12`, `1.5`, `-1.5e3`, `1e400`, `123456789012345678901234`,
+		`9007199254740993`, `0.1`, `""`, `"a"`, `"a\"b"`, `"\u0000"`, `"é"`, "\"a\x00b\"", `[1,2]`, `{"a":1}`,
+	} {
+		if got, want := appendOrderKey(nil, []byte(raw)), appendValueKey(nil, []byte(raw)); !bytes.Equal(got, want) {
+			t.Errorf("%s: key %x, want %x", raw, got, want)
+		}
+	}
+}

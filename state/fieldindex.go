@@ -25,19 +25,77 @@ import (
 // fields as they were does not touch the tree.
 type fieldIndex struct {
 	def  *IndexDef
-	tree *btree.BTreeG[string]
+	tree *btree.BTreeG[ikey]
 	// snap is the last copy handed to a view; it stays valid for the next
 	// view until the tree is written.
-	snap     *btree.BTreeG[string]
-	keyBytes int // sum of the keys' allocated sizes
+	snap     *btree.BTreeG[ikey]
+	keyBytes int // sum of the allocated sizes of the keys' rests
 	buf, old []byte
 }
 
-func lessString(a, b string) bool { return a < b }
+// ikey is a key as the tree holds it: its first inlineKey bytes
+// zero-padded in hi and lo, big-endian, with the key's length up to
+// inlineKey in lo's last byte, and the bytes after them in rest. Keys
+// compare as their bytes do: a key shorter than inlineKey whose padded
+// head equals another's is a prefix of it, and has the smaller length
+// byte. Most comparisons are decided by hi and lo without following a
+// pointer, and a short key (one number and a short id) takes no
+// allocation of its own.
+type ikey struct {
+	hi, lo uint64
+	rest   string
+}
+
+const inlineKey = 15
+
+func lessKey(a, b ikey) bool {
+	if a.hi != b.hi {
+		return a.hi < b.hi
+	}
+	if a.lo != b.lo {
+		return a.lo < b.lo
+	}
+	return a.rest < b.rest
+}
+
+// probeKey is the ikey of k whose rest shares k's bytes: for a search,
+// not for the tree to keep.
+func probeKey(k []byte) ikey {
+	var head [16]byte
+	n := copy(head[:inlineKey], k)
+	head[15] = byte(n)
+	key := ikey{hi: binary.BigEndian.Uint64(head[:8]), lo: binary.BigEndian.Uint64(head[8:])}
+	if len(k) > inlineKey {
+		key.rest = bytesView(k[inlineKey:])
+	}
+	return key
+}
+
+// appendTo appends the key's bytes.
+func (k ikey) appendTo(dst []byte) []byte {
+	var head [16]byte
+	binary.BigEndian.PutUint64(head[:8], k.hi)
+	binary.BigEndian.PutUint64(head[8:], k.lo)
+	dst = append(dst, head[:head[15]]...)
+	return append(dst, k.rest...)
+}
+
+// restBytes is what a key's rest holds in memory.
+func restBytes(k ikey) int {
+	if k.rest == "" {
+		return 0
+	}
+	return allocSize(len(k.rest))
+}
 
 func newFieldIndex(def *IndexDef) *fieldIndex {
-	return &fieldIndex{def: def, tree: btree.NewBTreeGOptions(lessString, btree.Options{NoLocks: true})}
+	return &fieldIndex{def: def, tree: btree.NewBTreeGOptions(lessKey, btree.Options{NoLocks: true, Degree: btreeDegree})}
 }
+
+// btreeDegree sets the nodes' size (up to 2×degree-1 keys): small
+// enough that the copy-on-write copy of a node after a view is cheap,
+// large enough to keep the tree shallow.
+const btreeDegree = 16
 
 // appendKey appends e's key in this index.
 func (f *fieldIndex) appendKey(dst []byte, e Entity) []byte {
@@ -64,48 +122,69 @@ func (f *fieldIndex) update(old Entity, had bool, e Entity) {
 	}
 	f.snap = nil
 	if had {
-		if _, ok := f.tree.Delete(string(f.old)); ok {
-			f.keyBytes -= allocSize(len(f.old))
+		if k, ok := f.tree.Delete(probeKey(f.old)); ok {
+			f.keyBytes -= restBytes(k)
 		}
 	}
 	if e != "" {
-		f.tree.Set(string(f.buf))
-		f.keyBytes += allocSize(len(f.buf))
+		k := probeKey(f.buf)
+		if k.rest != "" {
+			k.rest = strings.Clone(k.rest) // the tree keeps it: not f.buf's bytes
+		}
+		f.tree.Set(k)
+		f.keyBytes += restBytes(k)
 	}
 }
 
+// keySlabBytes is the size of the blocks a build copies the keys' rests
+// into: one allocation for many keys. A block stays in memory while any
+// of its keys is in the tree.
+const keySlabBytes = 16 << 10
+
 // build fills an empty index with the entities of a hash table: the keys
 // sorted once and loaded in order, far cheaper than inserting them one by
-// one. They are sorted by their first 8 bytes held beside them first, so
-// that most comparisons do not follow a pointer.
+// one.
 func (f *fieldIndex) build(x *index) {
-	type sortable struct {
-		head uint64
-		key  string
-	}
-	keys := make([]sortable, 0, x.Len())
+	keys := make([]ikey, 0, x.Len())
+	var slab []byte
 	x.Scan(func(e Entity) bool {
 		f.buf = f.appendKey(f.buf[:0], e)
-		var head [8]byte
-		copy(head[:], f.buf)
-		keys = append(keys, sortable{binary.BigEndian.Uint64(head[:]), string(f.buf)})
+		k := probeKey(f.buf)
+		if n := len(k.rest); n > 0 {
+			if cap(slab)-len(slab) < n {
+				slab = make([]byte, 0, max(keySlabBytes, n))
+			}
+			at := len(slab)
+			slab = append(slab, k.rest...)
+			k.rest = bytesView(slab[at:len(slab):len(slab)])
+		}
+		keys = append(keys, k)
 		return true
 	})
-	slices.SortFunc(keys, func(a, b sortable) int {
-		if c := cmp.Compare(a.head, b.head); c != 0 {
+	slices.SortFunc(keys, func(a, b ikey) int {
+		if c := cmp.Compare(a.hi, b.hi); c != 0 {
 			return c
 		}
-		return strings.Compare(a.key, b.key)
+		if c := cmp.Compare(a.lo, b.lo); c != 0 {
+			return c
+		}
+		return strings.Compare(a.rest, b.rest)
 	})
 	for _, k := range keys {
-		f.tree.Load(k.key)
-		f.keyBytes += allocSize(len(k.key))
+		f.tree.Load(k)
+		f.keyBytes += restBytes(k)
 	}
+	// Loading in order splits each full node in halves and moves the
+	// right half to an array of its own, the left half keeping the whole
+	// array; copying every node once gives each an array of its size.
+	compact := f.tree.Copy()
+	compact.WalkMut(func([]ikey) bool { return true })
+	f.tree = compact
 	f.snap = nil
 }
 
 // view returns a read-only copy of the tree as it is now.
-func (f *fieldIndex) view() *btree.BTreeG[string] {
+func (f *fieldIndex) view() *btree.BTreeG[ikey] {
 	if f.snap == nil {
 		f.snap = f.tree.Copy()
 	}
@@ -113,12 +192,12 @@ func (f *fieldIndex) view() *btree.BTreeG[string] {
 }
 
 // btreeSlotBytes is what one entry costs in the tree besides its key's
-// bytes: a 16-byte string header in a node's items slice, whose capacity
-// is more than its length, and the nodes' headers and child pointers spread
-// over their items. It is calibrated on BenchmarkIndexBuild's heap growth
-// per entry (BENCHMARKS.md); a tree grown by inserts, with nodes less full
-// than a bulk-loaded one, holds somewhat more.
-const btreeSlotBytes = 35
+// rest: its 32-byte ikey in a node's items array, and the nodes' headers
+// and child pointers spread over their items. It is calibrated on
+// BenchmarkIndexBuild's heap growth per entry (BENCHMARKS.md); a tree
+// grown by inserts, with nodes less full than a bulk-loaded one, holds
+// somewhat more.
+const btreeSlotBytes = 36
 
 // Bytes estimates the memory the index holds.
 func (f *fieldIndex) Bytes() int { return f.keyBytes + f.tree.Len()*btreeSlotBytes }

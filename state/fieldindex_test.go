@@ -1,6 +1,7 @@
 package state
 
 import (
+	"bytes"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -163,5 +164,41 @@ func TestOrderKeys(t *testing.T) {
 		string(appendOrderKey(nil, []byte("2.0"))) != string(appendOrderKey(nil, []byte("2"))) ||
 		string(appendOrderKey(nil, nil)) != string(appendOrderKey(nil, []byte("null"))) {
 		t.Fatal("equal values encode differently")
+	}
+}
+
+// TestIkeyOrder: the tree's keys compare as their bytes, and give their
+// bytes back, for keys around the inline length with zero bytes in them.
+func TestIkeyOrder(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	gen := func() []byte {
+		k := make([]byte, r.IntN(2*inlineKey+3))
+		for i := range k {
+			k[i] = []byte{0, 1, 0xFF, 'a'}[r.IntN(4)]
+		}
+		return k
+	}
+	for range 20000 {
+		a, b := gen(), gen()
+		ka, kb := probeKey(a), probeKey(b)
+		if got, want := lessKey(ka, kb), bytes.Compare(a, b) < 0; got != want {
+			t.Fatalf("%x < %x: %v, want %v", a, b, got, want)
+		}
+		if got := ka.appendTo(nil); !bytes.Equal(got, a) {
+			t.Fatalf("key %x gives back %x", a, got)
+		}
+	}
+}
+
+// TestOrderKeyFastPath: the unboxed cases of appendOrderKey encode what
+// rawValue's value does.
+func TestOrderKeyFastPath(t *testing.T) {
+	for _, raw := range []string{
+		``, `null`, `true`, `false`, `0`, `-0`, `7`, `-12`, `1.5`, `-1.5e3`, `1e400`, `123456789012345678901234`,
+		`9007199254740993`, `0.1`, `""`, `"a"`, `"a\"b"`, `"\u0000"`, `"é"`, "\"a\x00b\"", `[1,2]`, `{"a":1}`,
+	} {
+		if got, want := appendOrderKey(nil, []byte(raw)), appendValueKey(nil, []byte(raw)); !bytes.Equal(got, want) {
+			t.Errorf("%s: key %x, want %x", raw, got, want)
+		}
 	}
 }

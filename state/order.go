@@ -1,8 +1,10 @@
 package state
 
 import (
+	"bytes"
 	"encoding/binary"
 	"math"
+	"strconv"
 )
 
 // The one order of field values, shared by SORTBY and the indexes: a
@@ -37,6 +39,33 @@ const (
 // as WHERE sees it (rawValue): what it binds as an int or float is a
 // number, and so on.
 func appendOrderKey(dst, raw []byte) []byte {
+	// rawValue's common cases first, without boxing the value.
+	if len(raw) > 0 {
+		switch c := raw[0]; {
+		case c == '"':
+			if bytes.IndexByte(raw, '\\') < 0 {
+				return appendBytesKey(append(dst, rankString), bytesView(raw[1:len(raw)-1]))
+			}
+		case c == 't':
+			return append(dst, rankTrue)
+		case c == 'f':
+			return append(dst, rankFalse)
+		case c == 'n':
+			return append(dst, rankNull)
+		case c == '-' || (c >= '0' && c <= '9'):
+			if n, ok := intValue(raw); ok {
+				return appendNumberKey(dst, float64(n))
+			}
+			if f, err := strconv.ParseFloat(bytesView(raw), 64); err == nil {
+				return appendNumberKey(dst, f)
+			}
+		}
+	}
+	return appendValueKey(dst, raw)
+}
+
+// appendValueKey is appendOrderKey by way of rawValue.
+func appendValueKey(dst, raw []byte) []byte {
 	switch v := rawValue(raw).(type) {
 	case nil:
 		return append(dst, rankNull)

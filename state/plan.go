@@ -279,7 +279,7 @@ type plan struct {
 // indexView is a read-only copy of one field index.
 type indexView struct {
 	def  *IndexDef
-	tree *btree.BTreeG[string]
+	tree *btree.BTreeG[ikey]
 }
 
 // rank counts the keys below k (k nil: all of them), by a binary search of
@@ -289,11 +289,12 @@ func (v *indexView) rank(k []byte) int {
 	if k == nil {
 		return n
 	}
+	probe := probeKey(k)
 	lo, hi := 0, n
 	for lo < hi {
 		mid := int(uint(lo+hi) >> 1)
 		item, _ := v.tree.GetAt(mid)
-		if item < string(k) {
+		if lessKey(item, probe) {
 			lo = mid + 1
 		} else {
 			hi = mid
@@ -302,7 +303,28 @@ func (v *indexView) rank(k []byte) int {
 	return lo
 }
 
+// shortRange is the most keys count walks before it counts by ranks.
+const shortRange = 32
+
+// count counts the keys in a range: a short range (a point of a unique
+// field, most often) by walking it, which is one descent of the tree
+// instead of the two binary searches of positions.
 func (v *indexView) count(r keyRange) int {
+	n := 0
+	var hi ikey
+	if r.hi != nil {
+		hi = probeKey(r.hi)
+	}
+	v.tree.Ascend(probeKey(r.lo), func(k ikey) bool {
+		if r.hi != nil && !lessKey(k, hi) {
+			return false
+		}
+		n++
+		return n <= shortRange
+	})
+	if n <= shortRange {
+		return n
+	}
 	lo := 0
 	if len(r.lo) > 0 {
 		lo = v.rank(r.lo)
@@ -476,8 +498,10 @@ func choosePlan(tv *tableView, prog *program, q Query, count bool) plan {
 // index's order or its reverse, until fn returns false.
 func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 	nFields := len(p.fi.def.Fields)
-	visit := func(k string) bool {
-		id := k
+	var buf []byte
+	visit := func(k ikey) bool {
+		buf = k.appendTo(buf[:0])
+		id := bytesView(buf)
 		for range nFields {
 			id = id[skipOrderKey(id):]
 		}
@@ -491,8 +515,9 @@ func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 	if !desc {
 		for _, r := range p.ranges {
 			goOn := true
-			tree.Ascend(string(r.lo), func(k string) bool {
-				if r.hi != nil && k >= string(r.hi) {
+			hi := probeKey(r.hi)
+			tree.Ascend(probeKey(r.lo), func(k ikey) bool {
+				if r.hi != nil && !lessKey(k, hi) {
 					return false
 				}
 				goOn = visit(k)
@@ -507,11 +532,12 @@ func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 	for i := len(p.ranges) - 1; i >= 0; i-- {
 		r := p.ranges[i]
 		goOn := true
-		iter := func(k string) bool {
-			if k < string(r.lo) {
+		lo, hi := probeKey(r.lo), probeKey(r.hi)
+		iter := func(k ikey) bool {
+			if lessKey(k, lo) {
 				return false
 			}
-			if r.hi != nil && k >= string(r.hi) {
+			if r.hi != nil && !lessKey(k, hi) {
 				return true // the pivot itself
 			}
 			goOn = visit(k)
@@ -520,7 +546,7 @@ func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 		if r.hi == nil {
 			tree.Reverse(iter)
 		} else {
-			tree.Descend(string(r.hi), iter)
+			tree.Descend(hi, iter)
 		}
 		if !goOn {
 			return

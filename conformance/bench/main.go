@@ -6,6 +6,7 @@
 //	go run ./conformance/bench                 # the full run (minutes)
 //	go run ./conformance/bench -quick          # a smoke run of about a minute
 //	go run ./conformance/bench -only get,append -rounds 5 -out BENCH.md
+//	go run ./conformance/bench -only catalog   # the product catalogue vs SQLite and PostgreSQL
 //
 // It builds ./cmd/foldb, starts every server itself on free ports with data
 // in a temporary folder, and needs redis-server and redis-benchmark (Redis 7).
@@ -43,6 +44,9 @@ type config struct {
 	sqlSeconds       int
 	sqlDBs           []string
 	sqlDurability    string
+	catalogProducts  int // row 12
+	catalogIters     int
+	catalogAggIters  int
 	quick            bool
 	only             []string
 	out              string
@@ -135,9 +139,12 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.sqlSeconds, "sql-seconds", 10, "seconds of appends per round of the SQL lag row")
 	flag.StringVar(&c.sqlDurability, "sql-durability", "always", "foldb's --durability in the SQL lag row")
 	flag.StringVar(&sqlDBs, "sql-db", "sqlite", "databases of the SQL rows, comma-separated: sqlite, postgres")
+	flag.IntVar(&c.catalogProducts, "catalog-products", 1_000_000, "products of the catalogue row (12)")
+	flag.IntVar(&c.catalogIters, "catalog-queries", 2000, "queries a round of each of the catalogue row's queries 1 to 4, per system")
+	flag.IntVar(&c.catalogAggIters, "catalog-aggregates", 20, "queries a round of the catalogue row's query 5 (sum of stock per category), per system")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of each row: foldb and Redis by turns, the median of each side counts")
-	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -wakeups 300 -sql-events 100000 -sql-accounts 10000 -sql-seconds 3 -rounds 3 unless given")
-	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup,wakeup,append-subscribed,sql-catchup,sql-lag or 1..11 (default: all but append-subscribed)")
+	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -wakeups 300 -sql-events 100000 -sql-accounts 10000 -sql-seconds 3 -catalog-products 50000 -catalog-queries 300 -catalog-aggregates 5 -rounds 3 unless given")
+	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup,wakeup,append-subscribed,sql-catchup,sql-lag,catalog or 1..12 (default: all but append-subscribed and catalog)")
 	flag.StringVar(&c.out, "out", "", "also write the results as Markdown to this file")
 	flag.StringVar(&c.parent, "dir", "", "where to make the temporary work folder (default $TMPDIR); the durable rows fsync there, so put it on the disk to measure")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder (data folders and server logs) at the end")
@@ -153,16 +160,20 @@ func parseFlags() (config, error) {
 		set := map[string]bool{}
 		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for name, p := range map[string]*int{"accounts": &c.accounts, "events": &c.events, "n": &c.n, "writes": &c.writes, "wakeups": &c.wakeups, "rounds": &c.rounds,
-			"sql-events": &c.sqlEvents, "sql-accounts": &c.sqlAccounts, "sql-seconds": &c.sqlSeconds} {
+			"sql-events": &c.sqlEvents, "sql-accounts": &c.sqlAccounts, "sql-seconds": &c.sqlSeconds,
+			"catalog-products": &c.catalogProducts, "catalog-queries": &c.catalogIters, "catalog-aggregates": &c.catalogAggIters} {
 			if !set[name] {
 				*p = map[string]int{"accounts": 50_000, "events": 100_000, "n": 20_000, "writes": 5_000, "wakeups": 300, "rounds": 3,
-					"sql-events": 100_000, "sql-accounts": 10_000, "sql-seconds": 3}[name]
+					"sql-events": 100_000, "sql-accounts": 10_000, "sql-seconds": 3,
+					"catalog-products": 50_000, "catalog-queries": 300, "catalog-aggregates": 5}[name]
 			}
 		}
 	}
 	switch {
 	case c.accounts < 1, c.events < 10, c.n < 1, c.writes < 1, c.wakeups < 1, c.rounds < 1:
 		return c, errors.New("-accounts, -n, -writes, -wakeups and -rounds must be at least 1, -events at least 10")
+	case c.catalogProducts < 1, c.catalogIters < 1, c.catalogAggIters < 1:
+		return c, errors.New("-catalog-products, -catalog-queries and -catalog-aggregates must be at least 1")
 	case c.sqlAccounts < 1, c.sqlEvents < 2*c.sqlAccounts, c.sqlRate < 1, c.sqlSeconds < 1:
 		return c, errors.New("-sql-accounts, -sql-rate and -sql-seconds must be at least 1, -sql-events at least 2 per account")
 	}
@@ -184,7 +195,7 @@ func parseFlags() (config, error) {
 			id = rows[n-1].id
 		}
 		if !slices.ContainsFunc(rows, func(r row) bool { return r.id == id }) {
-			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup, wakeup, append-subscribed, sql-catchup, sql-lag (or 1 to 11)", id)
+			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup, wakeup, append-subscribed, sql-catchup, sql-lag, catalog (or 1 to 12)", id)
 		}
 		c.only = append(c.only, id)
 	}
@@ -269,9 +280,9 @@ func (b *bench) settings() string {
 	for i, r := range b.cfg.appendKeys {
 		rs[i] = strconv.Itoa(r)
 	}
-	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -append-r %s -wakeups %d -sql-events %d -sql-accounts %d -sql-rate %d -sql-seconds %d -sql-durability %s -sql-db %s -rounds %d",
+	return fmt.Sprintf("%s; -accounts %d -events %d -n %d -writes %d -append-r %s -wakeups %d -sql-events %d -sql-accounts %d -sql-rate %d -sql-seconds %d -sql-durability %s -sql-db %s -catalog-products %d -catalog-queries %d -catalog-aggregates %d -rounds %d",
 		mode, b.cfg.accounts, b.cfg.events, b.cfg.n, b.cfg.writes, strings.Join(rs, ","), b.cfg.wakeups,
-		b.cfg.sqlEvents, b.cfg.sqlAccounts, b.cfg.sqlRate, b.cfg.sqlSeconds, b.cfg.sqlDurability, strings.Join(b.cfg.sqlDBs, ","), b.cfg.rounds)
+		b.cfg.sqlEvents, b.cfg.sqlAccounts, b.cfg.sqlRate, b.cfg.sqlSeconds, b.cfg.sqlDurability, strings.Join(b.cfg.sqlDBs, ","), b.cfg.catalogProducts, b.cfg.catalogIters, b.cfg.catalogAggIters, b.cfg.rounds)
 }
 
 // path is a file or folder in the work folder.

@@ -86,10 +86,18 @@ func (r result) figure() float64 {
 }
 
 func (r result) verdict() string {
-	if !r.judged() {
-		return "—"
-	}
 	v := r.figure()
+	if !r.judged() {
+		switch {
+		case math.IsNaN(r.goal):
+			return "—"
+		case math.IsNaN(v) || math.IsInf(v, 0):
+			return "n/a"
+		case r.lowerBetter && v <= r.goal, !r.lowerBetter && v >= r.goal:
+			return "goal met (no floor)"
+		}
+		return "goal missed (no floor)"
+	}
 	switch {
 	case math.IsNaN(v) || math.IsInf(v, 0):
 		return "n/a"

@@ -32,6 +32,7 @@ var rows = []row{
 	{"append-subscribed", "durable appends with 100 Pub/Sub subscribers", (*bench).rowAppendSubscribed, true},
 	{"sql-catchup", "catch-up of the SQL projections vs a plain program", (*bench).rowSQLCatchup, false},
 	{"sql-lag", "lag of the SQL projections at a steady append rate", (*bench).rowSQLLag, false},
+	{"catalog", "product catalogue queries vs SQLite and PostgreSQL", (*bench).rowCatalog, true},
 }
 
 // bankFlags start foldb with the bank schema and no snapshot but the ones

@@ -222,40 +222,13 @@ func (x *postgresTx) exec(query string, args ...any) error {
 	return err
 }
 
-func (x *postgresTx) CreateTable(t *Table) error {
-	if err := checkTable(t); err != nil {
-		return err
-	}
-	for _, q := range createSQL(postgresDialect, t) {
-		if err := x.exec(q); err != nil {
-			return fmt.Errorf("sqldb: create table %q: %w", t.Name, err)
-		}
-	}
-	return nil
-}
+func (x *postgresTx) ddl() ddl { return ddl{postgresDialect, x.exec} }
 
-func (x *postgresTx) DropTable(name string) error {
-	if err := checkName("table", name); err != nil {
-		return err
-	}
-	if err := x.exec("DROP TABLE IF EXISTS " + quoteIdent(name)); err != nil {
-		return fmt.Errorf("sqldb: drop table %q: %w", name, err)
-	}
-	return nil
-}
+func (x *postgresTx) CreateTable(t *Table) error { return x.ddl().createTable(t) }
 
-func (x *postgresTx) RenameTable(from, to string) error {
-	if err := checkName("table", from); err != nil {
-		return err
-	}
-	if err := checkName("table", to); err != nil {
-		return err
-	}
-	if err := x.exec("ALTER TABLE " + quoteIdent(from) + " RENAME TO " + quoteIdent(to)); err != nil {
-		return fmt.Errorf("sqldb: rename table %q to %q: %w", from, to, err)
-	}
-	return nil
-}
+func (x *postgresTx) DropTable(name string) error { return x.ddl().dropTable(name) }
+
+func (x *postgresTx) RenameTable(from, to string) error { return x.ddl().renameTable(from, to) }
 
 func (x *postgresTx) Exists(name string) (bool, error) {
 	if x.done {
@@ -419,15 +392,7 @@ func postgresValue(v any) any {
 	return v
 }
 
-func (x *postgresTx) Clear(name string) error {
-	if err := checkName("table", name); err != nil {
-		return err
-	}
-	if err := x.exec("DELETE FROM " + quoteIdent(name)); err != nil {
-		return fmt.Errorf("sqldb: clear %q: %w", name, err)
-	}
-	return nil
-}
+func (x *postgresTx) Clear(name string) error { return x.ddl().clear(name) }
 
 func (x *postgresTx) SetCheckpoint(c Checkpoint) error {
 	if err := checkCheckpoint(c); err != nil {

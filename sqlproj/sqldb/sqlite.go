@@ -227,40 +227,13 @@ func (x *sqliteTx) exec(query string, args ...any) error {
 	return err
 }
 
-func (x *sqliteTx) CreateTable(t *Table) error {
-	if err := checkTable(t); err != nil {
-		return err
-	}
-	for _, q := range createSQL(sqliteDialect, t) {
-		if err := x.exec(q); err != nil {
-			return fmt.Errorf("sqldb: create table %q: %w", t.Name, err)
-		}
-	}
-	return nil
-}
+func (x *sqliteTx) ddl() ddl { return ddl{sqliteDialect, x.exec} }
 
-func (x *sqliteTx) DropTable(name string) error {
-	if err := checkName("table", name); err != nil {
-		return err
-	}
-	if err := x.exec("DROP TABLE IF EXISTS " + quoteIdent(name)); err != nil {
-		return fmt.Errorf("sqldb: drop table %q: %w", name, err)
-	}
-	return nil
-}
+func (x *sqliteTx) CreateTable(t *Table) error { return x.ddl().createTable(t) }
 
-func (x *sqliteTx) RenameTable(from, to string) error {
-	if err := checkName("table", from); err != nil {
-		return err
-	}
-	if err := checkName("table", to); err != nil {
-		return err
-	}
-	if err := x.exec("ALTER TABLE " + quoteIdent(from) + " RENAME TO " + quoteIdent(to)); err != nil {
-		return fmt.Errorf("sqldb: rename table %q to %q: %w", from, to, err)
-	}
-	return nil
-}
+func (x *sqliteTx) DropTable(name string) error { return x.ddl().dropTable(name) }
+
+func (x *sqliteTx) RenameTable(from, to string) error { return x.ddl().renameTable(from, to) }
 
 func (x *sqliteTx) Exists(name string) (bool, error) {
 	if x.done {
@@ -389,15 +362,7 @@ func sqliteValue(v any) any {
 	return v
 }
 
-func (x *sqliteTx) Clear(name string) error {
-	if err := checkName("table", name); err != nil {
-		return err
-	}
-	if err := x.exec("DELETE FROM " + quoteIdent(name)); err != nil {
-		return fmt.Errorf("sqldb: clear %q: %w", name, err)
-	}
-	return nil
-}
+func (x *sqliteTx) Clear(name string) error { return x.ddl().clear(name) }
 
 func (x *sqliteTx) SetCheckpoint(c Checkpoint) error {
 	if err := checkCheckpoint(c); err != nil {

@@ -426,3 +426,56 @@ func checkCheckpoint(c Checkpoint) error {
 	}
 	return nil
 }
+
+// ddl writes the statements that make, rename, empty and drop tables,
+// which are the same in both databases but for the dialect; exec runs one
+// in the transaction.
+type ddl struct {
+	d    dialect
+	exec func(query string, args ...any) error
+}
+
+func (w ddl) createTable(t *Table) error {
+	if err := checkTable(t); err != nil {
+		return err
+	}
+	for _, q := range createSQL(w.d, t) {
+		if err := w.exec(q); err != nil {
+			return fmt.Errorf("sqldb: create table %q: %w", t.Name, err)
+		}
+	}
+	return nil
+}
+
+func (w ddl) dropTable(name string) error {
+	if err := checkName("table", name); err != nil {
+		return err
+	}
+	if err := w.exec("DROP TABLE IF EXISTS " + quoteIdent(name)); err != nil {
+		return fmt.Errorf("sqldb: drop table %q: %w", name, err)
+	}
+	return nil
+}
+
+func (w ddl) renameTable(from, to string) error {
+	if err := checkName("table", from); err != nil {
+		return err
+	}
+	if err := checkName("table", to); err != nil {
+		return err
+	}
+	if err := w.exec("ALTER TABLE " + quoteIdent(from) + " RENAME TO " + quoteIdent(to)); err != nil {
+		return fmt.Errorf("sqldb: rename table %q to %q: %w", from, to, err)
+	}
+	return nil
+}
+
+func (w ddl) clear(name string) error {
+	if err := checkName("table", name); err != nil {
+		return err
+	}
+	if err := w.exec("DELETE FROM " + quoteIdent(name)); err != nil {
+		return fmt.Errorf("sqldb: clear %q: %w", name, err)
+	}
+	return nil
+}

@@ -158,6 +158,7 @@ func (m *Manager) reconcile(schema *state.Schema, at uint64) {
 			continue
 		}
 		p := newProjector(m, def, at)
+		p.after = m.projectors[def.Name] // nil for a new name
 		next[def.Name] = p
 		go p.run()
 	}

@@ -35,6 +35,10 @@ type projector struct {
 	kick chan struct{} // something to do: a round published, a command
 	stop chan struct{} // closed to stop
 	done chan struct{} // closed when run returns
+	// after is the projector of the same name that this one replaces: it
+	// may be in the middle of a batch of the same table, so this one
+	// starts once it has returned.
+	after *projector
 	ctx  context.Context
 	end  context.CancelFunc
 
@@ -160,6 +164,13 @@ func (p *projector) setState(s State) {
 func (p *projector) run() {
 	defer close(p.done)
 	defer p.end()
+	if p.after != nil {
+		select {
+		case <-p.after.done:
+		case <-p.stop:
+		}
+		p.after = nil
+	}
 	for {
 		select {
 		case <-p.stop:
@@ -878,6 +889,9 @@ func (p *projector) buildTable(db sqldb.DB) error {
 		p.mu.Unlock()
 		var done uint64
 		err := pipeline(func(send func(rowBatch) bool) error {
+			if at == 0 {
+				return nil // an empty log: Scan's to of 0 would mean "to the end"
+			}
 			b := &rowBuilder{p: p}
 			err := p.m.log.Scan(1, at, func(ev *eventlog.Event) error {
 				if p.takes(ev) {

@@ -142,14 +142,23 @@ func (f *fixture) append(stream string, events ...string) {
 // caughtUp waits until every projection's checkpoint is the log's end.
 func (f *fixture) caughtUp() {
 	f.t.Helper()
+	var last []string
+	defer func() {
+		if f.t.Failed() {
+			f.t.Logf("the log at %d; the projections: %q", f.log.LastPosition(), last)
+		}
+	}()
 	testkit.WaitFor(f.t, "the projections catch up", func() bool {
+		last = last[:0]
+		ok := true
 		for _, n := range f.m.Names() {
 			st, err := f.m.Status(n, false)
+			last = append(last, fmt.Sprintf("%+v %v", st, err))
 			if err != nil || st.Position != f.log.LastPosition() || (st.State != Live && st.State != CatchingUp) {
-				return false
+				ok = false
 			}
 		}
-		return true
+		return ok
 	})
 }
 

@@ -39,8 +39,8 @@ type projector struct {
 	// may be in the middle of a batch of the same table, so this one
 	// starts once it has returned.
 	after *projector
-	ctx  context.Context
-	end  context.CancelFunc
+	ctx   context.Context
+	end   context.CancelFunc
 
 	mu          sync.Mutex
 	state       State

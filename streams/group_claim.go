@@ -311,17 +311,9 @@ type GroupInfo struct {
 }
 
 func (r *InfoGroups) stage(s *stager) error {
-	v := ParseKey(r.Key)
-	if v.Kind == KindNone {
-		return ErrNoKey
-	}
 	r.Groups = nil
-	gs := s.gs.sortedGroups(r.Key)
-	if len(gs) == 0 {
-		return nil
-	}
-	f, err := s.gs.facts(v, s.b.Committed())
-	if err != nil {
+	gs, f, err := s.keyGroups(r.Key)
+	if err != nil || len(gs) == 0 {
 		return err
 	}
 	for _, g := range gs {

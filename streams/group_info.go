@@ -43,17 +43,9 @@ type ConsumerFull struct {
 }
 
 func (r *InfoStreamFull) stage(s *stager) error {
-	v := ParseKey(r.Key)
-	if v.Kind == KindNone {
-		return ErrNoKey
-	}
 	r.Groups = nil
-	gs := s.gs.sortedGroups(r.Key)
-	if len(gs) == 0 {
-		return nil
-	}
-	f, err := s.gs.facts(v, s.b.Committed())
-	if err != nil {
+	gs, f, err := s.keyGroups(r.Key)
+	if err != nil || len(gs) == 0 {
 		return err
 	}
 	for _, g := range gs {
@@ -73,4 +65,22 @@ func (r *InfoStreamFull) stage(s *stager) error {
 		r.Groups = append(r.Groups, info)
 	}
 	return nil
+}
+
+// keyGroups is key's groups by name and the facts of its view that their
+// lag needs (nil when it has no group); ErrNoKey when key names no stream.
+func (s *stager) keyGroups(key string) ([]*group, *viewFacts, error) {
+	v := ParseKey(key)
+	if v.Kind == KindNone {
+		return nil, nil, ErrNoKey
+	}
+	gs := s.gs.sortedGroups(key)
+	if len(gs) == 0 {
+		return nil, nil, nil
+	}
+	f, err := s.gs.facts(v, s.b.Committed())
+	if err != nil {
+		return nil, nil, err
+	}
+	return gs, f, nil
 }

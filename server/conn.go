@@ -124,10 +124,13 @@ func (c *conn) close() {
 }
 
 // nudge wakes serve for mail, an interrupt or a kill: it cuts short the
-// read serve is in, or ends its wait on the mailbox channel.
+// read serve is in, or ends its wait on the mailbox channel. A nudge that
+// comes late, after serve took the mail it was for and began a new read,
+// leaves that read alone: serve would take its cut for an idle timeout.
+// (A kill closes the connection first, which ends the read anyway.)
 func (c *conn) nudge() {
 	c.mu.Lock()
-	if c.inRead {
+	if c.inRead && (c.mail.Load() || c.interrupted.Load()) {
 		c.nc.SetReadDeadline(aLongTimeAgo)
 	}
 	c.mu.Unlock()

@@ -103,6 +103,8 @@ type Env struct {
 	Hub       *pubsub.Hub
 	// Projections are the SQL projectors.
 	Projections Projections
+	// SlowLog keeps the commands that ran too long (SLOWLOG).
+	SlowLog *SlowLog
 }
 
 // Server is what the server package offers to commands that act on the

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/foldb/foldb/state"
@@ -28,6 +29,7 @@ func entityCommands() []*Command {
 			Syntax:  "ENTITY.ALL type [WHERE expression] [SORTBY field [ASC|DESC]] [LIMIT offset count]",
 			Summary: "Returns id, json pairs of the entities that match, sorted by a field or in an unspecified order that holds while the type is not written to.",
 			Run:     handle(parseAll, runAll),
+			Bounded: boundedAll, Plan: planAll,
 		},
 		{
 			Name: "ENTITY.COUNT", Arity: -2, Flags: FlagRead, Group: "entity", Since: "0.1.0",
@@ -35,9 +37,10 @@ func entityCommands() []*Command {
 			Syntax:  "ENTITY.COUNT type [WHERE expression]",
 			Summary: "Counts the entities of a type, or those that match.",
 			Run:     handle(parseEntityCount, runCount),
+			Bounded: boundedCount, Plan: planCount,
 		},
 		{
-			Name: "ENTITY.EXPLAIN", Arity: -2, Flags: FlagRead, Group: "entity", Since: "0.4.0",
+			Name: "ENTITY.EXPLAIN", Arity: -2, Flags: FlagRead | FlagFast, Group: "entity", Since: "0.4.0",
 			FirstKey: 1, LastKey: 1, Step: 1,
 			Syntax:  "ENTITY.EXPLAIN type [WHERE expression] [SORTBY field [ASC|DESC]] [LIMIT offset count]",
 			Summary: "Returns how ENTITY.ALL with these arguments runs: the index it walks or a scan, the index's ranges, how the order is made, whether WHERE runs on each entity read, and how many entities it reads at most.",
@@ -49,6 +52,7 @@ func entityCommands() []*Command {
 			Syntax:  "ENTITY.AGGREGATE type [WHERE expression] [GROUPBY field] REDUCE COUNT|SUM field|MIN field|MAX field|AVG field ...",
 			Summary: "Groups the entities that match by a field and returns, per group, the count, sum, minimum, maximum or average of fields.",
 			Run:     handle(parseAggregate, runAggregate),
+			Bounded: boundedAggregate, Plan: planAggregate,
 		},
 		{
 			Name: "ENTITY.TYPES", Arity: 1, Flags: FlagRead | FlagFast, Group: "entity", Since: "0.1.0",
@@ -63,6 +67,84 @@ func entityCommands() []*Command {
 			Run:     runDBSize,
 		},
 	}
+}
+
+// inlineReads is the most entities a query's plan may read for the network
+// loop to run it itself (Command.Bounded): a page of an index, a count of
+// an index's range. Anything more goes to a goroutine, so that it holds up
+// no other connection.
+const inlineReads = 256
+
+// boundedReads reports whether a query reads at most inlineReads entities.
+// Arguments that do not parse, or a WHERE that does not compile, are
+// bounded too: their reply is an error.
+func boundedReads(env *Env, q state.Query, count bool) bool {
+	n, err := env.State.Store().Reads(q, count)
+	return err != nil || n <= inlineReads
+}
+
+// planText is a query's plan in a few words: "index category,price
+// (category == "c1"), reads at most 10 of 1000000 entities" or "scan of
+// 1000000 entities, WHERE on each".
+func planText(env *Env, q state.Query, count bool) string {
+	store := env.State.Store()
+	ex, err := store.Explain(q, count)
+	if err != nil {
+		return err.Error()
+	}
+	reads, _ := store.Reads(q, count)
+	var b strings.Builder
+	if ex.Index == "" {
+		fmt.Fprintf(&b, "scan of %d entities", ex.Entities)
+	} else {
+		fmt.Fprintf(&b, "index %s (%s), reads at most %d of %d entities", ex.Index, strings.Join(ex.Ranges, " | "), reads, ex.Entities)
+	}
+	if ex.Filter {
+		b.WriteString(", WHERE on each")
+	}
+	if ex.Order == "sort" {
+		b.WriteString(", sorted")
+	}
+	return b.String()
+}
+
+func planAll(env *Env, args [][]byte) string {
+	q, err := parseAll(args)
+	if err != nil {
+		return err.Error()
+	}
+	return planText(env, q, false)
+}
+
+func planCount(env *Env, args [][]byte) string {
+	r, err := parseEntityCount(args)
+	if err != nil {
+		return err.Error()
+	}
+	return planText(env, state.Query{Type: r.typ, Where: r.where, Limit: -1}, true)
+}
+
+func planAggregate(env *Env, args [][]byte) string {
+	a, err := parseAggregate(args)
+	if err != nil {
+		return err.Error()
+	}
+	return planText(env, state.Query{Type: a.Type, Where: a.Where, Limit: -1}, false)
+}
+
+func boundedAll(env *Env, args [][]byte) bool {
+	q, err := parseAll(args)
+	return err != nil || boundedReads(env, q, false)
+}
+
+func boundedCount(env *Env, args [][]byte) bool {
+	r, err := parseEntityCount(args)
+	return err != nil || boundedReads(env, state.Query{Type: r.typ, Where: r.where, Limit: -1}, true)
+}
+
+func boundedAggregate(env *Env, args [][]byte) bool {
+	a, err := parseAggregate(args)
+	return err != nil || boundedReads(env, state.Query{Type: a.Type, Where: a.Where, Limit: -1}, false)
 }
 
 type getReq struct {

@@ -94,6 +94,17 @@ type Command struct {
 	// work of consecutive commands, runs it together and then writes each
 	// reply in order. A command with Prepare has no Run.
 	Prepare func(c *Ctx, args [][]byte) Pending
+	// Bounded is set for a command whose cost its arguments decide (a
+	// query): it reports whether these arguments keep the command cheap
+	// enough for the network loop to run it itself, as it runs FlagFast
+	// commands, instead of handing it to a goroutine. It is asked only of
+	// an authenticated connection while the state is live, and must itself
+	// be cheap: it plans, it does not run.
+	Bounded func(env *Env, args [][]byte) bool
+	// Plan, for a query, says how it runs with these arguments (the index
+	// it walks or a scan, and how many entities it reads), for the log's
+	// line about a slow command.
+	Plan func(env *Env, args [][]byte) string
 
 	// Subcommands, for container commands such as CLIENT and CONFIG. Each
 	// is an entry of its own: dispatch obeys its flags, not the
@@ -206,7 +217,7 @@ func All() *Table {
 	var cmds []*Command
 	for _, family := range [][]*Command{
 		connectionCommands(), commandCommands(), configCommands(), infoCommands(), serverCommands(),
-		eventCommands(), entityCommands(), schemaCommands(), snapshotCommands(), pubsubCommands(), groupCommands(), streamCommands(), projectionCommands(),
+		eventCommands(), entityCommands(), schemaCommands(), snapshotCommands(), pubsubCommands(), groupCommands(), streamCommands(), projectionCommands(), slowlogCommands(),
 	} {
 		cmds = append(cmds, family...)
 	}

@@ -36,6 +36,10 @@ var table = settings.New(DefaultOptions(), []settings.Setting[Options]{
 		Value: settings.Int(func(o *Options) *int { return &o.MaxClients }, 1, math.MaxInt)},
 	{Name: "timeout", Doc: "close connections idle this many seconds (0: never)", Runtime: true,
 		Value: settings.Seconds(func(o *Options) *time.Duration { return &o.Timeout })},
+	{Name: "slowlog-log-slower-than", Doc: "run time in microseconds from which a command goes to SLOWLOG and the log, naming its plan when it is a query (-1: never, 0: every command that is not fast)", Runtime: true,
+		Value: settings.Int(func(o *Options) *int { return &o.SlowlogSlowerThan }, -1, math.MaxInt)},
+	{Name: "slowlog-max-len", Doc: "how many slow commands SLOWLOG keeps", Runtime: true,
+		Value: settings.Int(func(o *Options) *int { return &o.SlowlogMaxLen }, 0, math.MaxInt)},
 	{Name: "proto-max-bulk-len", Doc: "longest argument a client may send",
 		Value: settings.Bytes(func(o *Options) *int64 { return &o.ProtoMaxBulkLen }, 1<<20)},
 	{Name: "pubsub-output-limit", Doc: "bytes of messages a Pub/Sub subscriber may leave unread before it is disconnected (Redis's client-output-buffer-limit pubsub)",
@@ -126,6 +130,7 @@ func (s *Server) ConfigSet(name, value string) error {
 	if o.Timeout != old.Timeout {
 		s.rearmIdleTimeouts(o.Timeout)
 	}
+	s.env.SlowLog.Configure(int64(o.SlowlogSlowerThan), o.SlowlogMaxLen)
 	return nil
 }
 

@@ -391,13 +391,35 @@ func (c *conn) dispatch(cmd *commands.Command, err error, args [][]byte) {
 		return
 	}
 	wasAuthed := c.client.Authed
-	cmd.Run(&c.ctx, args)
+	if cmd.Flags&commands.FlagFast != 0 {
+		cmd.Run(&c.ctx, args)
+	} else {
+		c.runTimed(cmd, args)
+	}
 	if c.client.Authed != wasAuthed {
 		c.rd.SetLimits(c.s.limits(c.client.Authed))
 	}
 	if c.wantBlock {
 		c.keepBlocked(cmd, args)
 	}
+}
+
+// runTimed runs a command that is not fast and keeps it in SLOWLOG, and
+// says so in the log with the query's plan, when it ran too long.
+func (c *conn) runTimed(cmd *commands.Command, args [][]byte) {
+	start := time.Now()
+	cmd.Run(&c.ctx, args)
+	d := time.Since(start)
+	sl := c.s.env.SlowLog
+	if !sl.Slow(d) {
+		return
+	}
+	e := sl.Record(c.client, args, start, d)
+	attrs := []any{"command", e.Line(), "duration", d, "client", c.client.Addr}
+	if cmd.Plan != nil {
+		attrs = append(attrs, "plan", cmd.Plan(c.s.env, args))
+	}
+	c.s.log.Warn("slow command", attrs...)
 }
 
 // runPending runs the gathered appends of consecutive pipelined commands

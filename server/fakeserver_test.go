@@ -106,7 +106,7 @@ func (f *fakeLog) counts() (now, async, sync int) {
 //	FAST               +OK on the loop
 //	SLOW               tells running, waits for a token on slow, then +SLOW
 //	                   (off the loop)
-//	WHERE, CONT INLINE (fast), CONT ELSEWHERE
+//	WHERE, CONT INLINE (fast), CONT ELSEWHERE, BOUNDED n (inline when n <= 10)
 //	                   the connection's state while the command runs
 //	BIG n              a bulk of n bytes
 //	BLOCK ms           blocks (0: no deadline); the Wait goes to waits;
@@ -148,7 +148,7 @@ func startFake(t testing.TB, goroutines bool, opts ...func(*fakeServer)) *fakeSe
 		clients:     make(map[uint64]*conn),
 		done:        make(chan struct{}),
 	}
-	s.env = &commands.Env{Table: table, Server: s}
+	s.env = &commands.Env{Table: table, Server: s, SlowLog: commands.NewSlowLog()}
 	fs.Server = s
 	for _, f := range opts {
 		f(fs)
@@ -256,6 +256,11 @@ func (fs *fakeServer) commands() []*commands.Command {
 			c.W.Simple("SLOW")
 		}},
 		{Name: "WHERE", Arity: 1, Flags: all | commands.FlagFast, Run: func(c *commands.Ctx, _ [][]byte) { c.W.BulkString(where(c)) }},
+		{Name: "BOUNDED", Arity: 2, Flags: all, Run: func(c *commands.Ctx, _ [][]byte) { c.W.BulkString(where(c)) },
+			Bounded: func(_ *commands.Env, args [][]byte) bool {
+				n, err := strconv.Atoi(string(args[1]))
+				return err == nil && n <= 10
+			}},
 		cont,
 		{Name: "BIG", Arity: 2, Flags: all | commands.FlagFast, Run: func(c *commands.Ctx, args [][]byte) {
 			n, _ := strconv.Atoi(string(args[1]))

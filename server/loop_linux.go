@@ -562,7 +562,7 @@ func (l *loop) process(c *conn, readable bool) {
 			break
 		}
 		cmd, rerr := c.s.table.Resolve(args)
-		if !c.runsInline(cmd) {
+		if !c.runsInline(cmd, args) {
 			l.offload(c, cmd, args)
 			return
 		}
@@ -586,13 +586,23 @@ func (l *loop) process(c *conn, readable bool) {
 }
 
 // runsInline reports whether the loop may run cmd itself: without pending
-// appends, anything fast, failing or to be gathered; with them, only
-// another append that joins them (anything else needs them answered first).
-func (c *conn) runsInline(cmd *commands.Command) bool {
+// appends, anything fast, failing, to be gathered, or a query whose
+// arguments bound its work (Command.Bounded); with them, only another
+// append that joins them (anything else needs them answered first).
+func (c *conn) runsInline(cmd *commands.Command, args [][]byte) bool {
 	if len(c.pending) > 0 {
 		return cmd != nil && cmd.Prepare != nil && c.client.Authed && !c.s.loading.Load()
 	}
-	return cmd == nil || cmd.Prepare != nil || cmd.Flags&commands.FlagFast != 0
+	if cmd == nil || cmd.Prepare != nil || cmd.Flags&commands.FlagFast != 0 {
+		return true
+	}
+	if cmd.Bounded == nil {
+		return false
+	}
+	if !c.client.Authed || c.s.loading.Load() {
+		return true // dispatch refuses it
+	}
+	return cmd.Bounded(c.ctx.Env, args)
 }
 
 // submit queues the connection's gathered appends for the loop's round

@@ -82,7 +82,7 @@ func (l *loop) unblock(c *conn) {
 // goroutine, after its wait ended.
 func (l *loop) runAgain(c *conn, timedOut bool) {
 	c.to(c.rest())
-	if c.runsInline(c.waitCmd) {
+	if c.runsInline(c.waitCmd, c.waitArgs) {
 		c.runAgain(timedOut)
 		if c.wantBlock {
 			l.block(c)

@@ -161,7 +161,7 @@ func TestLoopAppendPipeline(t *testing.T) {
 
 // TestLoopOffloaded: a command that is not fast runs off the loop, which
 // serves others meanwhile; a container's subcommand runs where its own
-// flags say.
+// flags say, and a command with Bounded where its arguments say.
 func TestLoopOffloaded(t *testing.T) {
 	fs := startFake(t, false)
 	r, other := fs.raw(t), fs.raw(t)
@@ -177,7 +177,8 @@ func TestLoopOffloaded(t *testing.T) {
 	expectReplies(t, r, "SLOW")
 	fs.waitTransitions(t, id, "reading>offloaded", "offloaded>reading")
 
-	for cmd, want := range map[string]string{"WHERE": "reading", "CONT INLINE": "reading", "CONT ELSEWHERE": "offloaded"} {
+	for cmd, want := range map[string]string{"WHERE": "reading", "CONT INLINE": "reading", "CONT ELSEWHERE": "offloaded",
+		"BOUNDED 3": "reading", "BOUNDED 30": "offloaded"} {
 		if got := r.Do(strings.Fields(cmd)...); got != testkit.Bulk(want) {
 			t.Errorf("%s ran %v, want %s", cmd, got, want)
 		}

@@ -24,6 +24,11 @@ type Options struct {
 	MaxClients  int
 	// Timeout closes a connection idle for this long; 0 never does.
 	Timeout time.Duration
+	// SlowlogSlowerThan is the run time in microseconds from which SLOWLOG
+	// records a command and the log says so (< 0: never, 0: every one).
+	SlowlogSlowerThan int
+	// SlowlogMaxLen is how many entries SLOWLOG keeps.
+	SlowlogMaxLen int
 	// ProtoMaxBulkLen is the longest argument a client may send.
 	ProtoMaxBulkLen int64
 	// PubSubOutputLimit is how many bytes of pushed messages and unsent
@@ -70,6 +75,8 @@ func DefaultOptions() Options {
 		Dir:                "./data",
 		Durability:         lo.Durability,
 		MaxClients:         10000,
+		SlowlogSlowerThan:  10_000,
+		SlowlogMaxLen:      128,
 		ProtoMaxBulkLen:    512 << 20,
 		PubSubOutputLimit:  defaultOutputLimit,
 		MaxEventSize:       lo.MaxEventSize,

@@ -135,7 +135,9 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	}
 	s.hub = pubsub.New()
 	s.readers = streams.NewReaders(elog.LastPosition())
-	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Readers: s.readers, Table: s.table, Server: s, Hub: s.hub}
+	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Readers: s.readers, Table: s.table, Server: s, Hub: s.hub,
+		SlowLog: commands.NewSlowLog()}
+	s.env.SlowLog.Configure(int64(opts.SlowlogSlowerThan), opts.SlowlogMaxLen)
 	po := opts.projectionOptions()
 	po.Logger = logger
 	s.projections = sqlproj.New(elog, s.state, po)

@@ -274,6 +274,7 @@ type plan struct {
 	ordered bool       // walking the ranges gives SORTBY's order
 	exact   bool       // the ranges are exactly the WHERE's matches
 	est     int        // keys in the ranges
+	cost    float64    // entities the query reads, as choosePlan estimates it
 }
 
 // indexView is a read-only copy of one field index.
@@ -432,7 +433,17 @@ func descText(ds []string) string {
 // most the smallest range of any plan. count: the query counts.
 func choosePlan(tv *tableView, prog *program, q Query, count bool) plan {
 	n := tv.idx.Len()
-	scan := plan{est: n, ordered: q.SortBy == ""}
+	keep := -1
+	if q.Limit >= 0 && !count {
+		keep = q.Offset + q.Limit
+	}
+	scan := plan{est: n, ordered: q.SortBy == "", cost: float64(n)}
+	if prog == nil && q.SortBy == "" && keep >= 0 {
+		scan.cost = float64(min(n, keep)) // the first entities of the table
+	}
+	if !scan.ordered {
+		scan.cost++ // a sort
+	}
 	if len(tv.fidx) == 0 {
 		return scan
 	}
@@ -467,10 +478,6 @@ func choosePlan(tv *tableView, prog *program, q Query, count bool) plan {
 	for _, p := range cands {
 		matches = min(matches, p.est)
 	}
-	keep := -1
-	if q.Limit >= 0 && !count {
-		keep = q.Offset + q.Limit
-	}
 	cost := func(p plan) float64 {
 		if count && p.exact {
 			return float64(len(p.ranges))
@@ -485,10 +492,9 @@ func choosePlan(tv *tableView, prog *program, q Query, count bool) plan {
 		return c
 	}
 	best := scan
-	bestCost := cost(scan)
 	for _, p := range cands {
-		if c := cost(p); c < bestCost {
-			best, bestCost = p, c
+		if p.cost = cost(p); p.cost < best.cost {
+			best = p
 		}
 	}
 	return best

@@ -80,7 +80,8 @@ func idList(es []Entity) []string {
 func (ps *propStore) check(s *Store, q Query, stats map[string]int) {
 	t := ps.t
 	t.Helper()
-	got, err := s.All(q)
+	read := 0
+	got, err := s.all(q, &read)
 	if _, cerr := newMatcher(q.Where); cerr != nil {
 		if err == nil {
 			t.Fatalf("%+v: no error; the WHERE does not compile: %v", q, cerr)
@@ -93,6 +94,11 @@ func (ps *propStore) check(s *Store, q Query, stats map[string]int) {
 	want := scanned(t, s, q)
 	stats["queries"]++
 	ex, _ := s.Explain(q, false)
+	if bound, err := s.Reads(q, false); err != nil || read > bound {
+		t.Fatalf("%+v (plan %+v): read %d entities; Reads promised at most %d (%v)", q, ex, read, bound, err)
+	} else if bound <= 20 {
+		stats["bounded"]++
+	}
 	if ex.Index != "" {
 		stats["index"]++
 	} else {
@@ -120,7 +126,11 @@ func (ps *propStore) check(s *Store, q Query, stats map[string]int) {
 		}
 	}
 	if q.Where != "" {
-		n, err := s.Count("p", q.Where)
+		read = 0
+		n, err := s.count("p", q.Where, &read)
+		if bound, berr := s.Reads(q, true); berr != nil || read > bound {
+			t.Fatalf("COUNT %q: read %d entities; Reads promised at most %d (%v)", q.Where, read, bound, berr)
+		}
 		all := q
 		all.Offset, all.Limit, all.SortBy = 0, -1, ""
 		if want := len(scanned(t, s, all)); err != nil || n != want {
@@ -168,7 +178,7 @@ func TestPlansAgainstScan(t *testing.T) {
 		}
 		checkIndexes(t, ps.s)
 		checkIndexes(t, restored)
-		if stats["index"] < 100 || stats["exact count"] < 20 {
+		if stats["index"] < 100 || stats["exact count"] < 20 || stats["bounded"] < 20 {
 			t.Fatalf("seed %d: too few plans used an index: %v", seed, stats)
 		}
 		t.Logf("seed %d: %v", seed, stats)

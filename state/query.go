@@ -83,7 +83,10 @@ func (m *matcher) match(e Entity) bool {
 // not written to (the hash table's, or the order of the index the query
 // walks), and the scan stops once Offset+Limit matched. With SortBy they
 // come in the order of order.go.
-func (s *Store) All(q Query) ([]Entity, error) {
+func (s *Store) All(q Query) ([]Entity, error) { return s.all(q, nil) }
+
+// all is All; reads, when not nil, counts the entities the plan reads.
+func (s *Store) all(q Query, reads *int) ([]Entity, error) {
 	m, err := newMatcher(q.Where)
 	if err != nil {
 		return nil, err
@@ -96,11 +99,24 @@ func (s *Store) All(q Query) ([]Entity, error) {
 	if p.exact {
 		m = &matcher{}
 	}
-	each := p.source(tv, q.Desc)
+	each := counted(p.source(tv, q.Desc), reads)
 	if q.SortBy == "" || p.ordered {
 		return firstMatches(each, m, q.Offset, q.Limit), nil
 	}
 	return scanSorted(each, m, q), nil
+}
+
+// counted is a source that counts what it gives in n (nil: the source).
+func counted(each func(func(Entity) bool), n *int) func(func(Entity) bool) {
+	if n == nil {
+		return each
+	}
+	return func(fn func(Entity) bool) {
+		each(func(e Entity) bool {
+			*n++
+			return fn(e)
+		})
+	}
 }
 
 // source is what a plan reads: the whole table, or its index's ranges.
@@ -114,7 +130,10 @@ func (p *plan) source(tv *tableView, desc bool) func(func(Entity) bool) {
 // Count counts the entities a WHERE selects: the sizes of an index's
 // ranges when they are exactly the WHERE, else the matches among what the
 // plan reads.
-func (s *Store) Count(typ, where string) (int, error) {
+func (s *Store) Count(typ, where string) (int, error) { return s.count(typ, where, nil) }
+
+// count is Count; reads, when not nil, counts the entities the plan reads.
+func (s *Store) count(typ, where string, reads *int) (int, error) {
 	if where == "" {
 		return s.Len(typ), nil
 	}
@@ -131,7 +150,7 @@ func (s *Store) Count(typ, where string) (int, error) {
 		return p.est, nil
 	}
 	n := 0
-	p.source(tv, false)(func(e Entity) bool {
+	counted(p.source(tv, false), reads)(func(e Entity) bool {
 		if m.match(e) {
 			n++
 		}
@@ -178,6 +197,41 @@ func (s *Store) Explain(q Query, count bool) (Explain, error) {
 		ex.Estimate = 0 // counted from the index's ranks
 	}
 	return ex, nil
+}
+
+// Reads is the most entities a query reads (count: as ENTITY.COUNT), from
+// its plan and without running it: the index's keys in the ranges, or the
+// table's size for a scan, unless the walk stops sooner for certain: a
+// count of an index's exact ranges reads none, and an ordered walk of
+// exact ranges, or a scan without WHERE and SORTBY, reads no more than
+// Offset+Limit. The server runs a query whose bound is small on its
+// network loop instead of handing it to a goroutine.
+func (s *Store) Reads(q Query, count bool) (int, error) {
+	if count && q.Where == "" {
+		return 0, nil
+	}
+	m, err := newMatcher(q.Where)
+	if err != nil {
+		return 0, err
+	}
+	tv := s.viewTable(q.Type)
+	if tv == nil {
+		return 0, nil
+	}
+	p := choosePlan(tv, m.prog, q, count)
+	keep := -1
+	if q.Limit >= 0 && !count {
+		keep = q.Offset + q.Limit
+	}
+	switch {
+	case p.fi == nil && m.prog == nil && q.SortBy == "" && keep >= 0:
+		return min(p.est, keep), nil
+	case p.fi != nil && p.exact && count:
+		return 0, nil
+	case p.fi != nil && p.exact && p.ordered && keep >= 0:
+		return min(p.est, keep), nil
+	}
+	return p.est, nil
 }
 
 // firstMatches reads entities in the source's order and stops once

@@ -44,8 +44,8 @@ func (k intKind[O]) want() error {
 	switch {
 	case k.min == 1 && k.max == math.MaxInt:
 		return &wantError{"a positive integer"}
-	case k.max == math.MaxInt:
-		return &wantError{fmt.Sprintf("an integer, %d or more", k.min)}
+	case k.max == math.MaxInt: // Redis's words for its numeric settings
+		return &wantError{fmt.Sprintf("between %d and %d inclusive", k.min, k.max)}
 	}
 	return &wantError{fmt.Sprintf("an integer from %d to %d", k.min, k.max)}
 }

@@ -6,6 +6,7 @@ package testserver
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"testing"
 
@@ -30,13 +31,19 @@ type Server struct {
 // not close cleanly.
 func Start(t testing.TB, opts ...func(*server.Options)) *Server {
 	t.Helper()
+	return StartLogging(t, io.Discard, opts...)
+}
+
+// StartLogging is Start with the server's log written to w as text.
+func StartLogging(t testing.TB, w io.Writer, opts ...func(*server.Options)) *Server {
+	t.Helper()
 	o := server.DefaultOptions()
 	o.Port = 0
 	o.Dir = t.TempDir()
 	for _, f := range opts {
 		f(&o)
 	}
-	s, err := server.New(o, slog.New(slog.DiscardHandler))
+	s, err := server.New(o, slog.New(slog.NewTextHandler(w, nil)))
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

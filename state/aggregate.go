@@ -3,8 +3,11 @@ package state
 import (
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 )
 
 // Aggregate groups the entities a WHERE selects by a field and reduces
@@ -64,86 +67,172 @@ type aggAcc struct {
 	mmKeys []string
 }
 
+// aggregator folds entities into groups. Each goroutine of a parallel
+// scan has its own; merge joins them.
+type aggregator struct {
+	a      *Aggregate
+	m      *matcher
+	names  []string // the fields read: the GROUPBY field (first, when set) and the reducers'
+	field  []int    // per reducer, its field's place in names (-1: COUNT)
+	group  int      // the GROUPBY field's place in names (-1: none)
+	vals   [][]byte
+	buf    []byte
+	groups map[string]*aggAcc
+}
+
+func newAggregator(a *Aggregate, m *matcher) *aggregator {
+	ag := &aggregator{a: a, m: m, group: -1, field: make([]int, len(a.Reducers)), groups: map[string]*aggAcc{}}
+	if a.GroupBy != "" {
+		ag.group, ag.names = 0, append(ag.names, a.GroupBy)
+	}
+	for i, r := range a.Reducers {
+		ag.field[i] = -1
+		if r.Op == "COUNT" {
+			continue
+		}
+		at := slices.Index(ag.names, r.Field)
+		if at < 0 {
+			at, ag.names = len(ag.names), append(ag.names, r.Field)
+		}
+		ag.field[i] = at
+	}
+	ag.vals = make([][]byte, len(ag.names))
+	return ag
+}
+
+func (ag *aggregator) newAcc(group, key string) *aggAcc {
+	n := len(ag.a.Reducers)
+	return &aggAcc{group: group, key: key, sums: make([]float64, n), nums: make([]int64, n), minmax: make([]string, n), mmKeys: make([]string, n)}
+}
+
+// add folds one entity, when it matches.
+func (ag *aggregator) add(e Entity) bool {
+	if !ag.m.match(e) {
+		return true
+	}
+	membersOf(stringBytes(e.JSON()), ag.names, ag.vals)
+	var raw []byte
+	if ag.group >= 0 {
+		raw = ag.vals[ag.group]
+	}
+	ag.buf = appendOrderKey(ag.buf[:0], raw)
+	g := ag.groups[string(ag.buf)]
+	if g == nil {
+		g = ag.newAcc(string(raw), string(ag.buf))
+		ag.groups[g.key] = g
+	}
+	g.count++
+	for i, r := range ag.a.Reducers {
+		if ag.field[i] < 0 {
+			continue
+		}
+		v := ag.vals[ag.field[i]]
+		switch r.Op {
+		case "SUM", "AVG":
+			if f, ok := numberOf(v); ok {
+				g.sums[i] += f
+				g.nums[i]++
+			}
+		case "MIN", "MAX":
+			if v == nil {
+				continue
+			}
+			ag.buf = appendOrderKey(ag.buf[:0], v)
+			if g.better(r.Op, i, bytesView(ag.buf), bytesView(v)) {
+				g.mmKeys[i], g.minmax[i] = string(ag.buf), string(v)
+			}
+		}
+	}
+	return true
+}
+
+// better reports whether a value (its order key and JSON) replaces the
+// group's MIN or MAX of reducer i: of equal values (2, 2.0) the shorter
+// text wins, whatever the order they were read in.
+func (g *aggAcc) better(op string, i int, key, text string) bool {
+	return g.mmKeys[i] == "" || (op == "MIN" && key < g.mmKeys[i]) || (op == "MAX" && key > g.mmKeys[i]) ||
+		(key == g.mmKeys[i] && text < g.minmax[i])
+}
+
+// merge joins another aggregator's groups into ag's.
+func (ag *aggregator) merge(o *aggregator) {
+	for k, og := range o.groups {
+		g := ag.groups[k]
+		if g == nil {
+			ag.groups[k] = og
+			continue
+		}
+		g.count += og.count
+		for i, r := range ag.a.Reducers {
+			switch r.Op {
+			case "SUM", "AVG":
+				g.sums[i] += og.sums[i]
+				g.nums[i] += og.nums[i]
+			case "MIN", "MAX":
+				if og.mmKeys[i] != "" && g.better(r.Op, i, og.mmKeys[i], og.minmax[i]) {
+					g.mmKeys[i], g.minmax[i] = og.mmKeys[i], og.minmax[i]
+				}
+			}
+		}
+	}
+}
+
+// parallelAggregate is the fewest entities a scan must read for an
+// aggregation to be split over the machine's cores.
+const parallelAggregate = 64 << 10
+
 // Aggregate runs an aggregation. Groups come in the order of their values
-// (order.go).
+// (order.go). A scan of a large type runs on every core, each over a part
+// of the table.
 func (s *Store) Aggregate(a Aggregate) ([]AggRow, error) {
+	workers := 1
+	if tv := s.viewTable(a.Type); tv != nil && tv.idx.Len() >= parallelAggregate {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return s.aggregate(a, workers)
+}
+
+// aggregate is Aggregate with a scan split over this many goroutines.
+func (s *Store) aggregate(a Aggregate, workers int) ([]AggRow, error) {
 	m, err := newMatcher(a.Where)
 	if err != nil {
 		return nil, err
 	}
-	groups := map[string]*aggAcc{}
-	newAcc := func(group, key string) *aggAcc {
-		n := len(a.Reducers)
-		return &aggAcc{group: group, key: key, sums: make([]float64, n), nums: make([]int64, n), minmax: make([]string, n), mmKeys: make([]string, n)}
-	}
+	ag := newAggregator(&a, m)
 	if tv := s.viewTable(a.Type); tv != nil {
 		p := choosePlan(tv, m.prog, Query{Type: a.Type, Limit: -1}, false)
 		if p.exact {
-			m = &matcher{}
+			ag.m = &matcher{}
 		}
-		var buf []byte
-		p.source(tv, false)(func(e Entity) bool {
-			if !m.match(e) {
-				return true
-			}
-			obj := stringBytes(e.JSON())
-			var raw []byte
-			if a.GroupBy != "" {
-				raw = member(obj, a.GroupBy)
-			}
-			buf = appendOrderKey(buf[:0], raw)
-			g := groups[string(buf)]
-			if g == nil {
-				g = newAcc(string(raw), string(buf))
-				groups[g.key] = g
-			}
-			g.count++
-			for i, r := range a.Reducers {
-				if r.Op == "COUNT" {
-					continue
+		if p.fi != nil || workers < 2 {
+			p.source(tv, false)(ag.add)
+		} else {
+			parts := tv.idx.Parts(workers)
+			ags := make([]*aggregator, len(parts))
+			var wg sync.WaitGroup
+			for w, part := range parts {
+				ags[w] = ag
+				if w > 0 {
+					wm, _ := newMatcher(a.Where) // compiled above: from the cache
+					ags[w] = newAggregator(&a, wm)
 				}
-				v := member(obj, r.Field)
-				switch r.Op {
-				case "SUM", "AVG":
-					switch x := rawValue(v).(type) {
-					case int:
-						g.sums[i] += float64(x)
-						g.nums[i]++
-					case float64:
-						g.sums[i] += x
-						g.nums[i]++
-					}
-				case "MIN", "MAX":
-					if v == nil {
-						continue
-					}
-					buf = appendOrderKey(buf[:0], v)
-					better := g.mmKeys[i] == "" || (r.Op == "MIN" && string(buf) < g.mmKeys[i]) || (r.Op == "MAX" && string(buf) > g.mmKeys[i]) ||
-						(string(buf) == g.mmKeys[i] && string(v) < g.minmax[i]) // equal values (2, 2.0): the shorter text, whatever the order read
-					if better {
-						g.mmKeys[i], g.minmax[i] = string(buf), string(v)
-					}
-				}
+				wg.Go(func() { part(ags[w].add) })
 			}
-			return true
-		})
+			wg.Wait()
+			for _, o := range ags[1:] {
+				ag.merge(o)
+			}
+		}
 	}
+	groups := ag.groups
 	if a.GroupBy == "" && len(groups) == 0 {
-		groups[""] = newAcc("", "")
+		groups[""] = ag.newAcc("", "")
 	}
 	accs := make([]*aggAcc, 0, len(groups))
 	for _, g := range groups {
 		accs = append(accs, g)
 	}
-	slices.SortFunc(accs, func(x, y *aggAcc) int {
-		if x.key < y.key {
-			return -1
-		}
-		if x.key > y.key {
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(accs, func(x, y *aggAcc) int { return strings.Compare(x.key, y.key) })
 	rows := make([]AggRow, len(accs))
 	for j, g := range accs {
 		row := AggRow{Group: g.group, Values: make([]any, len(a.Reducers))}

@@ -264,6 +264,35 @@ func (x *index) freeze() *index {
 
 }
 
+// Parts divides the index into at most k parts of about the same number
+// of directory entries, each a scan of its own pages, for scans on several
+// goroutines at once. A page that fills several entries belongs to the
+// part of its first one.
+func (x *index) Parts(k int) []func(func(Entity) bool) {
+	k = max(min(k, len(x.dir)), 1)
+	parts := make([]func(func(Entity) bool), k)
+	for w := range k {
+		lo, hi := w*len(x.dir)/k, (w+1)*len(x.dir)/k
+		parts[w] = func(fn func(Entity) bool) {
+			for i := lo; i < hi; {
+				p := x.dir[i]
+				span := 1 << (x.depth - p.depth)
+				if first := i &^ (span - 1); first != i {
+					i = first + span // the part before has it
+					continue
+				}
+				for j, t := range p.tags {
+					if t != 0 && !fn(p.slots[j]) {
+						return
+					}
+				}
+				i += span
+			}
+		}
+	}
+	return parts
+}
+
 // Scan calls fn for each entity, in no particular order, until it returns
 // false.
 func (x *index) Scan(fn func(Entity) bool) {

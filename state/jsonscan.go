@@ -181,6 +181,41 @@ func rawValue(v []byte) any {
 	return toValue(gjson.ParseBytes(v))
 }
 
+// numberOf reads a raw JSON number as a float64, as SUM and AVG add them
+// up (rawValue's int or float64, without boxing it); ok is false for any
+// other value.
+func numberOf(v []byte) (f float64, ok bool) {
+	if len(v) == 0 || (v[0] != '-' && (v[0] < '0' || v[0] > '9')) {
+		return 0, false
+	}
+	if n, ok := intValue(v); ok {
+		return float64(n), true
+	}
+	f, err := strconv.ParseFloat(bytesView(v), 64)
+	return f, err == nil
+}
+
+// membersOf finds several top-level members in one pass over an object:
+// out[i] is the raw value of names[i] (the first one, as member gives),
+// nil when it is missing. It stops once it found them all.
+func membersOf(obj []byte, names []string, out [][]byte) {
+	clear(out)
+	left := len(names)
+	for m := scanMembers(obj); left > 0; {
+		k, v, ok := m.next()
+		if !ok {
+			return
+		}
+		for i, n := range names {
+			if out[i] == nil && keyIs(k, n) {
+				out[i] = v
+				left--
+				break
+			}
+		}
+	}
+}
+
 // intValue reads a raw JSON value that expressions see as an int: an
 // integral number literal that fits.
 func intValue(v []byte) (int, bool) {

@@ -165,3 +165,16 @@ func BenchmarkPublishRepriced(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAggregate: ENTITY.AGGREGATE product GROUPBY category REDUCE
+// COUNT SUM stock, a scan of every entity.
+func BenchmarkAggregate(b *testing.B) {
+	_, plain := productStores(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		rows, err := plain.Aggregate(Aggregate{Type: "product", GroupBy: "category", Reducers: []Reducer{{Op: "COUNT"}, {Op: "SUM", Field: "stock"}}})
+		if err != nil || len(rows) != 50 {
+			b.Fatalf("%d rows, %v", len(rows), err)
+		}
+	}
+}

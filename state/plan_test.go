@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -231,9 +232,14 @@ func TestAggregateAgainstScan(t *testing.T) {
 			continue
 		}
 		group := []string{"", "category", "x"}[i%3]
-		rows, err := ps.s.Aggregate(Aggregate{Type: "p", Where: q.Where, GroupBy: group, Reducers: reducers})
+		agg := Aggregate{Type: "p", Where: q.Where, GroupBy: group, Reducers: reducers}
+		rows, err := ps.s.Aggregate(agg)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// Split over goroutines, as a large type is: the same rows.
+		if split, err := ps.s.aggregate(agg, 1+i%4); err != nil || !reflect.DeepEqual(split, rows) {
+			t.Fatalf("%+v over %d goroutines: %v, %v; want %v", agg, 1+i%4, split, err, rows)
 		}
 		all := q
 		all.Offset, all.Limit, all.SortBy = 0, -1, ""
@@ -299,6 +305,33 @@ func TestAggregateAgainstScan(t *testing.T) {
 			}
 			if fmt.Sprint(got) != fmt.Sprint(w) {
 				t.Fatalf("%q GROUPBY %q group %d (%s): %v, want %v", q.Where, group, j, rows[j].Group, rows[j].Values, w)
+			}
+		}
+	}
+}
+
+// TestIndexParts: the parts of a table's index give every entity once,
+// whatever the directory's shape.
+func TestIndexParts(t *testing.T) {
+	for _, n := range []int{0, 1, 100, 5000} {
+		ps := newPropStore(t, uint64(n)+3, max(n, 1))
+		ps.write(n)
+		tv := ps.s.viewTable("p")
+		if tv == nil {
+			continue
+		}
+		for _, k := range []int{1, 2, 3, 7, 64} {
+			seen := map[string]int{}
+			for _, part := range tv.idx.Parts(k) {
+				part(func(e Entity) bool { seen[e.ID()]++; return true })
+			}
+			if len(seen) != tv.idx.Len() {
+				t.Fatalf("%d entities, %d parts: %d seen", tv.idx.Len(), k, len(seen))
+			}
+			for id, c := range seen {
+				if c != 1 {
+					t.Fatalf("%d parts: %s seen %d times", k, id, c)
+				}
 			}
 		}
 	}

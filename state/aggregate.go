@@ -199,10 +199,14 @@ func (s *Store) aggregate(a Aggregate, workers int) ([]AggRow, error) {
 		return nil, err
 	}
 	ag := newAggregator(&a, m)
-	if tv := s.viewTable(a.Type); tv != nil {
-		p := choosePlan(tv, m.prog, Query{Type: a.Type, Limit: -1}, false)
-		if p.exact {
-			ag.m = &matcher{}
+	if tv := s.viewTable(a.Type); tv == nil {
+		if err := m.ready(); err != nil { // no entities, but the WHERE is checked
+			return nil, err
+		}
+	} else {
+		p := choosePlan(tv, m.w, Query{Type: a.Type, Limit: -1}, false)
+		if ag.m, err = m.exactly(p.exact); err != nil {
+			return nil, err
 		}
 		if p.fi != nil || workers < 2 {
 			p.source(tv, false)(ag.add)
@@ -214,6 +218,9 @@ func (s *Store) aggregate(a Aggregate, workers int) ([]AggRow, error) {
 				ags[w] = ag
 				if w > 0 {
 					wm, _ := newMatcher(a.Where) // compiled above: from the cache
+					if wm, err = wm.exactly(p.exact); err != nil {
+						return nil, err
+					}
 					ags[w] = newAggregator(&a, wm)
 				}
 				wg.Go(func() { part(ags[w].add) })

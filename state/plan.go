@@ -275,6 +275,9 @@ type plan struct {
 	exact   bool       // the ranges are exactly the WHERE's matches
 	est     int        // keys in the ranges
 	cost    float64    // entities the query reads, as choosePlan estimates it
+	// uncounted: est is offset+limit, not the ranges' keys, which
+	// choosePlan did not need to count (countRanges does)
+	uncounted bool
 }
 
 // indexView is a read-only copy of one field index.
@@ -414,10 +417,15 @@ func planFor(v *indexView, preds []pred, nConj int, sortBy string) (p plan, ok b
 			p.descs = append(p.descs, descText(ds))
 		}
 	}
-	for _, r := range p.ranges {
-		p.est += v.count(r)
-	}
 	return p, true
+}
+
+// countRanges sets est to the number of keys in the ranges.
+func (p *plan) countRanges() {
+	p.est = 0
+	for _, r := range p.ranges {
+		p.est += p.fi.count(r)
+	}
 }
 
 func descText(ds []string) string {
@@ -431,14 +439,14 @@ func descText(ds []string) string {
 // fewest entities read, where an ordered walk with a LIMIT stops after
 // about (offset+limit) × range / matches of them, the matches being at
 // most the smallest range of any plan. count: the query counts.
-func choosePlan(tv *tableView, prog *program, q Query, count bool) plan {
+func choosePlan(tv *tableView, w *where, q Query, count bool) plan {
 	n := tv.idx.Len()
 	keep := -1
 	if q.Limit >= 0 && !count {
 		keep = q.Offset + q.Limit
 	}
 	scan := plan{est: n, ordered: q.SortBy == "", cost: float64(n)}
-	if prog == nil && q.SortBy == "" && keep >= 0 {
+	if w == nil && q.SortBy == "" && keep >= 0 {
 		scan.cost = float64(min(n, keep)) // the first entities of the table
 	}
 	if !scan.ordered {
@@ -449,11 +457,11 @@ func choosePlan(tv *tableView, prog *program, q Query, count bool) plan {
 	}
 	var preds []pred
 	nConj := 0
-	if prog != nil {
-		if prog.lets {
+	if w != nil {
+		if w.lets {
 			return scan
 		}
-		cs := conjuncts(prog.tree, nil)
+		cs := conjuncts(w.tree, nil)
 		nConj = len(cs)
 		for _, c := range cs {
 			if pr, ok := predOf(c); ok {
@@ -474,9 +482,22 @@ func choosePlan(tv *tableView, prog *program, q Query, count bool) plan {
 	if len(cands) == 0 {
 		return scan
 	}
+	// A walk of ranges that are exactly the WHERE, in SORTBY's order, reads
+	// no more than offset+limit entities: nothing does better, and counting
+	// the ranges (two searches of positions each) would cost more than the
+	// walk. Its est is the bound, as Reads gives it; Explain counts.
+	if keep >= 0 {
+		for _, p := range cands {
+			if p.exact && p.ordered {
+				p.est, p.cost, p.uncounted = keep, float64(keep), true
+				return p
+			}
+		}
+	}
 	matches := n
-	for _, p := range cands {
-		matches = min(matches, p.est)
+	for i := range cands {
+		cands[i].countRanges()
+		matches = min(matches, cands[i].est)
 	}
 	cost := func(p plan) float64 {
 		if count && p.exact {

@@ -3,7 +3,11 @@ package state
 import (
 	"container/heap"
 	"fmt"
+	"strings"
 	"sync"
+
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 )
 
 // Query selects entities of one type.
@@ -21,56 +25,115 @@ type QueryError struct{ Msg string }
 
 func (e *QueryError) Error() string { return "state: " + e.Msg }
 
-// whereCache keeps compiled WHERE expressions: compiling costs far more
-// than most queries.
+// where is a query's WHERE: parsed when first seen, which is all the
+// planner needs, and compiled only when a plan runs it on entities. A plan
+// whose index ranges are exactly the WHERE never runs it, so a query with
+// new literals each time (a price range, a name prefix) costs no compile.
+type where struct {
+	src  string
+	tree ast.Node // as written (names not rewritten)
+	lets bool     // it declares variables: the planner leaves it alone
+	once sync.Once
+	prog *program
+	err  error
+}
+
+// compiled compiles the WHERE, once.
+func (w *where) compiled() (*program, error) {
+	w.once.Do(func() {
+		p, err := compile(w.src, true)
+		if err != nil {
+			w.err = &QueryError{Msg: fmt.Sprintf("invalid WHERE %q: %v", w.src, err)}
+			return
+		}
+		w.prog = p
+	})
+	return w.prog, w.err
+}
+
+// whereCache keeps parsed (and, once run, compiled) WHERE expressions:
+// compiling costs far more than most queries.
 var whereCache struct {
 	sync.Mutex
-	m map[string]*program
+	m map[string]*where
 }
 
-func compileWhere(src string) (*program, error) {
+func parseWhere(src string) (*where, error) {
 	whereCache.Lock()
-	p, ok := whereCache.m[src]
+	w, ok := whereCache.m[src]
 	whereCache.Unlock()
 	if ok {
-		return p, nil
+		return w, nil
 	}
-	p, err := compile(src, true)
+	if strings.TrimSpace(src) == "" {
+		return nil, &QueryError{Msg: fmt.Sprintf("invalid WHERE %q: empty expression", src)}
+	}
+	tree, err := parser.Parse(src)
 	if err != nil {
-		return nil, &QueryError{Msg: fmt.Sprintf("invalid WHERE %q: %v", src, err)}
+		return nil, &QueryError{Msg: fmt.Sprintf("invalid WHERE %q: %v", src, firstLine(err))}
 	}
+	declared := map[string]bool{}
+	ast.Walk(&tree.Node, declaredNames(declared))
+	w = &where{src: src, tree: tree.Node, lets: len(declared) > 0}
 	whereCache.Lock()
 	if whereCache.m == nil || len(whereCache.m) >= 1024 {
-		whereCache.m = map[string]*program{}
+		whereCache.m = map[string]*where{}
 	}
-	whereCache.m[src] = p
+	whereCache.m[src] = w
 	whereCache.Unlock()
-	return p, nil
+	return w, nil
 }
 
-// matcher evaluates a WHERE program against entities. An entity for which
-// the expression fails (a missing field compared with a number, say) does
-// not match, as a NULL does not in SQL.
+// matcher evaluates a WHERE against entities. An entity for which the
+// expression fails (a missing field compared with a number, say) does not
+// match, as a NULL does not in SQL.
 type matcher struct {
+	w    *where // nil: every entity matches
 	prog *program
 	ev   *evaluator
 	in   input
 }
 
-func newMatcher(where string) (*matcher, error) {
-	if where == "" {
+func newMatcher(src string) (*matcher, error) {
+	if src == "" {
 		return &matcher{}, nil
 	}
-	p, err := compileWhere(where)
+	w, err := parseWhere(src)
 	if err != nil {
 		return nil, err
 	}
-	return &matcher{prog: p, ev: newEvaluator()}, nil
+	return &matcher{w: w}, nil
+}
+
+// ready compiles the WHERE before a plan runs it on entities, and returns
+// the error of one that does not compile.
+func (m *matcher) ready() error {
+	if m.w == nil || m.prog != nil {
+		return nil
+	}
+	p, err := m.w.compiled()
+	if err != nil {
+		return err
+	}
+	m.prog, m.ev = p, newEvaluator()
+	return nil
+}
+
+// exactly is the matcher of a plan whose ranges are exactly the WHERE:
+// it matches whatever they give. Otherwise it is m, compiled.
+func (m *matcher) exactly(exact bool) (*matcher, error) {
+	if exact {
+		return &matcher{}, nil
+	}
+	return m, m.ready()
 }
 
 func (m *matcher) match(e Entity) bool {
-	if m.prog == nil {
+	if m.w == nil {
 		return true
+	}
+	if m.prog == nil && m.ready() != nil {
+		return false
 	}
 	m.in = input{entity: stringBytes(e.JSON()), entityID: e.ID(), version: e.Version()}
 	out, err := m.ev.eval(m.prog, &m.in)
@@ -93,11 +156,11 @@ func (s *Store) all(q Query, reads *int) ([]Entity, error) {
 	}
 	tv := s.viewTable(q.Type)
 	if tv == nil {
-		return nil, nil
+		return nil, m.ready()
 	}
-	p := choosePlan(tv, m.prog, q, false)
-	if p.exact {
-		m = &matcher{}
+	p := choosePlan(tv, m.w, q, false)
+	if m, err = m.exactly(p.exact); err != nil {
+		return nil, err
 	}
 	each := counted(p.source(tv, q.Desc), reads)
 	if q.SortBy == "" || p.ordered {
@@ -143,11 +206,14 @@ func (s *Store) count(typ, where string, reads *int) (int, error) {
 	}
 	tv := s.viewTable(typ)
 	if tv == nil {
-		return 0, nil
+		return 0, m.ready()
 	}
-	p := choosePlan(tv, m.prog, Query{Type: typ, Where: where, Limit: -1}, true)
+	p := choosePlan(tv, m.w, Query{Type: typ, Where: where, Limit: -1}, true)
 	if p.exact {
 		return p.est, nil
+	}
+	if err := m.ready(); err != nil {
+		return 0, err
 	}
 	n := 0
 	counted(p.source(tv, false), reads)(func(e Entity) bool {
@@ -175,16 +241,22 @@ func (s *Store) Explain(q Query, count bool) (Explain, error) {
 	if err != nil {
 		return Explain{}, err
 	}
-	ex := Explain{Order: "none", Filter: m.prog != nil}
+	if err := m.ready(); err != nil {
+		return Explain{}, err
+	}
+	ex := Explain{Order: "none", Filter: m.w != nil}
 	tv := s.viewTable(q.Type)
 	if tv == nil {
 		return ex, nil
 	}
-	p := choosePlan(tv, m.prog, q, count)
+	p := choosePlan(tv, m.w, q, count)
+	if p.uncounted {
+		p.countRanges()
+	}
 	ex.Entities, ex.Estimate = tv.idx.Len(), p.est
 	if p.fi != nil {
 		ex.Index, ex.Ranges = p.fi.def.Name(), p.descs
-		ex.Filter = !p.exact && m.prog != nil
+		ex.Filter = !p.exact && m.w != nil
 	}
 	switch {
 	case count || q.SortBy == "":
@@ -218,13 +290,13 @@ func (s *Store) Reads(q Query, count bool) (int, error) {
 	if tv == nil {
 		return 0, nil
 	}
-	p := choosePlan(tv, m.prog, q, count)
+	p := choosePlan(tv, m.w, q, count)
 	keep := -1
 	if q.Limit >= 0 && !count {
 		keep = q.Offset + q.Limit
 	}
 	switch {
-	case p.fi == nil && m.prog == nil && q.SortBy == "" && keep >= 0:
+	case p.fi == nil && m.w == nil && q.SortBy == "" && keep >= 0:
 		return min(p.est, keep), nil
 	case p.fi != nil && p.exact && count:
 		return 0, nil

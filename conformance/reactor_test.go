@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/foldb/foldb/conformance/internal/outbuf"
 	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/internal/testkit/outbuf"
 	"github.com/redis/go-redis/v9"
 )
 

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/foldb/foldb/conformance/internal/outbuf"
+	"github.com/foldb/foldb/internal/testkit/outbuf"
 	"github.com/redis/go-redis/v9"
 )
 

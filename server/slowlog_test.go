@@ -1,42 +1,23 @@
 package server_test
 
 import (
-	"bytes"
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/foldb/foldb/internal/testkit"
+	"github.com/foldb/foldb/internal/testkit/outbuf"
 	"github.com/foldb/foldb/internal/testkit/testserver"
 	"github.com/foldb/foldb/server"
 )
-
-// lockedBuffer is a server's log, written from its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestSlowlog: with the threshold at 0 every command that is not fast goes
 // to SLOWLOG (from the CONFIG SET that set it), in Redis's entry shape, newest first, and to the log with its
 // plan; fast ones do not; LEN, RESET, slowlog-max-len and a negative
 // threshold behave as Redis's.
 func TestSlowlog(t *testing.T) {
-	var logged lockedBuffer
+	var logged outbuf.Buffer
 	ts := testserver.StartLogging(t, &logged, func(o *server.Options) { o.ConnGoroutines = connGoroutines })
 	rc := ts.R2
 	do(t, rc, "SCHEMA.LOAD", productSchema)

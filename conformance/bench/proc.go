@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/foldb/foldb/conformance/internal/outbuf"
+	"github.com/foldb/foldb/internal/testkit/outbuf"
 )
 
 // proc is one server process started by the bench (foldb or redis-server).

@@ -1,5 +1,5 @@
-// Package outbuf keeps what a server process writes, for the conformance
-// tests and the bench, which read it while the process runs.
+// Package outbuf keeps what a server writes, for the tests and the bench,
+// which read it while the server runs.
 package outbuf
 
 import (

@@ -13,7 +13,6 @@
 //	FOLDB_PHP=path            php to use (default: php on PATH)
 //	FOLDB_PREDIS_AUTOLOAD=path Predis's autoload.php (default: /usr/share/php/Predis/autoload.php)
 //	FOLDB_PROJECTION_SOAK=n   TestProjectionCrash kills the server n times (default 4), e.g. 200 for a soak
-//	FOLDB_PROJECTION_PG_RACE=1  TestProjectionCrashPostgres runs under -race too (skipped there: a known stall)
 //	FOLDB_PROJECTION_SEED=n   TestProjectionCrash replays the run that logged this seed
 //
 // Under go test -race the binary is built with -race too, and a server that

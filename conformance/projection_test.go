@@ -126,14 +126,6 @@ func TestProjectionCrash(t *testing.T) {
 // tables at a checkpoint the restarted server goes on from. (Not
 // parallel: t.Setenv.)
 func TestProjectionCrashPostgres(t *testing.T) {
-	if raceEnabled && os.Getenv("FOLDB_PROJECTION_PG_RACE") == "" {
-		// Known failure, not yet diagnosed: with a -race foldb, after a
-		// kill -9 in the middle of a batch the restarted server's accounts
-		// projection can stay short of the log's head (PROJECTION.WAIT
-		// times out). Without -race the test passes; set
-		// FOLDB_PROJECTION_PG_RACE=1 to run it under -race.
-		t.Skip("known stall of the accounts projection after kill -9 under -race; FOLDB_PROJECTION_PG_RACE=1 runs it")
-	}
 	dsn := pgtest.Start(t).NewDatabase(t)
 	text, err := os.ReadFile(bankSQLSchemaPath(t))
 	if err != nil {

@@ -329,6 +329,12 @@ func (p *projector) start(db sqldb.DB) (build bool, err error) {
 	if ok {
 		p.position = ck.Position
 	}
+	// A waiter may have come before the checkpoint was read; when the
+	// checkpoint already reaches its position, no commit may follow to
+	// wake it (an entity projection with nothing to write).
+	if why == "" {
+		p.wakeWaiters()
+	}
 	if why == "" && p.position < last {
 		p.state = CatchingUp
 	} else if why == "" {
@@ -369,13 +375,19 @@ func (p *projector) committed(position uint64, lagging bool) {
 			p.state = CatchingUp
 		}
 	}
+	p.wakeWaiters()
+	p.mu.Unlock()
+}
+
+// wakeWaiters wakes the waiters the checkpoint satisfies. Call with mu
+// held.
+func (p *projector) wakeWaiters() {
 	for w := range p.waiters {
-		if w.position <= position {
+		if w.position <= p.position {
 			w.wake()
 			delete(p.waiters, w)
 		}
 	}
-	p.mu.Unlock()
 }
 
 // rowBuilder turns entities or events into rows, counting the values that

@@ -359,6 +359,42 @@ func TestWait(t *testing.T) {
 	}
 }
 
+// TestWaitBeforeStart waits on an entity projection that its restarted
+// projector has not started yet, whose checkpoint is already the log's
+// end: reading the checkpoint reaches the position, with no batch to
+// commit after it.
+func TestWaitBeforeStart(t *testing.T) {
+	f := newFixture(t, bankSchema(t))
+	for i := range 5 {
+		f.append(fmt.Sprintf("account:%d", i), "BalanceIncreased", `{"amount":2}`)
+	}
+	f.caughtUp()
+	f.close()
+	f.db.SetFail(errors.New("down")) // the checkpoint cannot be read yet
+	f.open("")
+	woken := map[string]chan struct{}{}
+	for _, name := range []string{"accounts", "ledger"} {
+		ch := make(chan struct{})
+		woken[name] = ch
+		_, ok, cancel, err := f.m.Wait(name, f.log.LastPosition(), func() bool { close(ch); return true })
+		if err != nil || ok {
+			t.Fatalf("wait %s before the start: %v %v", name, ok, err)
+		}
+		defer cancel()
+	}
+	f.db.SetFail(nil)
+	for name, ch := range woken {
+		testkit.WaitFor(t, name+" wakes its waiter", func() bool {
+			select {
+			case <-ch:
+				return true
+			default:
+				return false
+			}
+		})
+	}
+}
+
 // TestProjectorsSurviveFaults appends random events while the database
 // fails now and then and foldb stops at random points, and checks after
 // each stop that the tables are exactly the fold up to their checkpoints.

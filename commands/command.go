@@ -1,5 +1,7 @@
 package commands
 
+import "strings"
+
 // commandCommands are COMMAND and its subcommands, which describe the table.
 func commandCommands() []*Command {
 	command := &Command{
@@ -52,7 +54,7 @@ func runCommandInfo(c *Ctx, args [][]byte) {
 func writeCommandInfo(c *Ctx, cmd *Command) {
 	w := c.W
 	w.Array(10)
-	w.BulkString(lower(cmd.Name))
+	w.BulkString(redisName(cmd))
 	w.Int(int64(cmd.Arity))
 	flags := cmd.Flags.Names()
 	w.Set(len(flags))
@@ -109,8 +111,15 @@ func writeDocs(c *Ctx, cmd *Command, group string) {
 		w.BulkString("subcommands")
 		w.Map(len(cmd.Subcommands))
 		for _, s := range cmd.Subcommands {
-			w.BulkString(lower(s.Name))
+			w.BulkString(redisName(s))
 			writeDocs(c, s, group)
 		}
 	}
+}
+
+// redisName is a command's name as Redis's COMMAND shows it: lower case,
+// a subcommand after its container and a bar ("client|setname").
+// redis-cli splits subcommand names at the bar.
+func redisName(cmd *Command) string {
+	return lower(strings.ReplaceAll(cmd.Name, " ", "|"))
 }

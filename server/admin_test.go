@@ -48,7 +48,7 @@ func TestCommand(t *testing.T) {
 			if !slices.Equal(info.ACLFlags, []string{"@" + cmd.Group}) {
 				t.Fatalf("%s: ACL categories %v", name, info.ACLFlags)
 			}
-			if info.FirstKeyPos > info.LastKeyPos || (info.FirstKeyPos > 0) != (info.StepCount > 0) {
+			if (info.LastKeyPos >= 0 && info.FirstKeyPos > info.LastKeyPos) || (info.FirstKeyPos > 0) != (info.StepCount > 0) {
 				t.Fatalf("%s: keys %d..%d step %d", name, info.FirstKeyPos, info.LastKeyPos, info.StepCount)
 			}
 		}
@@ -86,7 +86,7 @@ func TestCommand(t *testing.T) {
 		}
 		for _, s := range subs {
 			s := s.([]any)
-			if len(s) != 10 || !strings.HasPrefix(s[0].(string), "client ") || s[1] == int64(0) {
+			if len(s) != 10 || !strings.HasPrefix(s[0].(string), "client|") || s[1] == int64(0) {
 				t.Fatalf("CLIENT subcommand entry %#v", s)
 			}
 			if cats := s[6].([]any); len(cats) != 1 || cats[0] != "@connection" {

@@ -38,15 +38,23 @@ import (
 //
 // Discard drops everything staged and not published, sealed or not; it is
 // called when a commit failed, which fails every round staged after it too.
+//
+// BeginTx and EndTx bracket the appends of a transaction (AppendTx): its
+// appends are staged one after another, each on top of the ones before,
+// and EndTx(false) removes every one of them again, as a rejected append
+// is removed; EndTx(true) keeps them, as if staged one by one.
 type Applier interface {
 	Stage(events []Event) error
 	Seal()
 	Publish(last uint64)
 	Discard()
+	BeginTx()
+	EndTx(keep bool)
 }
 
 type submission struct {
 	appends []*Append
+	tx      *Tx   // its appends are appends, staged all or none
 	ops     []*Op // run after the appends
 	fn      func(last uint64) error
 	err     error
@@ -240,6 +248,66 @@ func (l *Log) appendNow(appends []*Append) bool {
 	return true
 }
 
+// Tx is a transaction: appends committed in one round, all of them or
+// none. Each append's EXPECT, idempotency ID and the applier's guards see
+// the transaction's earlier appends; when one is refused, nothing of the
+// transaction is written and the others fail with ErrAborted.
+type Tx struct {
+	Appends []*Append
+	// Watch are streams with the versions a client saw: when one's
+	// version differs as the transaction is staged, nothing is written
+	// and Moved is set.
+	Watch []Watched
+	// Moved says that a watched stream had moved; the appends have no
+	// result.
+	Moved bool
+	// Refused is the index of the append whose refusal aborted the
+	// transaction, -1 when none was refused.
+	Refused int
+}
+
+// Watched is a stream and the version it had when a client began to watch it.
+type Watched struct {
+	Stream  string
+	Version uint64
+}
+
+// ErrAborted is the result of a transaction's append that was not written
+// because another append of the transaction was refused.
+var ErrAborted = errors.New("eventlog: transaction aborted")
+
+// AppendTx commits a transaction and returns once it is answered: under
+// DurabilityAlways, after its fsync. A log failure fails every append.
+func (l *Log) AppendTx(tx *Tx) {
+	tx.Moved, tx.Refused = false, -1
+	for i, a := range tx.Appends {
+		a.Result = Result{}
+		if err := l.validate(a); err != nil {
+			a.Result.Err = err
+			tx.abort(i)
+			return
+		}
+	}
+	s := submissionPool.Get().(*submission)
+	s.appends, s.tx = tx.Appends, tx
+	if err := l.submit(s); err != nil {
+		failAll(tx.Appends, err)
+	}
+	s.appends, s.tx = nil, nil
+	submissionPool.Put(s)
+}
+
+// abort marks the transaction refused by its append i: every other
+// append fails with ErrAborted.
+func (tx *Tx) abort(i int) {
+	tx.Refused = i
+	for j, a := range tx.Appends {
+		if j != i {
+			a.Result = Result{Err: ErrAborted}
+		}
+	}
+}
+
 // stallMemory is how long AppendNow declines after a write stall began.
 const stallMemory = 10 * time.Second
 
@@ -299,6 +367,11 @@ func (l *Log) enqueue(s *submission) error {
 	l.subs <- s
 	return nil
 }
+
+// Validate checks an append as the log does before staging it: the
+// stream's name, the events' types, sizes and JSON. An append it refuses
+// is refused by Append with the same error.
+func (l *Log) Validate(a *Append) error { return l.validate(a) }
 
 func (l *Log) validate(a *Append) error {
 	if err := ValidateStream(a.Stream); err != nil {
@@ -411,6 +484,10 @@ func (l *Log) stageSub(f *flight, s *submission) {
 	f.subs = append(f.subs, s)
 	f.events += len(s.appends) + len(s.ops)
 	watch := l.watcher != nil
+	if s.tx != nil {
+		l.stageTx(f, s.tx)
+		return
+	}
 	for _, a := range s.appends {
 		if a.Result.Err != nil {
 			continue // refused by validate
@@ -536,28 +613,48 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 			return false
 		}
 	}
-	cur, ok := w.versions[a.Stream]
-	if !ok {
-		if cur, ok = w.known[a.Stream]; !ok {
-			cur, ok = w.knownOld[a.Stream]
-		}
-	}
-	if !ok {
-		v, err := l.stagedVersion(a.Stream)
-		if err != nil {
-			a.Result.Err = err
-			return false
-		}
-		cur = v
-	}
-	if !a.Expect.allows(cur) {
-		a.Result.Err = &WrongVersionError{Stream: a.Stream, Expected: a.Expect, Actual: cur}
+	cur, err := l.current(a.Stream)
+	if err != nil {
+		a.Result.Err = err
 		return false
 	}
-	w.events = w.events[:0]
+	w.events, err = l.decide(w.events[:0], a, cur, *pos, now)
+	if err != nil {
+		a.Result.Err = err
+		return false
+	}
+	l.write(batch, a, w.events)
+	*pos = a.Result.Position
+	return true
+}
+
+// current is a stream's version as the writer sees it: changed in this
+// round, cached, or read.
+func (l *Log) current(stream string) (uint64, error) {
+	w := &l.w
+	if v, ok := w.versions[stream]; ok {
+		return v, nil
+	}
+	if v, ok := w.known[stream]; ok {
+		return v, nil
+	}
+	if v, ok := w.knownOld[stream]; ok {
+		return v, nil
+	}
+	return l.stagedVersion(stream)
+}
+
+// decide checks an append against its stream's version cur and the
+// applier's guards, the events taking the positions after pos; it returns
+// them appended to evs, staged in the applier, or the refusal.
+func (l *Log) decide(evs []Event, a *Append, cur, pos uint64, now int64) ([]Event, error) {
+	if !a.Expect.allows(cur) {
+		return evs, &WrongVersionError{Stream: a.Stream, Expected: a.Expect, Actual: cur}
+	}
+	from := len(evs)
 	for i, p := range a.Events {
-		w.events = append(w.events, Event{
-			Position: *pos + uint64(i) + 1,
+		evs = append(evs, Event{
+			Position: pos + uint64(i) + 1,
 			Stream:   a.Stream,
 			Version:  cur + uint64(i) + 1,
 			Type:     p.Type,
@@ -568,13 +665,19 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		})
 	}
 	if l.applier != nil {
-		if err := l.applier.Stage(w.events); err != nil {
-			a.Result.Err = err
-			return false
+		if err := l.applier.Stage(evs[from:]); err != nil {
+			return evs[:from], err
 		}
 	}
-	for i := range w.events {
-		e := &w.events[i]
+	return evs, nil
+}
+
+// write adds a decided append's events (decide) to the batch and records
+// its result.
+func (l *Log) write(batch *pebble.Batch, a *Append, events []Event) {
+	w := &l.w
+	for i := range events {
+		e := &events[i]
 		w.key = eventKey(w.key[:0], e.Position)
 		w.val = AppendRecord(w.val[:0], e)
 		batch.Set(w.key, w.val, nil)
@@ -583,7 +686,7 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		w.addSide(w.key, w.val)
 		w.runs.add(e)
 	}
-	last := &w.events[len(w.events)-1]
+	last := &events[len(events)-1]
 	a.Result = Result{Version: last.Version, Position: last.Position}
 	if a.ID != "" {
 		w.key = idemKey(w.key[:0], a.Stream, a.ID)
@@ -593,8 +696,98 @@ func (l *Log) stage(batch *pebble.Batch, a *Append, pos *uint64, now int64) bool
 		w.ids[idemKeyT{a.Stream, a.ID}] = a.Result
 	}
 	w.versions[a.Stream] = last.Version
-	*pos = last.Position
-	return true
+}
+
+// stageTx stages a transaction into the open round f: the watched
+// versions are checked, then every append is decided on top of the ones
+// before it, and only when all of them pass are they written.
+func (l *Log) stageTx(f *flight, tx *Tx) {
+	if f.failed != nil {
+		failAll(tx.Appends, f.failed)
+		return
+	}
+	for _, wv := range tx.Watch {
+		cur, err := l.current(wv.Stream)
+		if err != nil {
+			failAll(tx.Appends, err)
+			return
+		}
+		if cur != wv.Version {
+			tx.Moved = true
+			return
+		}
+	}
+	if len(tx.Appends) == 0 {
+		return
+	}
+	w := &l.w
+	versions := make(map[string]uint64, len(tx.Appends))
+	var ids map[idemKeyT]Result
+	decided := make([][]Event, len(tx.Appends))
+	pos := f.last
+	if l.applier != nil {
+		l.applier.BeginTx()
+	}
+	refuse := func(i int, err error) {
+		if l.applier != nil {
+			l.applier.EndTx(false)
+		}
+		tx.Appends[i].Result = Result{Err: err}
+		tx.abort(i)
+	}
+	for i, a := range tx.Appends {
+		if a.ID != "" {
+			r, ok := ids[idemKeyT{a.Stream, a.ID}]
+			if !ok {
+				var err error
+				if r, ok, err = l.idempotent(a.Stream, a.ID); err != nil {
+					refuse(i, err)
+					return
+				}
+			}
+			if ok {
+				r.Duplicate = true
+				a.Result = r
+				continue
+			}
+		}
+		cur, ok := versions[a.Stream]
+		if !ok {
+			var err error
+			if cur, err = l.current(a.Stream); err != nil {
+				refuse(i, err)
+				return
+			}
+		}
+		evs, err := l.decide(nil, a, cur, pos, f.now)
+		if err != nil {
+			refuse(i, err)
+			return
+		}
+		decided[i] = evs
+		last := &evs[len(evs)-1]
+		pos, versions[a.Stream] = last.Position, last.Version
+		if a.ID != "" {
+			if ids == nil {
+				ids = map[idemKeyT]Result{}
+			}
+			ids[idemKeyT{a.Stream, a.ID}] = Result{Version: last.Version, Position: last.Position}
+		}
+	}
+	if l.applier != nil {
+		l.applier.EndTx(true)
+	}
+	for i, a := range tx.Appends {
+		if decided[i] == nil {
+			continue // a duplicate
+		}
+		l.write(f.batch, a, decided[i])
+		f.staged++
+		if l.watcher != nil {
+			w.roundEvents = append(w.roundEvents, decided[i]...)
+		}
+	}
+	f.last = pos
 }
 
 // idempotent looks up an earlier append with the same stream and ID, first in

@@ -277,6 +277,7 @@ type recorder struct {
 	published []string
 	discards  int
 	lastPub   uint64
+	txFrom    int
 }
 
 func (r *recorder) Stage(evs []Event) error {
@@ -306,6 +307,20 @@ func (r *recorder) Publish(last uint64) {
 	r.published = append(r.published, r.sealed[0]...)
 	r.sealed = r.sealed[1:]
 	r.lastPub = last
+}
+
+func (r *recorder) BeginTx() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.txFrom = len(r.staged)
+}
+
+func (r *recorder) EndTx(keep bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !keep {
+		r.staged = r.staged[:r.txFrom]
+	}
 }
 
 func (r *recorder) Discard() {

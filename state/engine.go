@@ -145,6 +145,12 @@ func (e *Engine) Publish(last uint64) {
 // Discard implements eventlog.Applier.
 func (e *Engine) Discard() { e.cur.Load().Discard() }
 
+// BeginTx implements eventlog.Applier.
+func (e *Engine) BeginTx() { e.cur.Load().BeginTx() }
+
+// EndTx implements eventlog.Applier.
+func (e *Engine) EndTx(keep bool) { e.cur.Load().EndTx(keep) }
+
 // Starter offers a store to start from instead of folding the whole log:
 // the newest valid snapshot for the schema, holding no position past last.
 // It returns nil when there is none.

@@ -33,21 +33,49 @@ func (s *Store) Live() {
 // Stage folds one append's events into the overlay, checking guards. On an
 // error nothing of the append stays staged. It implements eventlog.Applier.
 func (s *Store) Stage(events []eventlog.Event) error {
-	s.undo = s.undo[:0]
+	if !s.inTx {
+		s.undo = s.undo[:0]
+	}
+	from := len(s.undo)
 	for i := range events {
 		if err := s.applyEvent(&events[i], true); err != nil {
-			for j := len(s.undo) - 1; j >= 0; j-- {
-				u := s.undo[j]
-				if u.hadPrev {
-					s.overlay[u.key] = u.prev
-				} else {
-					delete(s.overlay, u.key)
-				}
-			}
+			s.rollback(from)
 			return err
 		}
 	}
 	return nil
+}
+
+// BeginTx begins a transaction's appends: Stage keeps what they change
+// until EndTx. It implements eventlog.Applier.
+func (s *Store) BeginTx() {
+	s.inTx = true
+	s.undo = s.undo[:0]
+}
+
+// EndTx ends a transaction's appends, keeping what they staged or
+// removing all of it.
+func (s *Store) EndTx(keep bool) {
+	if !keep {
+		s.rollback(0)
+	}
+	s.inTx = false
+	s.undo = s.undo[:0]
+}
+
+// rollback restores the overlay entries that the changes since undo[from]
+// replaced, newest first.
+func (s *Store) rollback(from int) {
+	for j := len(s.undo) - 1; j >= from; j-- {
+		u := s.undo[j]
+		if u.hadPrev {
+			s.overlay[u.key] = u.prev
+		} else {
+			delete(s.overlay, u.key)
+		}
+	}
+	clear(s.undo[from:])
+	s.undo = s.undo[:from]
 }
 
 // Seal ends the staging of a round: the appends staged after it form the

@@ -29,6 +29,7 @@ type Store struct {
 	sealed    []map[entKey]Entity // rounds staged, not yet published, oldest first (Seal)
 	spare     []map[entKey]Entity
 	undo      []undoEntry
+	inTx      bool // a transaction's appends are staged: undo spans them (BeginTx)
 	newTables map[string]*table
 	routes    map[routeKey]*route
 	buf       []byte

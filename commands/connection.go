@@ -29,8 +29,8 @@ func connectionCommands() []*Command {
 		{Name: "HELLO", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth, Group: "connection", Since: "0.1.0", Syntax: "HELLO [protover [AUTH username password] [SETNAME clientname]]", Summary: "Picks RESP2 or RESP3, authenticates and names the connection.", Run: handle(parseHello, runHello)},
 		{Name: "AUTH", Arity: -2, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth, Group: "connection", Since: "0.1.0", Syntax: "AUTH [username] password", Summary: "Authenticates the connection.", Run: handle(parseAuth, runAuth)},
 		{Name: "SELECT", Arity: 2, Flags: FlagFast | FlagLoading | FlagStale, Group: "connection", Since: "0.1.0", Syntax: "SELECT 0", Summary: "Accepts database 0, the only one.", Run: handle(parseSelect, runSelect)},
-		{Name: "QUIT", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "QUIT", Summary: "Closes the connection.", Run: func(c *Ctx, _ [][]byte) { c.W.OK(); c.Client.CloseAfter = true }},
-		{Name: "RESET", Arity: 1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth | FlagSubscribed, Group: "connection", Since: "0.1.0", Syntax: "RESET", Summary: "Resets the connection: RESP2, no name, not authenticated.", Run: runReset},
+		{Name: "QUIT", Arity: -1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth | FlagSubscribed | FlagUnqueued, Group: "connection", Since: "0.1.0", Syntax: "QUIT", Summary: "Closes the connection.", Run: func(c *Ctx, _ [][]byte) { c.W.OK(); c.Client.CloseAfter = true }},
+		{Name: "RESET", Arity: 1, Flags: FlagFast | FlagLoading | FlagStale | FlagNoAuth | FlagSubscribed | FlagUnqueued, Group: "connection", Since: "0.1.0", Syntax: "RESET", Summary: "Resets the connection: RESP2, no name, not authenticated.", Run: runReset},
 		client,
 	}
 }
@@ -191,6 +191,7 @@ func runReset(c *Ctx, _ [][]byte) {
 	c.W.SetProto(2)
 	c.Client.SetName("")
 	c.Client.Authed = !c.Env.Server.AuthRequired()
+	c.Client.Multi, c.Client.Watched = nil, nil
 	c.W.Simple("RESET")
 }
 

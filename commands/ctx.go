@@ -178,7 +178,12 @@ type Client struct {
 	Sub *pubsub.Sub
 	// Blocked is what a command that blocked the connection keeps for its
 	// runs after a wake-up (XREAD's resolved positions); only it touches it.
-	Blocked     any
+	Blocked any
+	// Multi is the transaction the connection queues, from MULTI to EXEC
+	// or DISCARD; nil outside one. Watched are the streams it watches
+	// (WATCH), with the versions they had. Only its commands touch them.
+	Multi       *Multi
+	Watched     []eventlog.Watched
 	lastActive  atomic.Int64
 	lastCmd     atomic.Pointer[string]
 	killed      atomic.Bool

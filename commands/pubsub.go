@@ -20,7 +20,7 @@ func pubsubCommands() []*Command {
 		{Name: "PUBSUB NUMPAT", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB NUMPAT", Summary: "Counts the subscribed patterns.", Run: func(c *Ctx, _ [][]byte) { c.W.Int(int64(c.Env.Hub.NumPat())) }},
 		{Name: "PUBSUB HELP", Arity: 2, Flags: FlagLoading | FlagStale, Syntax: "PUBSUB HELP", Summary: "Prints this help.", Run: func(c *Ctx, _ [][]byte) { writeHelp(c, ps) }},
 	}
-	sub := FlagLoading | FlagStale | FlagSubscribed | FlagFast
+	sub := FlagLoading | FlagStale | FlagSubscribed | FlagFast | FlagNoMulti
 	return []*Command{
 		{Name: "SUBSCRIBE", Arity: -2, Flags: sub, Group: "pubsub", Since: "0.2.0", Syntax: "SUBSCRIBE channel [channel ...]",
 			Summary: "Receives the messages of channels: a stream's name carries its events, __entity__:<type>:<id> an entity's changes.",

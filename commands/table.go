@@ -49,6 +49,12 @@ const (
 	// ((P)SUBSCRIBE, (P)UNSUBSCRIBE, PING, QUIT, RESET), as in Redis.
 	// COMMAND does not show it: Redis has no such flag name.
 	FlagSubscribed
+	// FlagUnqueued: runs at once on a connection in MULTI, where other
+	// commands are queued (MULTI, EXEC, DISCARD, WATCH, QUIT, RESET), as
+	// in Redis. COMMAND does not show it.
+	FlagUnqueued
+	// FlagNoMulti: refused inside a transaction.
+	FlagNoMulti
 )
 
 var flagNames = []struct {
@@ -56,7 +62,7 @@ var flagNames = []struct {
 	name string
 }{
 	{FlagWrite, "write"}, {FlagRead, "readonly"}, {FlagAdmin, "admin"},
-	{FlagLoading, "loading"}, {FlagNoAuth, "no_auth"}, {FlagFast, "fast"}, {FlagStale, "stale"},
+	{FlagLoading, "loading"}, {FlagNoAuth, "no_auth"}, {FlagFast, "fast"}, {FlagStale, "stale"}, {FlagNoMulti, "no_multi"},
 }
 
 // Names are the flag names COMMAND shows.
@@ -217,7 +223,7 @@ func All() *Table {
 	var cmds []*Command
 	for _, family := range [][]*Command{
 		connectionCommands(), commandCommands(), configCommands(), infoCommands(), serverCommands(),
-		eventCommands(), entityCommands(), schemaCommands(), snapshotCommands(), pubsubCommands(), groupCommands(), streamCommands(), projectionCommands(), slowlogCommands(),
+		eventCommands(), entityCommands(), schemaCommands(), snapshotCommands(), pubsubCommands(), groupCommands(), streamCommands(), projectionCommands(), slowlogCommands(), multiCommands(),
 	} {
 		cmds = append(cmds, family...)
 	}

@@ -361,31 +361,26 @@ func (c *conn) readFailed(err error) {
 // dispatch runs cmd, the entry that Table.Resolve found for args, or answers
 // err, Resolve's reply for a command that cannot run. Auth and loading are
 // checked against cmd's own flags (a subcommand's, not its container's).
-// Appends are gathered (see runPending).
+// Appends are gathered (see runPending). In MULTI, commands are queued
+// (commands.Queue) and an error answered here aborts the transaction.
 func (c *conn) dispatch(cmd *commands.Command, err error, args [][]byte) {
 	if cmd == nil || cmd.Prepare == nil {
 		c.runPending()
 	}
+	if err == nil {
+		err = c.refusal(cmd)
+	}
 	if err != nil {
+		c.runPending()
+		c.client.FlagMultiFailed()
 		c.ctx.Error(err)
 		return
 	}
-	if !c.client.Authed && cmd.Flags&commands.FlagNoAuth == 0 {
-		c.runPending()
-		c.ctx.Error(commands.ErrNoAuth)
-		return
-	}
-	if cmd.Flags&commands.FlagLoading == 0 && c.s.loading.Load() {
-		c.runPending()
-		c.ctx.Error(commands.ErrLoading)
-		return
-	}
-	if cmd.Flags&commands.FlagSubscribed == 0 && c.client.Subscribed() && c.w.Proto() == 2 {
-		c.runPending()
-		c.ctx.Error(commands.SubscribedOnlyError(cmd.Name))
-		return
-	}
 	c.client.Touch(&cmd.Name)
+	if c.client.Multi != nil && cmd.Flags&commands.FlagUnqueued == 0 {
+		commands.Queue(&c.ctx, cmd, args)
+		return
+	}
 	if cmd.Prepare != nil {
 		c.pending = append(c.pending, cmd.Prepare(&c.ctx, args))
 		return
@@ -402,6 +397,20 @@ func (c *conn) dispatch(cmd *commands.Command, err error, args [][]byte) {
 	if c.wantBlock {
 		c.keepBlocked(cmd, args)
 	}
+}
+
+// refusal is the error that dispatch answers cmd with before running it:
+// NOAUTH, LOADING or, in subscribed mode, a command not allowed there.
+func (c *conn) refusal(cmd *commands.Command) error {
+	switch {
+	case !c.client.Authed && cmd.Flags&commands.FlagNoAuth == 0:
+		return commands.ErrNoAuth
+	case cmd.Flags&commands.FlagLoading == 0 && c.s.loading.Load():
+		return commands.ErrLoading
+	case cmd.Flags&commands.FlagSubscribed == 0 && c.client.Subscribed() && c.w.Proto() == 2:
+		return commands.SubscribedOnlyError(cmd.Name)
+	}
+	return nil
 }
 
 // runTimed runs a command that is not fast and keeps it in SLOWLOG, and

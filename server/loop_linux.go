@@ -596,6 +596,9 @@ func (c *conn) runsInline(cmd *commands.Command, args [][]byte) bool {
 	if cmd == nil || cmd.Prepare != nil || cmd.Flags&commands.FlagFast != 0 {
 		return true
 	}
+	if c.client.Multi != nil && cmd.Flags&commands.FlagUnqueued == 0 {
+		return true // queued
+	}
 	if cmd.Bounded == nil {
 		return false
 	}

@@ -24,23 +24,38 @@ final class Client
     /**
      * EVENT.APPEND: all events at once, or none.
      *
-     * @param list<Event> $events
+     * @param list<Event>          $events
+     * @param array<string, mixed> $meta
      *
      * @throws WrongVersion when $expect does not hold
      * @throws Rejected     when a guard of the schema says no
      */
-    public function append(string $stream, Expect $expect, ?string $id, array $events): Appended
+    public function append(string $stream, Expect $expect, ?string $id, array $events, array $meta = []): Appended
     {
-        $args = ['EVENT.APPEND', $stream, 'EXPECT', $expect->value];
-        if ($id !== null) {
-            array_push($args, 'ID', $id);
-        }
-        foreach ($events as $event) {
-            array_push($args, $event->type, self::encode($event->data));
-        }
-        [$version, $position] = $this->connection->command($args);
+        [$version, $position] = $this->connection->command((new Append($stream, $expect, $id, $events, $meta))->command());
 
         return new Appended((int) $version, (int) $position);
+    }
+
+    /**
+     * MULTI, an EVENT.APPEND for each of $appends, EXEC: foldb writes them
+     * all in one commit, or none of them. Each is decided on the state with
+     * the ones before it applied (two withdrawals from one account add up).
+     *
+     * @param non-empty-list<Append> $appends
+     *
+     * @return list<Appended> in the order of $appends
+     *
+     * @throws WrongVersion|Rejected|FoldbError the refused append's own error; its
+     *                                          command() says which (from 1). Nothing was written.
+     * @throws ConnectionLost                   EXEC's reply was not received: all were written, or none
+     * @throws Loading                          foldb is still loading; nothing was written
+     */
+    public function appendAll(array $appends): array
+    {
+        $replies = $this->connection->transaction(array_map(static fn (Append $a): array => $a->command(), $appends));
+
+        return array_map(static fn (array $reply): Appended => new Appended((int) $reply[0], (int) $reply[1]), $replies);
     }
 
     /**

@@ -23,4 +23,20 @@ interface FoldbConnection
      * @throws ConnectionLost the reply was not received; the command may or may not have run
      */
     public function command(array $args): mixed;
+
+    /**
+     * MULTI, the appends, EXEC: foldb writes all of them in one commit, or
+     * none. Only appends: an error in EXEC's reply then always means that
+     * nothing was written.
+     *
+     * @param non-empty-list<list<string|int>> $appends EVENT.APPEND commands
+     *
+     * @return list<mixed> each append's reply, in order
+     *
+     * @throws FoldbError     an append was refused, while queuing or at EXEC; nothing was
+     *                        written. Refused at EXEC, this is the refused append's own
+     *                        error (FoldbError::fromExec), and command() says which.
+     * @throws ConnectionLost EXEC's reply was not received: all were written, or none
+     */
+    public function transaction(array $appends): array;
 }

@@ -5,6 +5,7 @@ declare(strict_types=1);
 namespace Bank;
 
 use Closure;
+use Foldb\Append;
 use Foldb\Appended;
 use Foldb\Client;
 use Foldb\ConnectionLost;
@@ -13,6 +14,7 @@ use Foldb\Expect;
 use Foldb\Loading;
 use Foldb\Rejected;
 use Foldb\WrongVersion;
+use InvalidArgumentException;
 
 /**
  * The write side of one account: the stream account:<id>.
@@ -30,6 +32,10 @@ use Foldb\WrongVersion;
  * rule itself is not coded here: the schema's guard on BalanceDecreased is
  * checked by foldb, atomically with the append, and its REJECTED becomes
  * InsufficientFunds.
+ *
+ * persistTogether() does the same for several accounts in one transaction
+ * (MULTI/EXEC): a Transfer is a withdrawal on one and a deposit on the
+ * other, written both or neither.
  */
 final class AccountAggregateRoot
 {
@@ -116,37 +122,37 @@ final class AccountAggregateRoot
      */
     public function persist(): self
     {
-        if ($this->pending === []) {
-            return $this;
+        if ($this->pending !== []) {
+            self::commit([bin2hex(random_bytes(16)) => $this]);
         }
-        $requestId = bin2hex(random_bytes(16));
-        for ($attempt = 1; ; ++$attempt) {
-            try {
-                $this->appended = $this->send($requestId);
-                break;
-            } catch (WrongVersion $e) {
-                if ($attempt >= self::MAX_ATTEMPTS) {
-                    $this->discard();
-                    throw new ConcurrencyConflict("account {$this->id} kept changing; gave up after {$attempt} tries", 0, $e);
-                }
-                ++$this->retries;
-                usleep(random_int(0, 1_000 * min(2 ** $attempt, 20)));
-                $this->reload();
-            } catch (Rejected $e) {
-                $this->discard();
-                throw match ($e->reason()) {
-                    'insufficient funds' => new InsufficientFunds("account {$this->id}: insufficient funds", 0, $e),
-                    'account already open' => new AccountAlreadyOpen("account {$this->id} is already open", 0, $e),
-                    default => new OperationRejected("account {$this->id}: {$e->reason()}", 0, $e),
-                };
-            }
-        }
-        $this->version = $this->appended->version;
-        $this->persisted = $this->state;
-        $this->pending = [];
-        $this->calls = [];
 
         return $this;
+    }
+
+    /**
+     * Appends the pending events of several accounts in one transaction
+     * (MULTI/EXEC): foldb writes all of them in one commit, or none, each
+     * account's with EXPECT its version and the ID it is keyed by here, the
+     * same across retries and resends, and all with $meta. As persist() it
+     * retries after WRONGVERSION (reading every account again and replaying
+     * the calls on each), resends after a lost connection, and turns
+     * REJECTED into the exception for the account that was refused.
+     *
+     * @param non-empty-array<string, self> $roots one per account, by the ID of its append
+     * @param array<string, mixed>          $meta  the META of every append
+     *
+     * @throws InsufficientFunds|OperationRejected|BankException|ConcurrencyConflict|ConnectionLost|Loading as persist()
+     */
+    public static function persistTogether(array $roots, array $meta = []): void
+    {
+        $accounts = array_map(static fn (self $root): string => $root->id, $roots);
+        if (count(array_unique($accounts)) !== count($accounts)) {
+            throw new InvalidArgumentException('persistTogether takes each account once, not ' . implode(', ', $accounts));
+        }
+        $roots = array_filter($roots, static fn (self $root): bool => $root->pending !== []);
+        if ($roots !== []) {
+            self::commit($roots, $meta);
+        }
     }
 
     public function exists(): bool
@@ -190,20 +196,91 @@ final class AccountAggregateRoot
     }
 
     /**
-     * One EVENT.APPEND of the pending events at the version they were
-     * decided on. When the connection breaks (written or not?), or foldb is
-     * still loading, it sends the very same append again: same EXPECT, same
-     * ID. If the first one was written, foldb answers its result instead of
-     * writing the events twice.
+     * The retry loop of persist() and persistTogether().
+     *
+     * @param non-empty-array<string, self> $roots by the ID of their append
+     * @param array<string, mixed>          $meta
      */
-    private function send(string $requestId): Appended
+    private static function commit(array $roots, array $meta = []): void
     {
+        for ($attempt = 1; ; ++$attempt) {
+            try {
+                $appended = self::send($roots, $meta);
+                break;
+            } catch (WrongVersion $e) {
+                if ($attempt >= self::MAX_ATTEMPTS) {
+                    array_walk($roots, static fn (self $root) => $root->discard());
+                    $ids = implode(', ', array_map(static fn (self $root): string => $root->id, $roots));
+                    throw new ConcurrencyConflict("account {$ids} kept changing; gave up after {$attempt} tries", 0, $e);
+                }
+                usleep(random_int(0, 1_000 * min(2 ** $attempt, 20)));
+                try {
+                    foreach ($roots as $root) {
+                        ++$root->retries;
+                        $root->reload();
+                    }
+                } catch (BankException $replayed) {
+                    array_walk($roots, static fn (self $root) => $root->discard());
+                    throw $replayed;
+                }
+            } catch (Rejected $e) {
+                array_walk($roots, static fn (self $root) => $root->discard());
+                $id = array_values($roots)[($e->command() ?? 1) - 1]->id;
+                throw match ($e->reason()) {
+                    'insufficient funds' => new InsufficientFunds("account {$id}: insufficient funds", 0, $e),
+                    'account already open' => new AccountAlreadyOpen("account {$id} is already open", 0, $e),
+                    default => new OperationRejected("account {$id}: {$e->reason()}", 0, $e),
+                };
+            }
+        }
+        foreach (array_values($roots) as $i => $root) {
+            $landed = $appended[$i]->version === $root->version + count($root->pending);
+            $root->appended = $appended[$i];
+            $root->pending = [];
+            $root->calls = [];
+            if ($landed) {
+                $root->version = $appended[$i]->version;
+                $root->persisted = $root->state;
+            } else {
+                // The ID was an earlier append's (a transfer id given twice): foldb
+                // answered its result and wrote nothing; read what the account is.
+                $root->reload();
+            }
+        }
+    }
+
+    /**
+     * The pending events at the versions they were decided on: one
+     * EVENT.APPEND for one account, a MULTI/EXEC of them for several. When
+     * the connection breaks (written or not?), or foldb is still loading, it
+     * sends the very same appends again: same EXPECT, same ID. If the first
+     * ones were written, foldb answers their result instead of writing the
+     * events twice.
+     *
+     * @param non-empty-array<string, self> $roots by the ID of their append
+     * @param array<string, mixed>          $meta
+     *
+     * @return list<Appended> in the order of $roots
+     */
+    private static function send(array $roots, array $meta): array
+    {
+        $appends = [];
+        foreach ($roots as $id => $root) {
+            $appends[] = new Append("account:{$root->id}", Expect::version($root->version), (string) $id, $root->pending, $meta);
+        }
+        $client = reset($roots)->client;
         for ($resend = 0; ; ++$resend) {
             try {
-                return $this->client->append("account:{$this->id}", Expect::version($this->version), $requestId, $this->pending);
+                if (count($appends) === 1) {
+                    $a = $appends[0];
+
+                    return [$client->append($a->stream, $a->expect, $a->id, $a->events, $a->meta)];
+                }
+
+                return $client->appendAll($appends);
             } catch (ConnectionLost|Loading $e) {
                 $delay = Client::RESEND_DELAYS_MS[$resend] ?? throw $e;
-                ++$this->resends;
+                array_walk($roots, static fn (self $root) => ++$root->resends);
                 usleep($delay * 1_000);
             }
         }
@@ -226,13 +303,8 @@ final class AccountAggregateRoot
         $this->version = $found->version;
         $this->state = $found->data;
         $this->pending = [];
-        try {
-            foreach ($this->calls as $call) {
-                $call();
-            }
-        } catch (BankException $e) {
-            $this->discard();
-            throw $e;
+        foreach ($this->calls as $call) {
+            $call();
         }
     }
 

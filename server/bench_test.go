@@ -101,3 +101,27 @@ func BenchmarkAppendPipelined(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*depth)/b.Elapsed().Seconds(), "appends/s")
 }
+
+// BenchmarkTransfer is 16 × GOMAXPROCS clients each sending transfers, a
+// MULTI of two appends to two streams and EXEC, durably.
+func BenchmarkTransfer(b *testing.B) {
+	ts := startServer(b, func(o *server.Options) { o.Durability = eventlog.DurabilityAlways })
+	rc := ts.Client(b, 2, func(o *redis.Options) { o.PoolSize = 64 })
+	var clients atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		w := clients.Add(1)
+		for i := 0; pb.Next(); i++ {
+			_, err := rc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Do(ctx, "EVENT.APPEND", fmt.Sprintf("account:%d-%d", w, i%100), "BalanceDecreased", `{"amount":1}`)
+				p.Do(ctx, "EVENT.APPEND", fmt.Sprintf("account:%d-%d", w, (i+1)%100), "BalanceIncreased", `{"amount":1}`)
+				return nil
+			})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

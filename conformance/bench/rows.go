@@ -33,6 +33,7 @@ var rows = []row{
 	{"sql-catchup", "catch-up of the SQL projections vs a plain program", (*bench).rowSQLCatchup, false},
 	{"sql-lag", "lag of the SQL projections at a steady append rate", (*bench).rowSQLLag, false},
 	{"catalog", "product catalogue queries vs SQLite and PostgreSQL", (*bench).rowCatalog, true},
+	{"transfer", "durable MULTI/EXEC transfers vs Redis's MULTI/EXEC", (*bench).rowTransfer, true},
 }
 
 // bankFlags start foldb with the bank schema and no snapshot but the ones

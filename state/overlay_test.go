@@ -121,3 +121,69 @@ func liveBankStore(t *testing.T) *Store {
 	s.Live()
 	return s
 }
+
+// TestStageTx: a transaction's appends stage on top of each other (the
+// second withdrawal sees the first); EndTx(false) removes all of them,
+// EndTx(true) keeps them; a rejected append inside a transaction removes
+// only itself until the transaction ends.
+func TestStageTx(t *testing.T) {
+	s := liveBankStore(t)
+	pos := uint64(0)
+	versions := map[string]uint64{}
+	stage := func(stream, typ, data string) error {
+		pos++
+		versions[stream]++
+		err := s.Stage([]eventlog.Event{{Position: pos, Stream: stream, Version: versions[stream], Type: typ, Data: []byte(data), Time: 1}})
+		if err != nil {
+			pos--
+			versions[stream]--
+		}
+		return err
+	}
+	balance := func(id string) string {
+		t.Helper()
+		tbl := s.tableFor("account")
+		e, ok, _ := s.lookup(tbl, id)
+		if !ok {
+			return "<nil>"
+		}
+		return e.JSON()
+	}
+	if err := stage("account:1", "BalanceIncreased", `{"amount":10}`); err != nil {
+		t.Fatal(err)
+	}
+	before := balance("1")
+
+	s.BeginTx()
+	if err := stage("account:1", "BalanceDecreased", `{"amount":6}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := stage("account:2", "BalanceIncreased", `{"amount":6}`); err != nil {
+		t.Fatal(err)
+	}
+	var rej *RejectedError
+	if err := stage("account:1", "BalanceDecreased", `{"amount":6}`); !errors.As(err, &rej) {
+		t.Fatalf("a second withdrawal in the transaction does not see the first: %v", err)
+	}
+	if got := balance("1"); got != `{"balance":4}` {
+		t.Fatalf("inside the transaction, after a rejected append: %s", got)
+	}
+	s.EndTx(false)
+	pos, versions["account:1"], versions["account:2"] = 1, 1, 0 // nothing of it was written
+	if got, other := balance("1"), balance("2"); got != before || other != "<nil>" {
+		t.Fatalf("after EndTx(false): %s and %s; want %s and <nil>", got, other, before)
+	}
+
+	s.BeginTx()
+	if err := stage("account:1", "BalanceDecreased", `{"amount":6}`); err != nil {
+		t.Fatal(err)
+	}
+	if err := stage("account:2", "BalanceIncreased", `{"amount":6}`); err != nil {
+		t.Fatal(err)
+	}
+	s.EndTx(true)
+	s.Publish(pos)
+	if a, b := balance("1"), balance("2"); a != `{"balance":4}` || b != `{"balance":6}` {
+		t.Fatalf("after EndTx(true) and Publish: %s and %s", a, b)
+	}
+}

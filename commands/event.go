@@ -122,6 +122,8 @@ func (p *appendPending) Appends() []*eventlog.Append {
 	return p.one[:]
 }
 
+func (p *appendPending) Tx() *eventlog.Tx { return nil }
+
 func (p *appendPending) Reply(c *Ctx) {
 	if p.err != nil {
 		c.Error(p.err)

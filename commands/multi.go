@@ -26,7 +26,8 @@ func multiCommands() []*Command {
 		{Name: "MULTI", Arity: 1, Flags: FlagFast | FlagLoading | FlagStale | FlagUnqueued, Group: "transactions", Since: "0.2.0",
 			Syntax: "MULTI", Summary: "Begins a transaction: the connection's commands are queued until EXEC.", Run: runMulti},
 		{Name: "EXEC", Arity: 1, Flags: FlagLoading | FlagStale | FlagUnqueued, Group: "transactions", Since: "0.2.0",
-			Syntax: "EXEC", Summary: "Commits the transaction's appends, all or none, and replies with every queued command's reply.", Run: runExec},
+			Syntax: "EXEC", Summary: "Commits the transaction's appends, all or none, and replies with every queued command's reply.",
+			Run: runExec, Prepare: prepareExec, Gather: execGathers},
 		{Name: "DISCARD", Arity: 1, Flags: FlagFast | FlagLoading | FlagStale | FlagUnqueued, Group: "transactions", Since: "0.2.0",
 			Syntax: "DISCARD", Summary: "Forgets the queued commands and the watched streams.", Run: runDiscard},
 		{Name: "WATCH", Arity: -2, Flags: FlagLoading | FlagStale | FlagUnqueued | FlagNoMulti, Group: "transactions", Since: "0.2.0",
@@ -182,37 +183,85 @@ func runUnwatch(c *Ctx, _ [][]byte) {
 // first error into the whole reply's still tells why); a read's reply,
 // from the state after the transaction.
 func runExec(c *Ctx, _ [][]byte) {
+	p, err := takeExec(c)
+	if err != nil {
+		c.Error(err)
+		return
+	}
+	if len(p.tx.Appends) > 0 || len(p.tx.Watch) > 0 {
+		c.Env.Log.AppendTx(p.tx)
+	}
+	p.Reply(c)
+}
+
+// execGathers: an EXEC whose transaction holds only appends joins the
+// pipelined appends of the connection's turn, as an append does, where
+// one that runs reads after its commit runs on its own.
+func execGathers(cl *Client) bool {
+	m := cl.Multi
+	if m == nil || m.failed || len(m.queued) == 0 {
+		return false
+	}
+	for _, q := range m.queued {
+		if q.pending == nil {
+			return false
+		}
+	}
+	return true
+}
+
+func prepareExec(c *Ctx, _ [][]byte) Pending {
+	p, err := takeExec(c)
+	if err != nil { // execGathers saw a transaction to commit
+		panic(err)
+	}
+	return p
+}
+
+// execPending is an EXEC's transaction and what its reply needs.
+type execPending struct {
+	m     *Multi
+	tx    *eventlog.Tx
+	owner []int // the queued command of each append
+}
+
+// takeExec ends the connection's transaction and returns its commit, or
+// the error EXEC answers at once.
+func takeExec(c *Ctx) (*execPending, error) {
 	m := c.Client.Multi
 	if m == nil {
-		c.Error(errExecWithoutMulti)
-		return
+		return nil, errExecWithoutMulti
 	}
 	watched := c.Client.Watched
 	c.Client.Multi, c.Client.Watched = nil, nil
 	if m.failed {
-		c.Error(ErrExecAbort)
-		return
+		return nil, ErrExecAbort
 	}
-	tx := &eventlog.Tx{Watch: watched, Refused: -1}
-	owner := make([]int, 0, len(m.queued)) // the queued command of each append
+	p := &execPending{m: m, tx: &eventlog.Tx{Watch: watched, Refused: -1}, owner: make([]int, 0, len(m.queued))}
 	for i, q := range m.queued {
 		if q.pending != nil {
 			for _, a := range q.pending.Appends() {
-				tx.Appends = append(tx.Appends, a)
-				owner = append(owner, i)
+				p.tx.Appends = append(p.tx.Appends, a)
+				p.owner = append(p.owner, i)
 			}
 		}
 	}
-	if len(tx.Appends) > 0 || len(watched) > 0 {
-		c.Env.Log.AppendTx(tx)
-	}
+	return p, nil
+}
+
+func (p *execPending) Appends() []*eventlog.Append { return nil }
+func (p *execPending) Tx() *eventlog.Tx            { return p.tx }
+
+// Reply writes EXEC's reply once the transaction has its results.
+func (p *execPending) Reply(c *Ctx) {
+	m, tx := p.m, p.tx
 	if tx.Moved {
 		c.W.NullArray()
 		return
 	}
 	var abort error
 	if tx.Refused >= 0 {
-		i := owner[tx.Refused]
+		i := p.owner[tx.Refused]
 		refused := tx.Appends[tx.Refused]
 		abort = errorf("EXECABORT Transaction discarded because command %d (%s %s) was refused: %s", i+1, m.queued[i].cmd.Name, refused.Stream, Reply(refused.Result.Err))
 	}

@@ -201,6 +201,8 @@ func prepareXAdd(_ *Ctx, args [][]byte) Pending {
 	return p
 }
 
+func (p *xaddPending) Tx() *eventlog.Tx { return nil }
+
 func (p *xaddPending) Appends() []*eventlog.Append {
 	if p.err != nil {
 		return nil

@@ -98,8 +98,13 @@ type Command struct {
 	// commands of the same connection into one round (EVENT.APPEND). It
 	// parses and returns the deferred work; the server collects the pending
 	// work of consecutive commands, runs it together and then writes each
-	// reply in order. A command with Prepare has no Run.
+	// reply in order. A command with Prepare has no Run, unless Gather is
+	// set: then Prepare applies when Gather says so, and Run otherwise.
 	Prepare func(c *Ctx, args [][]byte) Pending
+	// Gather, with Prepare and Run, says whether the command joins the
+	// pipelined appends (Prepare) on this connection now: EXEC does when
+	// its transaction holds only appends.
+	Gather func(cl *Client) bool
 	// Bounded is set for a command whose cost its arguments decide (a
 	// query): it reports whether these arguments keep the command cheap
 	// enough for the network loop to run it itself, as it runs FlagFast
@@ -122,6 +127,8 @@ type Command struct {
 type Pending interface {
 	// Appends are the appends to run; nil when the command failed to parse.
 	Appends() []*eventlog.Append
+	// Tx is the transaction to run in place of appends (EXEC), or nil.
+	Tx() *eventlog.Tx
 	// Reply writes the command's reply once its appends have results.
 	Reply(c *Ctx)
 }
@@ -162,6 +169,12 @@ func (t *Table) Lookup(name []byte) *Command {
 		buf[i] = c
 	}
 	return t.byName[string(buf[:len(name)])]
+}
+
+// Prepares reports whether cmd joins the pipelined appends on this
+// connection (Prepare) rather than running (Run).
+func (c *Command) Prepares(cl *Client) bool {
+	return c.Prepare != nil && (c.Gather == nil || c.Gather(cl))
 }
 
 // All returns every command, sorted by name.

@@ -30,10 +30,16 @@ func TestTableEntries(t *testing.T) {
 			if cmd.Run != nil || cmd.Prepare != nil {
 				t.Errorf("%s: a container that needs a subcommand runs none of its own", cmd.Name)
 			}
+		case cmd.Gather != nil:
+			// Gather picks Prepare or Run for each call (EXEC).
+			if cmd.Run == nil || cmd.Prepare == nil {
+				t.Errorf("%s: Gather needs both Run and Prepare", cmd.Name)
+			}
 		case (cmd.Run == nil) == (cmd.Prepare == nil):
 			t.Errorf("%s: needs exactly one of Run and Prepare", cmd.Name)
 		}
-		if cmd.Prepare != nil && cmd.Flags&FlagWrite == 0 {
+		// EXEC's appends were queued under EVENT.APPEND's own flags.
+		if cmd.Prepare != nil && cmd.Gather == nil && cmd.Flags&FlagWrite == 0 {
 			t.Errorf("%s: Prepare is for appends, but the command has no write flag", cmd.Name)
 		}
 		if cmd.Flags&FlagWrite != 0 && cmd.Flags&FlagLoading != 0 {

@@ -54,7 +54,8 @@ type Applier interface {
 
 type submission struct {
 	appends []*Append
-	tx      *Tx   // its appends are appends, staged all or none
+	txs     []*Tx // staged before appends, each all or none
+	oneTx   [1]*Tx
 	ops     []*Op // run after the appends
 	fn      func(last uint64) error
 	err     error
@@ -188,16 +189,23 @@ func (l *Log) Append(appends ...*Append) {
 // writer's goroutine (or on the caller's, when none could be queued). done
 // must not block; the appends must stay untouched until it is called.
 func (l *Log) AppendAsync(appends []*Append, done func()) {
-	if !l.validateAll(appends) {
+	l.AppendAsyncTx(appends, nil, done)
+}
+
+// AppendAsyncTx is AppendAsync of appends and transactions together (see
+// AppendBatch).
+func (l *Log) AppendAsyncTx(appends []*Append, txs []*Tx, done func()) {
+	if !l.validateAll(appends) && len(txs) == 0 {
 		done()
 		return
 	}
 	s := submissionPool.Get().(*submission)
-	s.appends, s.notify = appends, done
+	s.appends, s.txs, s.notify = appends, txs, done
 	if err := l.enqueue(s); err != nil {
-		s.appends, s.notify = nil, nil
+		s.appends, s.txs, s.notify = nil, nil, nil
 		submissionPool.Put(s)
 		failAll(appends, err)
+		failTxs(txs, err)
 		done()
 	}
 }
@@ -211,13 +219,19 @@ func (l *Log) AppendAsync(appends []*Append, done func()) {
 // began, so that a caller serving others (the network loop) is held up by
 // at most the stall it walked into.
 func (l *Log) AppendNow(appends []*Append) bool {
+	return l.AppendNowTx(appends, nil)
+}
+
+// AppendNowTx is AppendNow of appends and transactions together (see
+// AppendBatch).
+func (l *Log) AppendNowTx(appends []*Append, txs []*Tx) bool {
 	if len(l.subs) != 0 || l.flying.Load() || l.stalling.Load() || time.Now().UnixNano()-l.stalled.Load() < int64(stallMemory) {
 		return false
 	}
 	if !l.roundMu.TryLock() {
 		return false
 	}
-	ran := l.appendNow(appends)
+	ran := l.appendNow(appends, txs)
 	after, err := l.w.nowRun.after, l.w.nowRun.afterErr
 	l.w.nowRun = flight{}
 	l.roundMu.Unlock()
@@ -226,25 +240,26 @@ func (l *Log) AppendNow(appends []*Append) bool {
 }
 
 // appendNow is AppendNow's round, with roundMu held.
-func (l *Log) appendNow(appends []*Append) bool {
+func (l *Log) appendNow(appends []*Append, txs []*Tx) bool {
 	if len(l.subs) != 0 || l.flying.Load() {
 		return false // queued submissions and rounds in flight go first
 	}
 	l.closeMu.RLock()
 	defer l.closeMu.RUnlock()
-	if !l.validateAll(appends) {
+	if !l.validateAll(appends) && len(txs) == 0 {
 		return true
 	}
 	if l.closed {
 		failAll(appends, ErrClosed)
+		failTxs(txs, ErrClosed)
 		return true
 	}
 	w := &l.w
-	w.now.appends = appends
+	w.now.appends, w.now.txs = appends, txs
 	f := &w.nowRun
 	l.stageRound(w.nowRound[:], f, true)
 	l.land(f, nil)
-	w.now.appends = nil
+	w.now.appends, w.now.txs = nil, nil
 	return true
 }
 
@@ -279,22 +294,38 @@ var ErrAborted = errors.New("eventlog: transaction aborted")
 // AppendTx commits a transaction and returns once it is answered: under
 // DurabilityAlways, after its fsync. A log failure fails every append.
 func (l *Log) AppendTx(tx *Tx) {
-	tx.Moved, tx.Refused = false, -1
-	for i, a := range tx.Appends {
-		a.Result = Result{}
-		if err := l.validate(a); err != nil {
-			a.Result.Err = err
-			tx.abort(i)
-			return
-		}
-	}
 	s := submissionPool.Get().(*submission)
-	s.appends, s.tx = tx.Appends, tx
+	s.oneTx[0] = tx
+	s.txs = s.oneTx[:]
 	if err := l.submit(s); err != nil {
+		failTxs(s.txs, err)
+	}
+	s.txs, s.oneTx[0] = nil, nil
+	submissionPool.Put(s)
+}
+
+// AppendBatch is Append of appends and transactions together: the
+// transactions are staged first, each all or none, then the appends.
+func (l *Log) AppendBatch(appends []*Append, txs []*Tx) {
+	if len(txs) == 0 {
+		l.Append(appends...)
+		return
+	}
+	l.validateAll(appends)
+	s := submissionPool.Get().(*submission)
+	s.appends, s.txs = appends, txs
+	if err := l.submit(s); err != nil {
+		failAll(appends, err)
+		failTxs(txs, err)
+	}
+	s.appends, s.txs = nil, nil
+	submissionPool.Put(s)
+}
+
+func failTxs(txs []*Tx, err error) {
+	for _, tx := range txs {
 		failAll(tx.Appends, err)
 	}
-	s.appends, s.tx = nil, nil
-	submissionPool.Put(s)
 }
 
 // abort marks the transaction refused by its append i: every other
@@ -482,11 +513,10 @@ func (l *Log) beginRound(f *flight) {
 func (l *Log) stageSub(f *flight, s *submission) {
 	w := &l.w
 	f.subs = append(f.subs, s)
-	f.events += len(s.appends) + len(s.ops)
+	f.events += len(s.appends) + len(s.ops) + len(s.txs)
 	watch := l.watcher != nil
-	if s.tx != nil {
-		l.stageTx(f, s.tx)
-		return
+	for _, tx := range s.txs {
+		l.stageTx(f, tx)
 	}
 	for _, a := range s.appends {
 		if a.Result.Err != nil {
@@ -575,11 +605,17 @@ func (l *Log) land(f *flight, err error) {
 		if l.applier != nil {
 			l.applier.Discard()
 		}
-		for _, s := range f.subs {
-			for _, a := range s.appends {
+		fail := func(appends []*Append) {
+			for _, a := range appends {
 				if a.Result.Err == nil && (!a.Result.Duplicate || a.Result.Position > l.last.Load()) {
 					a.Result = Result{Err: err}
 				}
+			}
+		}
+		for _, s := range f.subs {
+			fail(s.appends)
+			for _, tx := range s.txs {
+				fail(tx.Appends)
 			}
 			failOps(s.ops, err)
 		}
@@ -702,6 +738,15 @@ func (l *Log) write(batch *pebble.Batch, a *Append, events []Event) {
 // versions are checked, then every append is decided on top of the ones
 // before it, and only when all of them pass are they written.
 func (l *Log) stageTx(f *flight, tx *Tx) {
+	tx.Moved, tx.Refused = false, -1
+	for i, a := range tx.Appends {
+		a.Result = Result{}
+		if err := l.validate(a); err != nil {
+			a.Result.Err = err
+			tx.abort(i)
+			return
+		}
+	}
 	if f.failed != nil {
 		failAll(tx.Appends, f.failed)
 		return

@@ -271,7 +271,7 @@ func (l *Log) finish(f *flight, err error) {
 	for i, s := range f.subs {
 		f.subs[i] = nil
 		if notify := s.notify; notify != nil {
-			s.appends, s.ops, s.notify = nil, nil, nil
+			s.appends, s.txs, s.ops, s.notify = nil, nil, nil, nil
 			submissionPool.Put(s)
 			notify()
 			continue

@@ -32,6 +32,7 @@ type conn struct {
 
 	pending []commands.Pending
 	appends []*eventlog.Append
+	txs     []*eventlog.Tx // EXECs gathered with the appends
 
 	interrupted atomic.Bool
 	counted     countingReader
@@ -364,7 +365,7 @@ func (c *conn) readFailed(err error) {
 // Appends are gathered (see runPending). In MULTI, commands are queued
 // (commands.Queue) and an error answered here aborts the transaction.
 func (c *conn) dispatch(cmd *commands.Command, err error, args [][]byte) {
-	if cmd == nil || cmd.Prepare == nil {
+	if cmd == nil || !cmd.Prepares(c.client) {
 		c.runPending()
 	}
 	if err == nil {
@@ -381,7 +382,7 @@ func (c *conn) dispatch(cmd *commands.Command, err error, args [][]byte) {
 		commands.Queue(&c.ctx, cmd, args)
 		return
 	}
-	if cmd.Prepare != nil {
+	if cmd.Prepares(c.client) {
 		c.pending = append(c.pending, cmd.Prepare(&c.ctx, args))
 		return
 	}
@@ -438,14 +439,18 @@ func (c *conn) runPending() {
 		return
 	}
 	c.gatherAppends()
-	if len(c.appends) > 0 {
-		c.s.appends.Append(c.appends...)
+	if len(c.appends) > 0 || len(c.txs) > 0 {
+		c.s.appends.AppendBatch(c.appends, c.txs)
 	}
 	c.replyPending()
 }
 
 func (c *conn) gatherAppends() {
 	for _, p := range c.pending {
+		if tx := p.Tx(); tx != nil {
+			c.txs = append(c.txs, tx)
+			continue
+		}
 		c.appends = append(c.appends, p.Appends()...)
 	}
 }
@@ -458,5 +463,6 @@ func (c *conn) replyPending() {
 		c.pending[i] = nil
 	}
 	clear(c.appends)
-	c.pending, c.appends = c.pending[:0], c.appends[:0]
+	clear(c.txs)
+	c.pending, c.appends, c.txs = c.pending[:0], c.appends[:0], c.txs[:0]
 }

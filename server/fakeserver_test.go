@@ -43,7 +43,22 @@ func (f *fakeLog) commitLocked(appends []*eventlog.Append) {
 	}
 }
 
-func (f *fakeLog) Append(appends ...*eventlog.Append) {
+// withTxs is appends and every transaction's appends: the fake commits
+// each transaction's appends as plain ones.
+func withTxs(appends []*eventlog.Append, txs []*eventlog.Tx) []*eventlog.Append {
+	if len(txs) == 0 {
+		return appends
+	}
+	out := append([]*eventlog.Append(nil), appends...)
+	for _, tx := range txs {
+		tx.Refused = -1
+		out = append(out, tx.Appends...)
+	}
+	return out
+}
+
+func (f *fakeLog) AppendBatch(appends []*eventlog.Append, txs []*eventlog.Tx) {
+	appends = withTxs(appends, txs)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.syncCalls++
@@ -51,7 +66,8 @@ func (f *fakeLog) Append(appends ...*eventlog.Append) {
 	f.commitLocked(appends)
 }
 
-func (f *fakeLog) AppendNow(appends []*eventlog.Append) bool {
+func (f *fakeLog) AppendNowTx(appends []*eventlog.Append, txs []*eventlog.Tx) bool {
+	appends = withTxs(appends, txs)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.idle {
@@ -63,7 +79,8 @@ func (f *fakeLog) AppendNow(appends []*eventlog.Append) bool {
 	return true
 }
 
-func (f *fakeLog) AppendAsync(appends []*eventlog.Append, done func()) {
+func (f *fakeLog) AppendAsyncTx(appends []*eventlog.Append, txs []*eventlog.Tx, done func()) {
+	appends = withTxs(appends, txs)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asyncRounds++
@@ -203,6 +220,7 @@ type fakePending struct {
 }
 
 func (p *fakePending) Appends() []*eventlog.Append { p.one[0] = &p.a; return p.one[:] }
+func (p *fakePending) Tx() *eventlog.Tx            { return nil }
 func (p *fakePending) Reply(c *commands.Ctx) {
 	c.W.Array(2)
 	c.W.Int(int64(p.a.Result.Version))

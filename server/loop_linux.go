@@ -128,6 +128,7 @@ type loop struct {
 	// of this turn (commit); all and answering are its scratch.
 	toCommit  []*conn
 	all       []*eventlog.Append
+	allTxs    []*eventlog.Tx
 	answering []*conn
 	// served: the loop ran other commands this turn; servedBefore: the
 	// turn before. commitsHere reads them.
@@ -566,7 +567,7 @@ func (l *loop) process(c *conn, readable bool) {
 			l.offload(c, cmd, args)
 			return
 		}
-		if cmd != nil && cmd.Prepare == nil {
+		if cmd != nil && !cmd.Prepares(c.client) {
 			l.served = true
 		}
 		c.dispatch(cmd, rerr, args)
@@ -591,9 +592,9 @@ func (l *loop) process(c *conn, readable bool) {
 // append that joins them (anything else needs them answered first).
 func (c *conn) runsInline(cmd *commands.Command, args [][]byte) bool {
 	if len(c.pending) > 0 {
-		return cmd != nil && cmd.Prepare != nil && c.client.Authed && !c.s.loading.Load()
+		return cmd != nil && cmd.Prepares(c.client) && c.client.Authed && !c.s.loading.Load()
 	}
-	if cmd == nil || cmd.Prepare != nil || cmd.Flags&commands.FlagFast != 0 {
+	if cmd == nil || cmd.Prepares(c.client) || cmd.Flags&commands.FlagFast != 0 {
 		return true
 	}
 	if c.client.Multi != nil && cmd.Flags&commands.FlagUnqueued == 0 {
@@ -635,11 +636,12 @@ func (l *loop) commitsHere() bool {
 func (l *loop) commit() {
 	here := l.commitsHere()
 	for len(l.toCommit) > 0 {
-		l.all = l.all[:0]
+		l.all, l.allTxs = l.all[:0], l.allTxs[:0]
 		for _, c := range l.toCommit {
 			l.all = append(l.all, c.appends...)
+			l.allTxs = append(l.allTxs, c.txs...)
 		}
-		if !here || !l.log.AppendNow(l.all) {
+		if !here || !l.log.AppendNowTx(l.all, l.allTxs) {
 			l.handOff()
 			clear(l.toCommit)
 			l.toCommit = l.toCommit[:0]
@@ -659,6 +661,7 @@ func (l *loop) commit() {
 		clear(l.answering)
 	}
 	clear(l.all)
+	clear(l.allTxs)
 }
 
 // handOff gives the turn's appends to the log's writer as one submission,
@@ -671,8 +674,9 @@ func (l *loop) handOff() {
 		l.inflight++
 		h.conns = append(h.conns, c)
 		h.appends = append(h.appends, c.appends...)
+		h.txs = append(h.txs, c.txs...)
 	}
-	l.log.AppendAsync(h.appends, h.done)
+	l.log.AppendAsyncTx(h.appends, h.txs, h.done)
 }
 
 // handoff is one turn's appends in the writer's hands (handOff).
@@ -680,6 +684,7 @@ type handoff struct {
 	l       *loop
 	conns   []*conn
 	appends []*eventlog.Append
+	txs     []*eventlog.Tx
 	done    func()
 }
 
@@ -702,7 +707,8 @@ func (h *handoff) answered() {
 	l.enqueue(&l.ready, h.conns...)
 	clear(h.conns)
 	clear(h.appends)
-	h.conns, h.appends = h.conns[:0], h.appends[:0]
+	clear(h.txs)
+	h.conns, h.appends, h.txs = h.conns[:0], h.appends[:0], h.txs[:0]
 	l.mu.Lock()
 	l.spareHandoffs = append(l.spareHandoffs, h)
 	l.mu.Unlock()

@@ -384,13 +384,14 @@ func (s *Server) closeConnections() {
 }
 
 // appendLog is what connections need of the event log: the network loop
-// commits a turn's appends with AppendNow or AppendAsync, a goroutine (serve,
-// or an offloaded command's) with Append. *eventlog.Log is the one the
+// commits a turn's appends (and the transactions of its EXECs) with
+// AppendNowTx or AppendAsyncTx, a goroutine (serve, or an offloaded
+// command's) with AppendBatch. *eventlog.Log is the one the
 // server uses; the loop's tests use a fake, to drive the loop without Pebble.
 type appendLog interface {
-	Append(appends ...*eventlog.Append)
-	AppendNow(appends []*eventlog.Append) bool
-	AppendAsync(appends []*eventlog.Append, done func())
+	AppendBatch(appends []*eventlog.Append, txs []*eventlog.Tx)
+	AppendNowTx(appends []*eventlog.Append, txs []*eventlog.Tx) bool
+	AppendAsyncTx(appends []*eventlog.Append, txs []*eventlog.Tx, done func())
 }
 
 // Close shuts down and waits.

@@ -228,3 +228,55 @@ func execReply(t *testing.T, cn doer) []string {
 	}
 	return out
 }
+
+// TestMultiPipelined: transactions and appends pipelined on one connection,
+// in one write, are committed in the order sent: an append after an EXEC
+// sees the transaction, a transaction after an append sees it, and a
+// refused transaction in the middle leaves the rest as they were. Both
+// ways of serving connections run it.
+func TestMultiPipelined(t *testing.T) {
+	for _, goroutines := range []bool{false, true} {
+		t.Run(fmt.Sprint("goroutines=", goroutines), func(t *testing.T) {
+			connGoroutines = goroutines
+			defer func() { connGoroutines = false }()
+			ts := startServer(t)
+			do(t, ts.R2, "SCHEMA.LOAD", bankSchema)
+			r := ts.Raw(t)
+			var sent []string
+			send := func(args ...string) {
+				r.Send(args...)
+				sent = append(sent, fmt.Sprint(args))
+			}
+			for range 3 {
+				send("MULTI")
+				send("EVENT.APPEND", "account:a", "Deposited", `{"amount":5}`)
+				send("EVENT.APPEND", "account:b", "Deposited", `{"amount":5}`)
+				send("EXEC")
+				send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":5}`)
+				send("MULTI")
+				send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":1}`)
+				send("EVENT.APPEND", "account:b", "Withdrawn", `{"amount":1}`)
+				send("EXEC")
+			}
+			var got []string
+			for range sent {
+				got = append(got, fmt.Sprint(r.Read()))
+			}
+			abort := "[REJECTED insufficient funds EXECABORT Transaction discarded because command 1 (EVENT.APPEND account:a) was refused: REJECTED insufficient funds]"
+			var want []string
+			for i := range 3 {
+				p := uint64(3 * i)
+				want = append(want, "OK", "QUEUED", "QUEUED",
+					fmt.Sprintf("[[%d %d] [%d %d]]", 2*i+1, p+1, i+1, p+2),
+					fmt.Sprintf("[%d %d]", 2*i+2, p+3),
+					"OK", "QUEUED", "QUEUED", abort)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("replies:\n%q\nwant:\n%q", got, want)
+			}
+			if last := ts.Log().LastPosition(); last != 9 {
+				t.Fatalf("the log holds %d events; want 9", last)
+			}
+		})
+	}
+}

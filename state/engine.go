@@ -29,7 +29,49 @@ type Engine struct {
 
 	listeners atomic.Pointer[[]*ChangeListener]
 	check     func(*Schema) error // SetSchemaCheck's
+
+	changing atomic.Bool // a schema change is under way
+	statusMu sync.Mutex
+	status   SchemaStatus // the newest schema change's
 }
+
+// SchemaStatus is how the newest schema change went (SCHEMA.STATUS).
+type SchemaStatus struct {
+	// State is "none" (no change since the start), "building",
+	// "catching-up", "done" or "failed".
+	State    string
+	Hash     string // the new schema's
+	Started  time.Time
+	Finished time.Time // zero while under way
+	Err      string    // why it failed: the old schema stays in force
+	// Position is where the new state took over (done).
+	Position uint64
+}
+
+// SchemaStatus returns the newest schema change's status, with the
+// progress of its build while under way.
+func (e *Engine) SchemaStatus() (SchemaStatus, *Progress) {
+	e.statusMu.Lock()
+	st := e.status
+	e.statusMu.Unlock()
+	if st.State == "" {
+		st.State = "none"
+	}
+	var p *Progress
+	if e.changing.Load() {
+		p = e.progress.Load()
+	}
+	return st, p
+}
+
+func (e *Engine) setStatus(f func(st *SchemaStatus)) {
+	e.statusMu.Lock()
+	f(&e.status)
+	e.statusMu.Unlock()
+}
+
+// ErrSchemaChanging refuses a schema change while another is under way.
+var ErrSchemaChanging = errors.New("state: a schema change is under way; SCHEMA.STATUS tells how far it is")
 
 // Change is one entity's new state after a published round: JSON is ""
 // and Entity is "" when the entity was deleted.
@@ -236,31 +278,104 @@ func (e *Engine) build(schema *Schema, what string, last uint64) (*Store, error)
 var ErrSameSchema = errors.New("state: schema unchanged")
 
 // SetSchema validates a new schema, rebuilds the state from the whole log
-// with it while reads go on being served from the old state, then, between
-// two commit rounds, catches up with the appends made meanwhile, stores the
-// schema in the log and swaps the new state in. A schema that does not
-// compile changes nothing.
+// with it while the old state goes on serving reads and appends, folds in
+// the appends made meanwhile (in passes, while the old state still serves),
+// then, between two commit rounds, folds the last few, stores the schema in
+// the log and swaps the new state in. A schema that does not compile, or a
+// build that fails, changes nothing: the old schema stays in force.
 func (e *Engine) SetSchema(text string) error {
-	schema, err := ParseSchema(text)
-	if err != nil {
+	schema, err := e.prepareSchema(text)
+	if err != nil || schema == nil {
 		return err
 	}
-	e.schemaMu.Lock()
-	defer e.schemaMu.Unlock()
+	defer e.changing.Store(false)
+	return e.change(schema, text)
+}
+
+// SetSchemaAsync is SetSchema that returns once the schema is checked: the
+// build goes on in the background, and SchemaStatus reports on it. started
+// is false when the schema is already in force.
+func (e *Engine) SetSchemaAsync(text string) (started bool, err error) {
+	schema, err := e.prepareSchema(text)
+	if err != nil || schema == nil {
+		return false, err
+	}
+	go func() {
+		defer e.changing.Store(false)
+		e.change(schema, text)
+	}()
+	return true, nil
+}
+
+// prepareSchema compiles and checks a new schema and marks a change under
+// way; it returns nil for the schema in force.
+func (e *Engine) prepareSchema(text string) (*Schema, error) {
+	schema, err := ParseSchema(text)
+	if err != nil {
+		return nil, err
+	}
 	if schema.Hash == e.cur.Load().schema.Hash {
-		return nil
+		return nil, nil
 	}
 	if e.check != nil {
 		if err := e.check(schema); err != nil {
-			return err
+			return nil, err
 		}
 	}
+	if !e.changing.CompareAndSwap(false, true) {
+		return nil, ErrSchemaChanging
+	}
+	e.setStatus(func(st *SchemaStatus) {
+		*st = SchemaStatus{State: "building", Hash: schema.Hash, Started: time.Now()}
+	})
+	return schema, nil
+}
+
+// catchUpPasses bounds the passes that fold appends made during a build
+// while the old state serves; catchUpPause is the most left for the pause
+// between two rounds.
+const (
+	catchUpPasses = 8
+	catchUpPause  = 10_000
+)
+
+// change builds the state for schema and swaps it in (SetSchema).
+func (e *Engine) change(schema *Schema, text string) (err error) {
+	e.schemaMu.Lock()
+	defer e.schemaMu.Unlock()
+	defer func() {
+		e.setStatus(func(st *SchemaStatus) {
+			st.Finished = time.Now()
+			if err != nil {
+				st.State, st.Err = "failed", err.Error()
+			} else {
+				st.State = "done"
+			}
+		})
+		if err != nil {
+			e.logger.Warn("schema change failed; the old schema stays in force", "hash", schema.Hash[:12], "error", err)
+		}
+	}()
 	last := e.log.LastPosition()
 	s, err := e.build(schema, "rebuilding", last)
 	if err != nil {
 		return err
 	}
 	s.buildIndexes() // before the pause: catching up then keeps them
+	e.setStatus(func(st *SchemaStatus) { st.State = "catching-up" })
+	for range catchUpPasses {
+		now := e.log.LastPosition()
+		if now-last <= catchUpPause {
+			break
+		}
+		p := Progress{What: "catching up", Started: time.Now(), Total: now - last}
+		_, err := e.replay(s, last+1, now, p)
+		e.progress.Store(nil)
+		if err != nil {
+			return err
+		}
+		last = now
+	}
 	return e.log.Exclusive(func(now uint64) error {
 		p := Progress{What: "catching up", Started: time.Now(), Total: now - last}
 		_, err := e.replay(s, last+1, now, p)
@@ -280,6 +395,7 @@ func (e *Engine) SetSchema(text string) error {
 				}
 			}
 		}
+		e.setStatus(func(st *SchemaStatus) { st.Position = now })
 		e.logger.Info("schema changed", "hash", schema.Hash[:12], "types", len(schema.Types), "position", now)
 		return nil
 	})

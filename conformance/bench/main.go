@@ -8,6 +8,7 @@
 //	go run ./conformance/bench -only get,append -rounds 5 -out BENCH.md
 //	go run ./conformance/bench -only catalog   # the product catalogue vs SQLite and PostgreSQL
 //	go run ./conformance/bench -only transfer  # MULTI/EXEC transfers vs Redis
+//	go run ./conformance/bench -only schema-change -accounts 500000  # reads during a schema change of 1M events
 //
 // It builds ./cmd/foldb, starts every server itself on free ports with data
 // in a temporary folder, and needs redis-server and redis-benchmark (Redis 7).
@@ -145,7 +146,7 @@ func parseFlags() (config, error) {
 	flag.IntVar(&c.catalogAggIters, "catalog-aggregates", 20, "queries a round of the catalogue row's query 5 (sum of stock per category), per system")
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds of each row: foldb and Redis by turns, the median of each side counts")
 	flag.BoolVar(&c.quick, "quick", false, "a smoke run of about a minute: -accounts 50000 -events 100000 -n 20000 -writes 5000 -wakeups 300 -sql-events 100000 -sql-accounts 10000 -sql-seconds 3 -catalog-products 50000 -catalog-queries 300 -catalog-aggregates 5 -rounds 3 unless given")
-	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup,wakeup,append-subscribed,sql-catchup,sql-lag,catalog,transfer or 1..13 (default: all but append-subscribed, catalog and transfer)")
+	flag.StringVar(&only, "only", "", "rows to run, comma-separated: get,append,memory,replay,restart,latency,catchup,wakeup,append-subscribed,sql-catchup,sql-lag,catalog,transfer,schema-change or 1..14 (default: all but append-subscribed, catalog, transfer and schema-change)")
 	flag.StringVar(&c.out, "out", "", "also write the results as Markdown to this file")
 	flag.StringVar(&c.parent, "dir", "", "where to make the temporary work folder (default $TMPDIR); the durable rows fsync there, so put it on the disk to measure")
 	flag.BoolVar(&c.keep, "keep", false, "keep the work folder (data folders and server logs) at the end")
@@ -196,7 +197,7 @@ func parseFlags() (config, error) {
 			id = rows[n-1].id
 		}
 		if !slices.ContainsFunc(rows, func(r row) bool { return r.id == id }) {
-			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup, wakeup, append-subscribed, sql-catchup, sql-lag, catalog, transfer (or 1 to 13)", id)
+			return c, fmt.Errorf("-only: unknown row %q; rows are get, append, memory, replay, restart, latency, catchup, wakeup, append-subscribed, sql-catchup, sql-lag, catalog, transfer, schema-change (or 1 to 14)", id)
 		}
 		c.only = append(c.only, id)
 	}

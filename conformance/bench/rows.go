@@ -34,6 +34,7 @@ var rows = []row{
 	{"sql-lag", "lag of the SQL projections at a steady append rate", (*bench).rowSQLLag, false},
 	{"catalog", "product catalogue queries vs SQLite and PostgreSQL", (*bench).rowCatalog, true},
 	{"transfer", "durable MULTI/EXEC transfers vs Redis's MULTI/EXEC", (*bench).rowTransfer, true},
+	{"schema-change", "reads and appends during a schema change", (*bench).rowSchemaChange, true},
 }
 
 // bankFlags start foldb with the bank schema and no snapshot but the ones

@@ -9,9 +9,14 @@ declare(strict_types=1);
 //   2. an overdraft sent raw, without EXPECT -> REJECTED,
 //   3. a stale EXPECT -> WRONGVERSION,
 //   4. the same ID sent again -> the first reply, no second event,
-//   5. a closed account -> no more increases.
-// After each: the account's version and balance, its stream's version and the
-// bank's totals are what they were. Prints each step; exits 1 on a failure.
+//   5. a transfer of more than the balance to a second fresh account ->
+//      InsufficientFunds, and neither account changes,
+//   6. a transaction (MULTI/EXEC) of a deposit on the second account and an
+//      overdraft on the first -> the overdraft's REJECTED, the deposit not
+//      written either,
+//   7. a closed account -> no more increases.
+// After each: the accounts' versions and balances, their streams' versions and
+// the bank's totals are what they were. Prints each step; exits 1 on a failure.
 
 require __DIR__ . '/bootstrap.php';
 
@@ -23,6 +28,7 @@ use Bank\Http\AccountsController;
 use Bank\Http\BalanceController;
 use Bank\InsufficientFunds;
 use Bank\Store;
+use Foldb\Append;
 use Foldb\Appended;
 use Foldb\Event;
 use Foldb\Expect;
@@ -35,11 +41,14 @@ $accounts = new AccountsController();
 $balance = new BalanceController();
 $id = 'overdraft-' . bin2hex(random_bytes(4));
 $stream = "account:{$id}";
+$other = "{$id}-to";
 $failures = 0;
 
 $state = static fn (): array => [
     'entity' => $client->getWithVersion(Account::TYPE, $id),
     'stream' => $client->version($stream),
+    'other' => $client->getWithVersion(Account::TYPE, $other),
+    'otherStream' => $client->version("account:{$other}"),
     'totals' => Bank::totals(),
 ];
 $same = static function (string $step, array $before, callable $attempt, string $expected) use ($state, &$failures): void {
@@ -57,6 +66,12 @@ $same = static function (string $step, array $before, callable $attempt, string 
         $before['entity']->version, $after['entity']->version,
         json_encode($before['entity']->data['balance'] ?? null), json_encode($after['entity']->data['balance'] ?? null),
         $before['stream'], $after['stream'], $before['totals']->withdrawals, $after['totals']->withdrawals);
+    if ($before['otherStream'] > 0) {
+        printf("    the other account: version %d -> %d, balance %s -> %s, deposits %d -> %d\n",
+            $before['other']->version, $after['other']->version,
+            json_encode($before['other']->data['balance'] ?? null), json_encode($after['other']->data['balance'] ?? null),
+            $before['totals']->deposits, $after['totals']->deposits);
+    }
 };
 
 $accounts->open($id, 'Overdraft test', 100);
@@ -94,10 +109,27 @@ try {
     printf("FAIL %s\n    -> the first send failed: %s: %s\n", $step, get_class($e), $e->getMessage());
 }
 
+$accounts->open($other, 'Transfer test');
+$at = $state();
+$same("5. transfer {$at['entity']->data['balance']} + 1 from {$id} to {$other}", $at,
+    static fn () => $balance->transfer($id, $other, $at['entity']->data['balance'] + 1), InsufficientFunds::class);
+
+$step = "6. MULTI, EVENT.APPEND account:{$other} BalanceIncreased {\"amount\":1}, EVENT.APPEND {$stream} BalanceDecreased {\"amount\":1000}, EXEC";
+$same($step, $at, static function () use ($client, $stream, $other): void {
+    try {
+        $client->appendAll([
+            new Append("account:{$other}", Expect::any(), null, [new Event('BalanceIncreased', ['amount' => 1])]),
+            new Append($stream, Expect::any(), null, [new Event('BalanceDecreased', ['amount' => 1000])]),
+        ]);
+    } catch (Rejected $e) {
+        throw new Rejected("{$e->getMessage()} (append {$e->command()} of 2)", 0, $e);
+    }
+}, Rejected::class . ': REJECTED insufficient funds (append 2 of 2)');
+
 $accounts->close($id);
 $closed = $state();
 printf("closed %s: ENTITY.GET WITHVERSION -> [%s, %d]\n", $id, json_encode($closed['entity']->data), $closed['entity']->version);
-$same('5. increase a closed account', $closed, static fn () => $balance->increase($id, 10), AccountNotFound::class);
+$same('7. increase a closed account', $closed, static fn () => $balance->increase($id, 10), AccountNotFound::class);
 
 $root = AccountAggregateRoot::find($id);
 if ($root->exists() || $root->version() !== $closed['stream']) {

@@ -2,9 +2,9 @@
 # The load test: concurrent PHP processes moving money on the same accounts,
 # then an exact comparison of foldb's state with what they did.
 #
-#   ./run-load.sh <port> <phpredis|predis> [workers] [increases] [decreases] [accounts]
+#   ./run-load.sh <port> <phpredis|predis> [workers] [increases] [decreases] [accounts] [transfers]
 #
-# Defaults: 8 workers, 200 increases and 50 decreases each, on 10 accounts.
+# Defaults: 8 workers, 200 increases, 50 decreases and 50 transfers each, on 10 accounts.
 # Needs a foldb started with this directory's schema.yaml, e.g.
 #   foldb --port 6380 --dir "$(mktemp -d)" --schema examples/php/bank/schema.yaml
 # Exits 0 only if every balance, version and total is exact and the
@@ -17,7 +17,7 @@ if [[ $# -lt 2 ]]; then
     sed -n '4,5p' "$0" >&2
     exit 2
 fi
-port=$1 client=$2 workers=${3:-8} increases=${4:-200} decreases=${5:-50} accounts=${6:-10}
+port=$1 client=$2 workers=${3:-8} increases=${4:-200} decreases=${5:-50} accounts=${6:-10} transfers=${7:-50}
 case $client in phpredis|predis) ;; *) echo "client must be phpredis or predis" >&2; exit 2 ;; esac
 
 here=$(CDPATH= cd -- "$(dirname -- "$0")" && pwd)
@@ -29,11 +29,11 @@ trap 'rm -rf "$tmp"' EXIT
 echo "== setup: $accounts accounts on $FOLDB_HOST:$port with $client"
 "$php" "$here/setup.php" "$accounts" >"$tmp/baseline.json"
 
-echo "== $workers workers x ($increases increases + $decreases decreases)"
+echo "== $workers workers x ($increases increases + $decreases decreases + $transfers transfers)"
 start=$(date +%s.%N)
 pids=()
 for w in $(seq 1 "$workers"); do
-    "$php" "$here/$client/worker.php" "$w" "$increases" "$decreases" "$accounts" >"$tmp/worker-$w.json" 2>"$tmp/worker-$w.err" &
+    "$php" "$here/$client/worker.php" "$w" "$increases" "$decreases" "$accounts" "$transfers" >"$tmp/worker-$w.json" 2>"$tmp/worker-$w.err" &
     pids+=($!)
 done
 failed=0
@@ -44,7 +44,7 @@ for i in "${!pids[@]}"; do
         failed=1
     fi
 done
-awk -v start="$start" -v end="$(date +%s.%N)" -v ops=$((workers * (increases + decreases))) 'BEGIN {
+awk -v start="$start" -v end="$(date +%s.%N)" -v ops=$((workers * (increases + decreases + transfers))) 'BEGIN {
     s = end - start
     printf "done in %.2fs (%d operations, %.0f/s)\n", s, ops, (s > 0 ? ops / s : 0)
 }'

@@ -2,7 +2,7 @@
 
 declare(strict_types=1);
 
-// php worker.php <worker-id> <increases> <decreases> <accounts>
+// php worker.php <worker-id> <increases> <decreases> <accounts> [transfers]
 
 require __DIR__ . '/bootstrap.php';
 

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/foldb/foldb/eventlog"
@@ -185,5 +186,51 @@ func TestStageTx(t *testing.T) {
 	s.Publish(pos)
 	if a, b := balance("1"), balance("2"); a != `{"balance":4}` || b != `{"balance":6}` {
 		t.Fatalf("after EndTx(true) and Publish: %s and %s", a, b)
+	}
+}
+
+// BenchmarkStageBank stages, seals and publishes one deposit at a time
+// into a live store of the bank, as the log's writer does for a round of
+// one append: the fold of an append without the log.
+func BenchmarkStageBank(b *testing.B) {
+	schema, err := ParseSchema(testkit.BankSchema(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchStage(b, schema, "BalanceIncreased", `{"amount":100}`)
+}
+
+// benchStage opens accounts in a live store of schema, then stages one
+// event of typ with data per round, round robin over the accounts.
+func benchStage(b *testing.B, schema *Schema, typ, data string) {
+	const accounts = 1000
+	s := NewStore(schema)
+	s.Live()
+	pos := uint64(0)
+	ev := make([]eventlog.Event, 1)
+	streams := make([]string, accounts)
+	versions := make([]uint64, accounts)
+	stage := func(i int, typ string, data []byte) {
+		pos++
+		versions[i]++
+		ev[0] = eventlog.Event{Position: pos, Stream: streams[i], Version: versions[i], Type: typ, Data: data, Time: 1}
+		if err := s.Stage(ev); err != nil {
+			b.Fatal(err)
+		}
+		s.Seal()
+		s.Publish(pos)
+	}
+	for i := range accounts {
+		streams[i] = fmt.Sprintf("account:%d", i)
+		stage(i, "AccountOpened", fmt.Appendf(nil, `{"uuid":"%08d-aaaa-bbbb-cccc-dddddddddddd","name":"Customer %d"}`, i, i))
+	}
+	raw := []byte(data)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		stage(i, typ, raw)
+		if i++; i == accounts {
+			i = 0
+		}
 	}
 }

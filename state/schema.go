@@ -107,14 +107,14 @@ func (e *SchemaError) Error() string {
 	if e.Line > 0 {
 		fmt.Fprintf(&b, " line %d", e.Line)
 	}
-	if e.Entity != "" {
-		fmt.Fprintf(&b, ": entity %s", e.Entity)
-	}
-	if e.Event != "" {
-		fmt.Fprintf(&b, ", event %s", e.Event)
-	}
-	if e.Field != "" {
-		fmt.Fprintf(&b, ", %s", e.Field)
+	sep := ": "
+	for _, part := range []struct{ label, value string }{{"entity ", e.Entity}, {"event ", e.Event}, {"", e.Field}} {
+		if part.value != "" {
+			b.WriteString(sep)
+			b.WriteString(part.label)
+			b.WriteString(part.value)
+			sep = ", "
+		}
 	}
 	if e.Expr != "" {
 		fmt.Fprintf(&b, " %q", e.Expr)

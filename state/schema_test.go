@@ -92,6 +92,25 @@ func TestSchemaErrors(t *testing.T) {
 	}
 }
 
+// TestSchemaErrorText: the first of entity, event and field follows the
+// line after a colon, the others after commas.
+func TestSchemaErrorText(t *testing.T) {
+	cases := []struct {
+		err  SchemaError
+		want string
+	}{
+		{SchemaError{Line: 5, Entity: "account", Event: "X", Field: "require", Expr: "balance >=", Reason: "r"}, `schema line 5: entity account, event X, require "balance >=": r`},
+		{SchemaError{Line: 23, Field: "sql ledger, column amount", Expr: "event.amount", Reason: "r"}, `schema line 23: sql ledger, column amount "event.amount": r`},
+		{SchemaError{Line: 2, Reason: "r"}, `schema line 2: r`},
+		{SchemaError{Reason: "r"}, `schema: r`},
+	}
+	for _, c := range cases {
+		if got := c.err.Detail(); got != c.want {
+			t.Errorf("got  %s\nwant %s", got, c.want)
+		}
+	}
+}
+
 func TestParseIndexes(t *testing.T) {
 	s, err := ParseSchema("entities:\n  product:\n    indexes: [price, category, name, [category, price]]\n")
 	if err != nil {

@@ -22,10 +22,16 @@ type Schema struct {
 	Types []*EntityType
 	// SQL are the projections into SQL databases (docs/projections.md).
 	SQL []*SQLProjection
+	// Events are the declared shapes of event types, in the order of the
+	// schema's events: section (shape.go).
+	Events []*EventShape
+	// Strict refuses appends of the event types Events does not declare.
+	Strict bool
 
 	byCategory map[string][]*EntityType // types fed by streams of a category
 	byEvent    map[string][]*EntityType // types fed by an event type from any stream
 	declared   map[string]bool          // declared type names and categories: no default projection
+	shapes     map[string]*EventShape   // Events by type
 }
 
 // EntityType is one declared entity type.
@@ -162,9 +168,9 @@ func ParseSchema(text string) (*Schema, error) {
 	}
 	root := doc.Content[0]
 	if root.Kind != yaml.MappingNode {
-		return nil, &SchemaError{Line: root.Line, Reason: "a schema is a mapping with the key 'entities'"}
+		return nil, &SchemaError{Line: root.Line, Reason: "a schema is a mapping with the keys 'entities', 'events', 'sql' and 'strict'"}
 	}
-	var entities, sql *yaml.Node
+	var entities, sql, events *yaml.Node
 	seen := map[string]int{} // key: its line
 	for i := 0; i < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
@@ -178,11 +184,24 @@ func ParseSchema(text string) (*Schema, error) {
 			entities = v
 		case "sql":
 			sql = v
+		case "events":
+			events = v
+		case "strict":
+			b, ok := boolNode(v)
+			if !ok {
+				return nil, &SchemaError{Line: v.Line, Field: "strict", Reason: "strict is true or false: whether event types that 'events' does not declare are refused"}
+			}
+			s.Strict = b
 		default:
-			return nil, &SchemaError{Line: k.Line, Reason: fmt.Sprintf("unknown key '%s' (a schema has 'entities' and 'sql')", k.Value)}
+			return nil, &SchemaError{Line: k.Line, Reason: fmt.Sprintf("unknown key '%s' (a schema has 'entities', 'events', 'sql' and 'strict')", k.Value)}
 		}
 	}
-	if entities == nil && sql != nil {
+	if events != nil {
+		if err := s.parseEvents(events); err != nil {
+			return nil, err
+		}
+	}
+	if entities == nil && len(root.Content) > 0 {
 		entities = &yaml.Node{Kind: yaml.MappingNode}
 	}
 	if entities == nil || entities.Kind != yaml.MappingNode {

@@ -85,6 +85,7 @@ func Reply(err error) string {
 	var wv *eventlog.WrongVersionError
 	var inv *eventlog.InvalidError
 	var rej *state.RejectedError
+	var ie *state.InvalidEventError
 	var se *state.SchemaError
 	var qe *state.QueryError
 	switch {
@@ -98,6 +99,8 @@ func Reply(err error) string {
 		return "ERR " + inv.Msg
 	case errors.As(err, &rej):
 		return "REJECTED " + rej.Message
+	case errors.As(err, &ie):
+		return "ERR " + ie.Msg
 	case errors.As(err, &se):
 		return "ERR " + se.Detail()
 	case errors.As(err, &qe):

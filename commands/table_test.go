@@ -8,6 +8,7 @@ import (
 
 	"github.com/foldb/foldb/eventlog"
 	"github.com/foldb/foldb/resp"
+	"github.com/foldb/foldb/state"
 )
 
 // TestTableEntries holds every entry of the one command table to what
@@ -207,6 +208,8 @@ func TestReply(t *testing.T) {
 		{&eventlog.WrongVersionError{Stream: "a:1", Expected: eventlog.Expect{Kind: eventlog.ExpectExists}},
 			"WRONGVERSION expected an existing stream but a:1 does not exist"},
 		{&eventlog.InvalidError{Msg: "event data must be a JSON object"}, "ERR event data must be a JSON object"},
+		{&state.InvalidEventError{Type: "E", Field: "a", Msg: "invalid E: a is required"}, "ERR invalid E: a is required"},
+		{&state.RejectedError{Message: "insufficient funds"}, "REJECTED insufficient funds"},
 		{fmt.Errorf("%w: disk full", eventlog.ErrFailed), "MISCONF eventlog: log write failed; writes are refused until restart: disk full"},
 		{eventlog.ErrClosed, "ERR server is shutting down"},
 		{errors.New("something else"), "ERR something else"},

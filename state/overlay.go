@@ -38,6 +38,11 @@ func (s *Store) Stage(events []eventlog.Event) error {
 	}
 	from := len(s.undo)
 	for i := range events {
+		if i == 0 {
+			if err := s.schema.checkEvents(events); err != nil {
+				return err // the whole append, before any of it is staged
+			}
+		}
 		if err := s.applyEvent(&events[i], true); err != nil {
 			s.rollback(from)
 			return err

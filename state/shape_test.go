@@ -9,6 +9,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/internal/testkit"
 )
 
 const bankEvents = `
@@ -445,4 +446,53 @@ func shapeRefusal(sh *EventShape, data []byte) string {
 		return err.(*InvalidEventError).Msg
 	}
 	return ""
+}
+
+// TestShapesAtAppend: an append with an event that breaks its shape is
+// refused whole with an InvalidEventError and nothing of it is written;
+// loading and rebuilding fold the events stored before the shape was
+// declared without checking them.
+func TestShapesAtAppend(t *testing.T) {
+	f := newFixture(t, testkit.BankSchema(t))
+	// Before any shape: these would break the one declared below.
+	f.mustAppend("account:1", "AccountOpened", `{"uuid":"u-1","name":"Alice","nick":"al"}`)
+	f.mustAppend("account:1", "BalanceIncreased", `{"amount":10,"currency":"GBP"}`)
+	shaped := testkit.BankSchema(t) + bankEvents
+	if err := f.eng.SetSchema(shaped); err != nil {
+		t.Fatalf("a rebuild over events that break the new shapes: %v", err)
+	}
+	if got := f.get("account", "1"); got != `{"balance":10,"uuid":"u-1","name":"Alice"}` {
+		t.Fatalf("after the rebuild: %s", got)
+	}
+	last := f.log.LastPosition()
+	var ie *InvalidEventError
+	r := f.append("account:1", nil, "BalanceIncreased", `{"amount":"5"}`)
+	if !errors.As(r.Err, &ie) || ie.Msg != "invalid BalanceIncreased: amount must be an integer >= 1" {
+		t.Fatalf("a string amount: %v", r.Err)
+	}
+	// The first event is fine, the second is not: neither is written.
+	r = f.append("account:1", nil, "BalanceIncreased", `{"amount":5}`, "BalanceIncreased", `{"amount":5,"currency":"GBP"}`)
+	if !errors.As(r.Err, &ie) || ie.Field != "currency" {
+		t.Fatalf("a bad second event: %v", r.Err)
+	}
+	if f.log.LastPosition() != last {
+		t.Fatalf("refused appends were written: last position %d, was %d", f.log.LastPosition(), last)
+	}
+	if got := f.get("account", "1"); got != `{"balance":10,"uuid":"u-1","name":"Alice"}` {
+		t.Fatalf("refused appends were folded: %s", got)
+	}
+	// A guard still rejects what the shape lets through.
+	var rej *RejectedError
+	if r := f.append("account:1", nil, "BalanceDecreased", `{"amount":500}`); !errors.As(r.Err, &rej) {
+		t.Fatalf("an overdraft: %v", r.Err)
+	}
+	f.mustAppend("account:1", "BalanceIncreased", `{"amount":5,"currency":"USD"}`)
+	// A restart folds the whole log again, old events included, unchecked.
+	f.reopen(&shaped)
+	if got := f.get("account", "1"); got != `{"balance":15,"uuid":"u-1","name":"Alice"}` {
+		t.Fatalf("after a restart: %s", got)
+	}
+	if n, first := f.eng.Store().ProjectionErrors(); n != 0 {
+		t.Fatalf("projection errors on replay: %d, %s", n, first)
+	}
 }

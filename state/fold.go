@@ -25,6 +25,9 @@ func (s *Store) Apply(ev *eventlog.Event) {
 func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
 	cat, sid := eventlog.SplitStream(ev.Stream)
 	r := s.routeOf(cat, ev.Type)
+	if r.defaults != nil {
+		ev = s.withDefaults(ev, r.defaults)
+	}
 	for _, st := range r.steps {
 		if !st.versionOnly {
 			if err := s.applyTo(st.t, st.h, ev, sid, live); err != nil {
@@ -59,6 +62,9 @@ func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
 type route struct {
 	steps     []routeStep
 	byDefault bool
+	// defaults is the event type's shape when it declares defaults, which
+	// every projection folds in place of the fields an event lacks.
+	defaults *EventShape
 }
 
 type routeStep struct {
@@ -77,7 +83,7 @@ func (s *Store) routeOf(cat, typ string) *route {
 	if r, ok := s.routes[routeKey{cat, typ}]; ok {
 		return r
 	}
-	r := &route{byDefault: !s.schema.declared[cat] && !s.noDefault}
+	r := &route{byDefault: !s.schema.declared[cat] && !s.noDefault, defaults: s.schema.shapeWithDefaults(typ)}
 	for _, t := range s.schema.byCategory[cat] {
 		if t.feeds(typ) {
 			r.steps = append(r.steps, routeStep{t: t, h: t.When[typ]})

@@ -200,6 +200,17 @@ func BenchmarkStageBank(b *testing.B) {
 	benchStage(b, schema, "BalanceIncreased", `{"amount":100}`)
 }
 
+// BenchmarkStageBankShaped is BenchmarkStageBank with shapes declared for
+// the bank's events and a default that every deposit lacks: the cost of
+// checking an event and of folding it with a default filled in.
+func BenchmarkStageBankShaped(b *testing.B) {
+	schema, err := ParseSchema(testkit.BankSchema(b) + bankEvents)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchStage(b, schema, "BalanceIncreased", `{"amount":100}`)
+}
+
 // benchStage opens accounts in a live store of schema, then stages one
 // event of typ with data per round, round robin over the accounts.
 func benchStage(b *testing.B, schema *Schema, typ, data string) {

@@ -464,6 +464,36 @@ func sameJSON(a, b []byte) bool {
 	return okx && oky && x.cmp(y) == 0
 }
 
+// withDefaults returns ev with its shape's defaults in place of the fields
+// its data lacks (or holds as null), in the store's scratch, valid until
+// the next event is folded; ev itself when it lacks none. ev is not
+// changed: the stored event stays as it was sent.
+func (s *Store) withDefaults(ev *eventlog.Event, sh *EventShape) *eventlog.Event {
+	fill := s.fill[:0]
+	for _, d := range sh.defaults {
+		if v := member(ev.Data, d.name); v == nil || isNull(v) {
+			fill = append(fill, d)
+		}
+	}
+	s.fill = fill
+	if len(fill) == 0 {
+		return ev
+	}
+	s.filledData = setFields(s.filledData[:0], ev.Data, fill)
+	s.filled = *ev
+	s.filled.Data = s.filledData
+	return &s.filled
+}
+
+// shapeWithDefaults is the shape of an event type when it declares
+// defaults, else nil.
+func (s *Schema) shapeWithDefaults(typ string) *EventShape {
+	if sh := s.shapes[typ]; sh != nil && len(sh.defaults) > 0 {
+		return sh
+	}
+	return nil
+}
+
 // --- parsing ---
 
 // parseEvents reads the `events:` section: event type → shape.

@@ -409,6 +409,7 @@ func FuzzCheckEvent(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
+		store := NewStore(fuzzSchema)
 		for _, sh := range fuzzSchema.Events {
 			first, again := shapeRefusal(sh, data), shapeRefusal(sh, data)
 			if first != again {
@@ -416,6 +417,14 @@ func FuzzCheckEvent(f *testing.F) {
 			}
 			if first != "" && !strings.HasPrefix(first, "invalid "+sh.Type+": ") {
 				t.Fatalf("%s %q: refused as %q", sh.Type, data, first)
+			}
+			// What folding sees of an accepted event has the shape too
+			// (of data that the log takes: a JSON object).
+			if first == "" && gjson.ValidBytes(data) {
+				ev := store.withDefaults(&eventlog.Event{Type: sh.Type, Data: data}, sh)
+				if got := shapeRefusal(sh, ev.Data); got != "" {
+					t.Fatalf("%s %q accepted, then refused with its defaults as %q: %s", sh.Type, data, ev.Data, got)
+				}
 			}
 		}
 		if !gjson.ValidBytes(data) {
@@ -494,5 +503,69 @@ func TestShapesAtAppend(t *testing.T) {
 	}
 	if n, first := f.eng.Store().ProjectionErrors(); n != 0 {
 		t.Fatalf("projection errors on replay: %d, %s", n, first)
+	}
+}
+
+// TestDefaults: every projection folds a declared default in place of an
+// absent field (missing or null): set expressions, copies, integer
+// arithmetic, guards, the event as a whole and the default projection's
+// merge. The stored event stays as it was sent, and events stored before
+// the shape was declared fold with the defaults too.
+func TestDefaults(t *testing.T) {
+	f := newFixture(t, "")
+	f.mustAppend("wallet:1", "ToppedUp", `{"amount":1}`) // before any shape
+	f.mustAppend("item:1", "Put", `{"n":1}`)
+	schema := `
+entities:
+  item:
+    initial: {n: 0}
+    when:
+      Put:
+        require: event.currency != nil && event.currency != "GBP"
+        set: {currency: event.currency, n: n + event.step, whole: event, label: 'event.currency + "!"'}
+events:
+  Put:
+    data:
+      currency: {type: string, default: EUR}
+      step: {type: integer, default: 10}
+      n: {type: integer, required: false}
+  ToppedUp:
+    data:
+      amount: {type: integer}
+      currency: {type: string, default: EUR}
+`
+	if err := f.eng.SetSchema(schema); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.get("item", "1"); got != `{"n":10,"currency":"EUR","whole":{"currency":"EUR","n":1,"step":10},"label":"EUR!"}` {
+		t.Fatalf("an event stored before the shape: %s", got)
+	}
+	if got := f.get("wallet", "1"); got != `{"amount":1,"currency":"EUR"}` {
+		t.Fatalf("the default projection of an event stored before the shape: %s", got)
+	}
+	f.mustAppend("item:1", "Put", `{"currency":null,"step":2}`)
+	if got := f.get("item", "1"); got != `{"n":12,"currency":"EUR","whole":{"currency":"EUR","step":2},"label":"EUR!"}` {
+		t.Fatalf("a null field: %s", got)
+	}
+	f.mustAppend("item:1", "Put", `{"currency":"USD"}`)
+	if got := f.get("item", "1"); got != `{"n":22,"currency":"USD","whole":{"currency":"USD","step":10},"label":"USD!"}` {
+		t.Fatalf("a field given: %s", got)
+	}
+	var rej *RejectedError
+	if r := f.append("item:1", nil, "Put", `{"currency":"GBP"}`); !errors.As(r.Err, &rej) {
+		t.Fatalf("a guard on a field given: %v", r.Err)
+	}
+	f.mustAppend("wallet:1", "ToppedUp", `{"amount":2,"currency":null}`)
+	if got := f.get("wallet", "1"); got != `{"amount":2,"currency":"EUR"}` {
+		t.Fatalf("merge patch with a null that has a default: %s", got)
+	}
+	evs, err := f.log.Read("item:1", 1, 10, false)
+	if err != nil || len(evs) != 3 || string(evs[1].Data) != `{"currency":null,"step":2}` || string(evs[2].Data) != `{"currency":"USD"}` {
+		t.Fatalf("stored events %v: %+v", err, evs)
+	}
+	want := dump(f.eng.Store())
+	f.reopen(&schema)
+	if got := dump(f.eng.Store()); got != want {
+		t.Fatalf("after a restart:\n%s\nwant\n%s", got, want)
 	}
 }

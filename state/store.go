@@ -3,6 +3,8 @@ package state
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/foldb/foldb/eventlog"
 )
 
 // Store is the whole state in memory: every entity of every type, folded
@@ -36,6 +38,10 @@ type Store struct {
 	vals      []byte
 	fields    []field
 	ends      []int
+	// withDefaults' scratch (shape.go): the event as folded, its data.
+	fill       []field
+	filled     eventlog.Event
+	filledData []byte
 
 	projectionErrors atomic.Uint64
 	firstProjErr     atomic.Pointer[string]

@@ -427,6 +427,7 @@ func (b *rowBuilder) entity(e state.Entity) {
 }
 
 func (b *rowBuilder) event(ev *eventlog.Event) {
+	ev = b.p.vals.WithDefaults(b.p.def, ev)
 	row := make([]any, len(b.p.def.Columns))
 	for i, c := range b.p.def.Columns {
 		var v any

@@ -462,3 +462,46 @@ func mustSchema(t testing.TB, text string) *state.Schema {
 	}
 	return s
 }
+
+// TestEventRowsSeeDefaults: an event projection's row sees a declared
+// default in place of an absent field, as the entities fold it, and a
+// changed default rebuilds the table.
+func TestEventRowsSeeDefaults(t *testing.T) {
+	schema := testkit.BankSchema(t) + `
+sql:
+  deposits:
+    database: reports
+    events: [BalanceIncreased]
+    columns: {position: position, amount: {expr: event.amount, type: integer}, currency: {expr: event.currency, type: text}, tag: {expr: 'event.currency + "/" + id', type: text}}
+events:
+  BalanceIncreased:
+    data:
+      amount: {type: integer}
+      currency: {type: string, default: EUR}
+`
+	f := newFixture(t, schema)
+	f.append("account:1", "BalanceIncreased", `{"amount":1}`, "BalanceIncreased", `{"amount":2,"currency":"USD"}`, "BalanceIncreased", `{"amount":3,"currency":null}`)
+	f.caughtUp()
+	rows := func() string {
+		var out []string
+		for _, r := range f.db.Table("deposits") {
+			out = append(out, fmt.Sprint(r))
+		}
+		sort.Strings(out)
+		return strings.Join(out, " ")
+	}
+	if got := rows(); got != "[1 1 EUR EUR/1] [2 2 USD USD/1] [3 3 EUR EUR/1]" {
+		t.Fatalf("rows %s", got)
+	}
+	if err := f.eng.SetSchema(strings.Replace(schema, "default: EUR", "default: CHF", 1)); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "deposits is rebuilt", func() bool {
+		st, _ := f.m.Status("deposits", false)
+		return st.Generation == 2
+	})
+	f.caughtUp()
+	if got := rows(); got != "[1 1 CHF CHF/1] [2 2 USD USD/1] [3 3 CHF CHF/1]" {
+		t.Fatalf("rows after the default changed: %s", got)
+	}
+}

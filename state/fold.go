@@ -26,7 +26,7 @@ func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
 	cat, sid := eventlog.SplitStream(ev.Stream)
 	r := s.routeOf(cat, ev.Type)
 	if r.defaults != nil {
-		ev = s.withDefaults(ev, r.defaults)
+		ev = s.defaults.with(ev, r.defaults)
 	}
 	for _, st := range r.steps {
 		if !st.versionOnly {

@@ -24,7 +24,7 @@ import (
 // staged and nothing is written. Loading and rebuilding (Apply) do not
 // check: a stored event was accepted when it was appended, perhaps before
 // its type had a shape. Folding, live or not, sees a declared default in
-// place of a field the event's data lacks (withDefaults); the stored event
+// place of a field the event's data lacks (defaulter); the stored event
 // stays as the client sent it.
 //
 // A field is absent when the data has no member of its name or the
@@ -41,7 +41,7 @@ type EventShape struct {
 	// Strict refuses members of the data that Fields does not declare.
 	Strict bool
 	fields []*shapeField
-	// defaults are the fields with a default, as withDefaults fills them in.
+	// defaults are the fields with a default, as a defaulter fills them in.
 	defaults []field
 }
 
@@ -464,25 +464,32 @@ func sameJSON(a, b []byte) bool {
 	return okx && oky && x.cmp(y) == 0
 }
 
-// withDefaults returns ev with its shape's defaults in place of the fields
-// its data lacks (or holds as null), in the store's scratch, valid until
-// the next event is folded; ev itself when it lacks none. ev is not
-// changed: the stored event stays as it was sent.
-func (s *Store) withDefaults(ev *eventlog.Event, sh *EventShape) *eventlog.Event {
-	fill := s.fill[:0]
-	for _, d := range sh.defaults {
-		if v := member(ev.Data, d.name); v == nil || isNull(v) {
-			fill = append(fill, d)
+// defaulter fills an event's defaults in, in scratch of its own: the
+// store's for folding, an SQL projector's for its rows.
+type defaulter struct {
+	fill []field
+	ev   eventlog.Event
+	data []byte
+}
+
+// with returns ev with its shape's defaults in place of the fields its
+// data lacks (or holds as null), valid until the next call; ev itself when
+// it lacks none. ev is not changed: the stored event stays as it was sent.
+func (d *defaulter) with(ev *eventlog.Event, sh *EventShape) *eventlog.Event {
+	fill := d.fill[:0]
+	for _, f := range sh.defaults {
+		if v := member(ev.Data, f.name); v == nil || isNull(v) {
+			fill = append(fill, f)
 		}
 	}
-	s.fill = fill
+	d.fill = fill
 	if len(fill) == 0 {
 		return ev
 	}
-	s.filledData = setFields(s.filledData[:0], ev.Data, fill)
-	s.filled = *ev
-	s.filled.Data = s.filledData
-	return &s.filled
+	d.data = setFields(d.data[:0], ev.Data, fill)
+	d.ev = *ev
+	d.ev.Data = d.data
+	return &d.ev
 }
 
 // shapeWithDefaults is the shape of an event type when it declares

@@ -409,7 +409,7 @@ func FuzzCheckEvent(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		store := NewStore(fuzzSchema)
+		var d defaulter
 		for _, sh := range fuzzSchema.Events {
 			first, again := shapeRefusal(sh, data), shapeRefusal(sh, data)
 			if first != again {
@@ -421,7 +421,7 @@ func FuzzCheckEvent(f *testing.F) {
 			// What folding sees of an accepted event has the shape too
 			// (of data that the log takes: a JSON object).
 			if first == "" && gjson.ValidBytes(data) {
-				ev := store.withDefaults(&eventlog.Event{Type: sh.Type, Data: data}, sh)
+				ev := d.with(&eventlog.Event{Type: sh.Type, Data: data}, sh)
 				if got := shapeRefusal(sh, ev.Data); got != "" {
 					t.Fatalf("%s %q accepted, then refused with its defaults as %q: %s", sh.Type, data, ev.Data, got)
 				}

@@ -42,6 +42,9 @@ type SQLProjection struct {
 	// stored checkpoint with another definition means rebuild.
 	Definition string
 	Line       int
+	// defaults are the shapes of Events that declare defaults, which an
+	// event's row sees in place of its absent fields (WithDefaults).
+	defaults map[string]*EventShape
 }
 
 // SQLColumn is one column of an SQL projection.
@@ -231,6 +234,17 @@ func (s *Schema) parseSQLProjection(k, v *yaml.Node, entityNodes map[string]*yam
 	h := sha256.New()
 	decl, _ := yaml.Marshal(v)
 	fmt.Fprintf(h, "sql %s\n%s", p.Name, decl)
+	for _, typ := range p.Events {
+		if sh := s.shapeWithDefaults(typ); sh != nil {
+			if p.defaults == nil {
+				p.defaults = map[string]*EventShape{}
+			}
+			p.defaults[typ] = sh
+			for _, d := range sh.defaults {
+				fmt.Fprintf(h, "default %s %s %s\n", typ, d.name, d.raw)
+			}
+		}
+	}
 	if p.From != "" {
 		if n := entityNodes[p.From]; n != nil {
 			decl, _ := yaml.Marshal(n)
@@ -375,7 +389,10 @@ func inferSQLType(p *program, entity *EntityType, eventRow bool) string {
 
 // SQLValues evaluates the columns of SQL projections. It is not safe for
 // concurrent use: each projector has its own.
-type SQLValues struct{ ev *evaluator }
+type SQLValues struct {
+	ev       *evaluator
+	defaults defaulter
+}
 
 // NewSQLValues returns an evaluator of SQL columns.
 func NewSQLValues() *SQLValues { return &SQLValues{ev: newEvaluator()} }
@@ -412,6 +429,16 @@ func (v *SQLValues) Event(c *SQLColumn, ev *eventlog.Event) (any, error) {
 		return nil, firstLine(err)
 	}
 	return owned(out), nil
+}
+
+// WithDefaults is ev as the rows of an event projection see it: with the
+// defaults its type's shape declares in place of its absent fields, as
+// the entities fold it. The result is valid until the next call.
+func (v *SQLValues) WithDefaults(p *SQLProjection, ev *eventlog.Event) *eventlog.Event {
+	if sh := p.defaults[ev.Type]; sh != nil {
+		return v.defaults.with(ev, sh)
+	}
+	return ev
 }
 
 // owned is v with its strings copied: id and stream are the event's

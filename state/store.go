@@ -3,8 +3,6 @@ package state
 import (
 	"sync"
 	"sync/atomic"
-
-	"github.com/foldb/foldb/eventlog"
 )
 
 // Store is the whole state in memory: every entity of every type, folded
@@ -38,10 +36,7 @@ type Store struct {
 	vals      []byte
 	fields    []field
 	ends      []int
-	// withDefaults' scratch (shape.go): the event as folded, its data.
-	fill       []field
-	filled     eventlog.Event
-	filledData []byte
+	defaults  defaulter // the event as folded, when its type declares defaults (shape.go)
 
 	projectionErrors atomic.Uint64
 	firstProjErr     atomic.Pointer[string]

@@ -47,6 +47,18 @@ final class Demo
                 . ' (foldb said: ' . $e->getPrevious()?->getMessage() . ')');
         }
 
+        $transfer = $this->balance->transfer('101', '102', 20);
+        self::say('transfer 20 101->102', "balances {$transfer->from->balance()} and {$transfer->to->balance()}, versions {$transfer->from->version()} and {$transfer->to->version()}");
+        try {
+            $this->balance->transfer('102', '101', 1_000_000);
+            self::say('transfer 1000000 102->101', 'accepted?!');
+
+            return 1;
+        } catch (InsufficientFunds $e) {
+            self::say('transfer 1000000 102->101', get_class($e) . ': ' . $e->getMessage()
+                . ' (foldb said: ' . $e->getPrevious()?->getMessage() . ')');
+        }
+
         self::say('Account::all()', self::json($this->accounts->index()));
         self::say("Account::where('balance > 60', 'balance', 'desc', 10)", self::json($this->accounts->richest(10, 60)));
         self::say('Bank::totals()', self::json(Bank::totals()));

@@ -60,13 +60,13 @@ func TestBankExample(t *testing.T) {
 
 // TestBankCrash runs examples/php/bank's run-crash.sh with each client: 8
 // PHP processes doing increases, decreases and transfers, foldb killed with
-// -9 a second in and started again, then the script's own exact check. Then
-// it starts foldb a third time on the data the script left and checks from
-// Go, without trusting PHP, what checkBank checks: no transfer was cut in
-// half, the balances are the fold of the log and sum to the deposits minus
-// the withdrawals made outside transfers, none went below zero. Transfers
-// must have been committed before the kill and after it, or the kill missed
-// them.
+// -9 once they appended 1,000 events and started again, then the script's
+// own exact check. Then it starts foldb a third time on the data the script
+// left and checks from Go, without trusting PHP, what checkBank checks: no
+// transfer was cut in half, the balances are the fold of the log and sum to
+// the deposits minus the withdrawals made outside transfers, none went below
+// zero. Transfers must have been committed before the kill and after it, or
+// the kill missed them.
 func TestBankCrash(t *testing.T) {
 	t.Parallel()
 	dir := testkit.RepoPath(t, "examples", "php", "bank")

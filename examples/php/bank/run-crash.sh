@@ -50,7 +50,20 @@ for w in $(seq 1 8); do
     "$php" "$here/$client/worker.php" "$w" 1000 250 10 250 >"$tmp/worker-$w.json" 2>"$tmp/worker-$w.err" &
     pids+=($!)
 done
-sleep 1
+# Kill once the workers have appended 1,000 events (of about 14,000): a
+# second of load, more on a slow machine or a -race build, which waiting a
+# fixed time would cut short.
+"$php" -r '
+    require $argv[1] . "/bootstrap.php";
+    for ($deadline = microtime(true) + 60; microtime(true) < $deadline; usleep(20_000)) {
+        $events = 0;
+        for ($id = 1; $id <= 10; ++$id) {
+            $events += Bank\Store::client()->version("account:{$id}");
+        }
+        if ($events >= 10 + 1000) {
+            break;
+        }
+    }' "$here"
 kill -KILL "$server"
 wait "$server" 2>/dev/null || true
 echo "== killed foldb (-9) during the load, starting it again"

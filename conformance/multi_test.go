@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -70,7 +69,7 @@ func TestMultiAsRedis(t *testing.T) {
 				move[fc]()
 				continue
 			}
-			want, got := connReply(rc, step), connReply(fc, step)
+			want, got := reply(rc, step), reply(fc, step)
 			if step[0] == "EXEC" && i == watchBroken {
 				if want != "(nil)" {
 					t.Fatalf("RESP%d: Redis's EXEC after the watched key moved = %#v", proto, want)
@@ -81,18 +80,6 @@ func TestMultiAsRedis(t *testing.T) {
 			}
 		}
 	}
-}
-
-// connReply is reply on one connection.
-func connReply(c *redis.Conn, args []any) any {
-	v, err := c.Do(context.Background(), args...).Result()
-	switch {
-	case errors.Is(err, redis.Nil):
-		return "(nil)"
-	case err != nil:
-		return "error: " + err.Error()
-	}
-	return mask(v)
 }
 
 // TestRedisCLITransaction: redis-cli reading a transfer from its standard

@@ -200,7 +200,9 @@ func TestStreamsAsRedis(t *testing.T) {
 
 // reply is a step's reply with what differs by nature masked: an error is
 // its text, a null "(nil)".
-func reply(c *redis.Client, args []any) any {
+func reply(c interface {
+	Do(ctx context.Context, args ...any) *redis.Cmd
+}, args []any) any {
 	v, err := c.Do(context.Background(), args...).Result()
 	switch {
 	case errors.Is(err, redis.Nil):

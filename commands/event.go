@@ -21,13 +21,13 @@ func eventCommands() []*Command {
 		{
 			Name: "EVENT.READ", Arity: -2, Flags: FlagRead, Group: "event", Since: "0.1.0",
 			FirstKey: 1, LastKey: 1, Step: 1,
-			Syntax:  "EVENT.READ stream [FROM version] [COUNT n] [REV]",
+			Syntax:  "EVENT.READ stream [FROM version] [COUNT n] [REV] [RAW]",
 			Summary: "Returns a stream's events in version order (REV: newest first).",
 			Run:     handle(parseRead, runRead),
 		},
 		{
 			Name: "EVENT.RANGE", Arity: -2, Flags: FlagRead, Group: "event", Since: "0.1.0",
-			Syntax:  "EVENT.RANGE from-position [COUNT n] [TYPES type[,type...]]",
+			Syntax:  "EVENT.RANGE from-position [COUNT n] [TYPES type[,type...]] [RAW]",
 			Summary: "Returns events of the global log from a position on (COUNT defaults to 1000).",
 			Run:     handle(parseRange, runRange),
 		},
@@ -143,6 +143,7 @@ type readReq struct {
 	from   uint64
 	count  int
 	rev    bool
+	raw    bool // the events as stored, not upcast
 }
 
 func parseRead(args [][]byte) (readReq, error) {
@@ -151,6 +152,8 @@ func parseRead(args [][]byte) (readReq, error) {
 		switch {
 		case isWord(args[i], "REV"):
 			r.rev = true
+		case isWord(args[i], "RAW"):
+			r.raw = true
 		case isWord(args[i], "FROM") && i+1 < len(args):
 			n, err := parseUint(args[i+1])
 			if err != nil {
@@ -184,13 +187,14 @@ func runRead(c *Ctx, r readReq) {
 		c.Error(err)
 		return
 	}
-	writeEvents(c, evs)
+	writeEvents(c, evs, r.raw)
 }
 
 type rangeReq struct {
 	from  uint64
 	count int
 	types []string
+	raw   bool // the events as stored, not upcast
 }
 
 func parseRange(args [][]byte) (rangeReq, error) {
@@ -216,6 +220,8 @@ func parseRange(args [][]byte) (rangeReq, error) {
 				r.types = append(r.types, string(t))
 			}
 			i++
+		case isWord(args[i], "RAW"):
+			r.raw = true
 		default:
 			return r, errSyntax
 		}
@@ -229,7 +235,7 @@ func runRange(c *Ctx, r rangeReq) {
 		c.Error(err)
 		return
 	}
-	writeEvents(c, evs)
+	writeEvents(c, evs, r.raw)
 }
 
 func parseVersion(args [][]byte) (string, error) {
@@ -246,19 +252,38 @@ func runVersion(c *Ctx, stream string) {
 	c.W.Int(int64(v))
 }
 
-func writeEvents(c *Ctx, evs []eventlog.Event) {
+// writeEvents writes events as the schema in force declares them (upcast),
+// or as stored when raw, with the version of their type's shape they were
+// written under. The events are upcast before anything is written, so that
+// an error is the whole reply.
+func writeEvents(c *Ctx, evs []eventlog.Event, raw bool) {
+	if up := c.Env.State.Upcaster(); up != nil && !raw {
+		for i := range evs {
+			e, err := up.Upcast(&evs[i])
+			if err != nil {
+				c.Error(err)
+				return
+			}
+			evs[i] = *e
+		}
+	}
 	c.W.Array(len(evs))
 	for i := range evs {
-		writeEvent(c, &evs[i])
+		writeEvent(c, &evs[i], raw)
 	}
 }
 
 var emptyObject = []byte("{}")
 
-// writeEvent writes an event as a flat field/value array, or a map under RESP3.
-func writeEvent(c *Ctx, e *eventlog.Event) {
+// writeEvent writes an event as a flat field/value array, or a map under
+// RESP3; raw adds "typeversion".
+func writeEvent(c *Ctx, e *eventlog.Event, raw bool) {
 	w := c.W
-	w.Map(8)
+	if raw {
+		w.Map(9)
+	} else {
+		w.Map(8)
+	}
 	w.BulkString("position")
 	w.Int(int64(e.Position))
 	w.BulkString("stream")
@@ -279,4 +304,8 @@ func writeEvent(c *Ctx, e *eventlog.Event) {
 	w.BulkString(e.ID)
 	w.BulkString("time")
 	w.Int(e.Time)
+	if raw {
+		w.BulkString("typeversion")
+		w.Int(int64(e.ShapeVersion()))
+	}
 }

@@ -236,7 +236,7 @@ func TestWriteEvent(t *testing.T) {
 		var buf bytes.Buffer
 		w := resp.NewWriter(&buf)
 		w.SetProto(tc.proto)
-		writeEvents(&Ctx{W: w}, []eventlog.Event{e})
+		writeEvents(&Ctx{W: w, Env: &Env{}}, []eventlog.Event{e}, false)
 		w.Flush()
 		if buf.String() != tc.want {
 			t.Errorf("RESP%d:\n got %q\nwant %q", tc.proto, buf.String(), tc.want)

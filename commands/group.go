@@ -451,12 +451,24 @@ func runAck(c *Ctx, r *streams.Ack) {
 	}
 }
 
-// writeGroupEntries writes entries as the stream commands do (appendEntry).
+// writeGroupEntries writes entries as the stream commands do (appendEntry),
+// upcast. The events are upcast before anything is written, so that an
+// error is the whole reply.
 func writeGroupEntries(c *Ctx, evs []eventlog.Event) {
+	if up := c.Env.State.Upcaster(); up != nil {
+		for i := range evs {
+			e, err := up.Upcast(&evs[i])
+			if err != nil {
+				c.Error(err)
+				return
+			}
+			evs[i] = *e
+		}
+	}
 	c.W.Array(len(evs))
 	var b []byte
 	for i := range evs {
-		b = appendEntry(b[:0], &evs[i])
+		b = appendEntry(b[:0], &evs[i], false)
 		c.W.Raw(b)
 	}
 }

@@ -47,14 +47,14 @@ func streamCommands() []*Command {
 		{
 			Name: "XRANGE", Arity: -4, Flags: FlagRead, Group: "stream", Since: "0.2.0",
 			FirstKey: 1, LastKey: 1, Step: 1,
-			Syntax:  "XRANGE key start end [COUNT count]",
+			Syntax:  "XRANGE key start end [COUNT count] [RAW]",
 			Summary: "Returns the entries of a view (a stream, $all, $ce-<category>, $et-<type>) with IDs from start to end.",
 			Run:     handle(func(args [][]byte) (xrangeReq, error) { return parseXRange(args, false) }, runXRange),
 		},
 		{
 			Name: "XREVRANGE", Arity: -4, Flags: FlagRead, Group: "stream", Since: "0.2.0",
 			FirstKey: 1, LastKey: 1, Step: 1,
-			Syntax:  "XREVRANGE key end start [COUNT count]",
+			Syntax:  "XREVRANGE key end start [COUNT count] [RAW]",
 			Summary: "Returns the entries of a view with IDs from end down to start, newest first.",
 			Run:     handle(func(args [][]byte) (xrangeReq, error) { return parseXRange(args, true) }, runXRange),
 		},
@@ -236,6 +236,7 @@ type xrangeReq struct {
 	start, end streams.ID // inclusive
 	count      int64      // -1: no COUNT; 0: COUNT 0 (a null reply)
 	rev        bool
+	raw        bool // the events as stored, not upcast
 }
 
 // parseXRange reads XRANGE key start end or XREVRANGE key end start, and
@@ -265,6 +266,10 @@ func parseXRange(args [][]byte, rev bool) (xrangeReq, error) {
 		}
 	}
 	for i := 4; i < len(args); i++ {
+		if isWord(args[i], "RAW") {
+			r.raw = true
+			continue
+		}
 		if !isWord(args[i], "COUNT") || i+1 >= len(args) {
 			return r, errSyntax
 		}
@@ -298,7 +303,10 @@ func runXRange(c *Ctx, r xrangeReq) {
 		c.W.Array(0)
 		return
 	}
-	eb := getEntries()
+	eb := getEntries(c)
+	if r.raw {
+		eb = getRawEntries()
+	}
 	defer eb.release()
 	if err := rd.Scan(r.view, from, to, limit(r.count), r.rev, eb.add); err != nil {
 		c.Error(err)
@@ -471,7 +479,7 @@ func runXRead(c *Ctx, r xreadReq) {
 		}
 	}
 	c.Client.Blocked = nil
-	eb := getEntries()
+	eb := getEntries(c)
 	defer eb.release()
 	type part struct{ start, end, n int }
 	parts := make([]part, len(r.keys))

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/foldb/foldb/eventlog"
+	"github.com/foldb/foldb/state"
 	"github.com/foldb/foldb/streams"
 )
 
@@ -18,11 +19,30 @@ type entries struct {
 	b    []byte
 	n    int
 	last uint64 // position of the last entry added
+	// up upcasts events written under an older version of their type
+	// (nil: none, or RAW); raw also adds the version they were written
+	// under.
+	up  *state.Upcaster
+	raw bool
 }
 
 var entriesPool = sync.Pool{New: func() any { return new(entries) }}
 
-func getEntries() *entries { return entriesPool.Get().(*entries) }
+// getEntries returns an empty collection whose entries are the events as
+// the schema in force declares them (upcast).
+func getEntries(c *Ctx) *entries {
+	eb := entriesPool.Get().(*entries)
+	eb.up = c.Env.State.Upcaster()
+	return eb
+}
+
+// getRawEntries returns an empty collection whose entries are the events
+// as stored (RAW).
+func getRawEntries() *entries {
+	eb := entriesPool.Get().(*entries)
+	eb.raw = true
+	return eb
+}
 
 // release returns the buffer to the pool; a big one is let go.
 func (eb *entries) release() {
@@ -33,10 +53,14 @@ func (eb *entries) release() {
 	entriesPool.Put(eb)
 }
 
-func (eb *entries) reset() { eb.b, eb.n, eb.last = eb.b[:0], 0, 0 }
+func (eb *entries) reset() { eb.b, eb.n, eb.last, eb.up, eb.raw = eb.b[:0], 0, 0, nil, false }
 
 func (eb *entries) add(e *eventlog.Event) error {
-	eb.b = appendEntry(eb.b, e)
+	e, err := eb.up.Upcast(e)
+	if err != nil {
+		return err
+	}
+	eb.b = appendEntry(eb.b, e, eb.raw)
 	eb.n++
 	eb.last = e.Position
 	return nil
@@ -48,11 +72,18 @@ func (eb *entries) write(c *Ctx, start, end, n int) {
 	c.W.Raw(eb.b[start:end])
 }
 
-func appendEntry(b []byte, e *eventlog.Event) []byte {
+// appendEntry appends an event's entry; raw adds "typeversion", the
+// version of its type's shape the event was written under.
+func appendEntry(b []byte, e *eventlog.Event, raw bool) []byte {
 	var num [24]byte
 	b = append(b, "*2\r\n"...)
 	b = appendBulk(b, streams.EntryID(e.Position).AppendTo(num[:0]))
-	b = append(b, "*14\r\n$6\r\nstream\r\n"...)
+	if raw {
+		b = append(b, "*16\r\n"...)
+	} else {
+		b = append(b, "*14\r\n"...)
+	}
+	b = append(b, "$6\r\nstream\r\n"...)
 	b = appendBulkString(b, e.Stream)
 	b = append(b, "$7\r\nversion\r\n"...)
 	b = appendBulk(b, strconv.AppendUint(num[:0], e.Version, 10))
@@ -69,7 +100,12 @@ func appendEntry(b []byte, e *eventlog.Event) []byte {
 	b = append(b, "$2\r\nid\r\n"...)
 	b = appendBulkString(b, e.ID)
 	b = append(b, "$4\r\ntime\r\n"...)
-	return appendBulk(b, strconv.AppendInt(num[:0], e.Time, 10))
+	b = appendBulk(b, strconv.AppendInt(num[:0], e.Time, 10))
+	if raw {
+		b = append(b, "$11\r\ntypeversion\r\n"...)
+		b = appendBulk(b, strconv.AppendInt(num[:0], int64(e.ShapeVersion()), 10))
+	}
+	return b
 }
 
 func appendBulk(b, v []byte) []byte {

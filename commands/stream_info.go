@@ -46,7 +46,7 @@ func parseXInfoStream(args [][]byte) (xinfoStreamReq, error) {
 
 func runXInfoStream(c *Ctx, r xinfoStreamReq) {
 	rd := streams.NewReader(c.Env.Log)
-	eb := getEntries()
+	eb := getEntries(c)
 	defer eb.release()
 	// The first and last entries, which also say whether the key exists.
 	if err := rd.Scan(r.view, 1, 0, 1, false, eb.add); err != nil {

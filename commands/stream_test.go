@@ -232,14 +232,14 @@ func TestParseLongLong(t *testing.T) {
 // bulk strings.
 func TestAppendEntry(t *testing.T) {
 	e := &eventlog.Event{Position: 42, Stream: "account:1", Version: 3, Type: "Deposited", Data: []byte(`{"a":1}`), Time: 1700000000123}
-	got := string(appendEntry(nil, e))
+	got := string(appendEntry(nil, e, false))
 	want := "*2\r\n$4\r\n42-0\r\n*14\r\n$6\r\nstream\r\n$9\r\naccount:1\r\n$7\r\nversion\r\n$1\r\n3\r\n$4\r\ntype\r\n$9\r\nDeposited\r\n" +
 		"$4\r\ndata\r\n$7\r\n{\"a\":1}\r\n$4\r\nmeta\r\n$2\r\n{}\r\n$2\r\nid\r\n$0\r\n\r\n$4\r\ntime\r\n$13\r\n1700000000123\r\n"
 	if got != want {
 		t.Errorf("appendEntry:\n got %q\nwant %q", got, want)
 	}
 	e.Meta, e.ID = []byte(`{"m":2}`), "req-9"
-	got = string(appendEntry(nil, e))
+	got = string(appendEntry(nil, e, false))
 	if !strings.Contains(got, "$4\r\nmeta\r\n$7\r\n{\"m\":2}\r\n$2\r\nid\r\n$5\r\nreq-9\r\n") {
 		t.Errorf("appendEntry with meta and id: %q", got)
 	}
@@ -268,7 +268,7 @@ func TestXInfoHelp(t *testing.T) {
 func BenchmarkAppendEntries(b *testing.B) {
 	e := &eventlog.Event{Position: 123456, Stream: "account:12345", Version: 17, Type: "BalanceIncreased",
 		Data: []byte(`{"amount":100,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`), Time: 1700000000123}
-	eb := getEntries()
+	eb := entriesPool.Get().(*entries)
 	defer eb.release()
 	b.ReportAllocs()
 	for b.Loop() {

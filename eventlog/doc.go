@@ -63,18 +63,24 @@
 //	meta:     uvarint length, bytes (a JSON object, or empty)
 //	id:       uvarint length, bytes (the client's event ID, or empty)
 //
+// Record format 2 is format 1 (with format byte 2) followed by
+//
+//	typever:  uvarint (the version of its type's shape the event was
+//	          written under; written only when above 1)
+//
 // Record kinds only grow: a new layout gets a new format byte and the decoder
 // keeps reading the old ones.
 //
 // The data directory's format is stored under the metadata key "format"; a
-// directory written by a newer foldb is refused. Format 3 is the one above.
+// directory written by a newer foldb is refused. Format 4 is the one above.
+// Format 3 had no record format 2; opening it only changes the marker to 4.
 // Format 2 had no category and type indexes ('c', 't'): opening a format 2
 // directory builds them from its events, after its journal is replayed,
-// and "format" becomes 3. Format 1 kept the newest events in Pebble's WAL
+// and "format" becomes 3, then 4. Format 1 kept the newest events in Pebble's WAL
 // and each stream's version under a key of its own, 'v' len:uvarint stream
 // -> ver:u64. Opening a format 1 directory upgrades it: Pebble replays and
 // flushes the WAL it left, the 'v' keys are deleted and "format" becomes
-// 2, then 3.
+// 2, then 3 and 4.
 //
 // # The journal
 //

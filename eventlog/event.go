@@ -16,6 +16,19 @@ type Event struct {
 	Meta     []byte // a JSON object, or nil
 	ID       string // the client's idempotency ID, or ""
 	Time     int64  // unix milliseconds, server clock at commit
+	// TypeVersion is the version of its type's declared shape the event
+	// was written under, set by the applier's Stage; 0 stands for 1, the
+	// version of an event whose type declared none.
+	TypeVersion uint32
+}
+
+// ShapeVersion is the version of its type's shape the event was written
+// under: TypeVersion, or 1 when it is 0.
+func (e *Event) ShapeVersion() int {
+	if e.TypeVersion == 0 {
+		return 1
+	}
+	return int(e.TypeVersion)
 }
 
 // Category is the part of the stream name before the first ':'.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"unsafe"
 )
 
@@ -20,8 +21,12 @@ const (
 	prefixOp = 'g'
 )
 
-// recordFormat1 is the only record layout so far.
-const recordFormat1 = 1
+// Record layouts (doc.go): format 2 is format 1 followed by the event's
+// TypeVersion, written only when it is above 1.
+const (
+	recordFormat1 = 1
+	recordFormat2 = 2
+)
 
 // formatVersion is the data directory's format, stored under meta "format".
 // Format 2 keeps the newest events in the journal (journal.go), not in
@@ -29,9 +34,11 @@ const recordFormat1 = 1
 // own ('v'): a foldb that reads only format 1 would miss both, so it must
 // refuse the directory. Format 3 adds the category and type indexes ('c',
 // 't'; view.go): a foldb that reads only format 2 would append events
-// without them, so it must refuse the directory too. An older directory is
-// upgraded when opened (Log.upgrade).
-const formatVersion = 3
+// without them, so it must refuse the directory too. Format 4 adds record
+// format 2 (an event's TypeVersion), which a foldb that reads only format 3
+// would take for corruption. An older directory is upgraded when opened
+// (Log.upgrade); from 3 to 4 only the marker changes.
+const formatVersion = 4
 
 // ErrCorruptRecord is wrapped by decode errors.
 var ErrCorruptRecord = errors.New("eventlog: corrupt record")
@@ -60,17 +67,26 @@ func idemKey(dst []byte, stream, id string) []byte {
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
 
-// AppendRecord appends e's record (format 1) to dst. Position is not part of
-// the record: it is the key.
+// AppendRecord appends e's record to dst: format 2 when e has a
+// TypeVersion, format 1 otherwise. Position is not part of the record: it
+// is the key.
 func AppendRecord(dst []byte, e *Event) []byte {
-	dst = append(dst, recordFormat1)
+	if e.TypeVersion > 1 {
+		dst = append(dst, recordFormat2)
+	} else {
+		dst = append(dst, recordFormat1)
+	}
 	dst = appendString(dst, e.Stream)
 	dst = binary.AppendUvarint(dst, e.Version)
 	dst = binary.AppendUvarint(dst, uint64(e.Time))
 	dst = appendString(dst, e.Type)
 	dst = appendBytes(dst, e.Data)
 	dst = appendBytes(dst, e.Meta)
-	return appendString(dst, e.ID)
+	dst = appendString(dst, e.ID)
+	if e.TypeVersion > 1 {
+		dst = binary.AppendUvarint(dst, uint64(e.TypeVersion))
+	}
+	return dst
 }
 
 func appendString(dst []byte, s string) []byte {
@@ -121,7 +137,8 @@ func decodeRecord(rec []byte, pos uint64, e *Event, v *views) error {
 	if len(rec) == 0 {
 		return fmt.Errorf("%w at position %d: empty", ErrCorruptRecord, pos)
 	}
-	if rec[0] != recordFormat1 {
+	format := rec[0]
+	if format != recordFormat1 && format != recordFormat2 {
 		return fmt.Errorf("%w at position %d: unknown record format %d", ErrCorruptRecord, pos, rec[0])
 	}
 	d.b = d.b[1:]
@@ -133,6 +150,14 @@ func decodeRecord(rec []byte, pos uint64, e *Event, v *views) error {
 	e.Data = d.bytes()
 	e.Meta = d.bytes()
 	id := d.bytes()
+	e.TypeVersion = 0
+	if format == recordFormat2 {
+		tv := d.uvarint()
+		if tv > math.MaxUint32 && d.err == nil {
+			d.err = fmt.Errorf("type version %d out of range", tv)
+		}
+		e.TypeVersion = uint32(tv)
+	}
 	if v != nil {
 		e.Stream, e.Type, e.ID = unsafe.String(unsafe.SliceData(stream), len(stream)), v.typ(typ), unsafe.String(unsafe.SliceData(id), len(id))
 	} else {

@@ -12,6 +12,8 @@ func TestRecordRoundTrip(t *testing.T) {
 		{Stream: "account:1", Version: 1, Type: "AccountOpened", Data: []byte(`{"name":"Alice"}`), Time: 1700000000000},
 		{Stream: "a:b", Version: 1 << 40, Type: "T", Data: []byte(`{}`), Meta: []byte(`{"by":"x"}`), ID: "req-7", Time: 1},
 		{Stream: "bin:\x00\xff", Version: 3, Type: "é", Data: []byte(`{"s":"\u0000"}`)},
+		{Stream: "account:2", Version: 9, Type: "BalanceIncreased", Data: []byte(`{"amount":1}`), Time: 3, TypeVersion: 2},
+		{Stream: "account:3", Version: 1, Type: "T", Data: []byte(`{}`), TypeVersion: 1<<32 - 1},
 	}
 	for _, want := range cases {
 		rec := AppendRecord(nil, &want)
@@ -23,18 +25,34 @@ func TestRecordRoundTrip(t *testing.T) {
 		if !reflect.DeepEqual(got, want) {
 			t.Errorf("round trip:\n got %+v\nwant %+v", got, want)
 		}
+		if format := rec[0]; (want.TypeVersion > 1) != (format == recordFormat2) {
+			t.Errorf("type version %d written as record format %d", want.TypeVersion, format)
+		}
+	}
+}
+
+// TestRecordTypeVersionOne: a TypeVersion of 1 is written as format 1,
+// which reads back as 0, the same version.
+func TestRecordTypeVersionOne(t *testing.T) {
+	e := Event{Stream: "a:1", Version: 1, Type: "T", Data: []byte(`{}`), TypeVersion: 1}
+	rec := AppendRecord(nil, &e)
+	var got Event
+	if err := DecodeRecord(rec, 1, &got); err != nil || rec[0] != recordFormat1 || got.TypeVersion != 0 || got.ShapeVersion() != 1 {
+		t.Fatalf("format %d, type version %d (shape version %d), %v", rec[0], got.TypeVersion, got.ShapeVersion(), err)
 	}
 }
 
 func TestDecodeRecordRejectsDamage(t *testing.T) {
 	good := AppendRecord(nil, &Event{Stream: "account:1", Version: 1, Type: "T", Data: []byte(`{"a":1}`), Time: 5})
 	cases := map[string][]byte{
-		"empty":          {},
-		"unknown format": append([]byte{9}, good[1:]...),
-		"truncated":      good[:len(good)-3],
-		"trailing bytes": append(append([]byte{}, good...), 0),
-		"huge length":    {recordFormat1, 0xff, 0xff, 0xff, 0xff, 0x0f},
-		"bad varint":     {recordFormat1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"empty":                             {},
+		"unknown format":                    append([]byte{9}, good[1:]...),
+		"truncated":                         good[:len(good)-3],
+		"trailing bytes":                    append(append([]byte{}, good...), 0),
+		"huge length":                       {recordFormat1, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"bad varint":                        {recordFormat1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+		"format 2 without its type version": append([]byte{recordFormat2}, good[1:]...),
+		"type version past 32 bits":         append(append([]byte{recordFormat2}, good[1:]...), 0x80, 0x80, 0x80, 0x80, 0x10),
 	}
 	for name, rec := range cases {
 		var e Event

@@ -242,7 +242,7 @@ func TestUpgradeFormat2(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if v, err := l.Meta("format"); err != nil || string(v) != "3" {
+	if v, err := l.Meta("format"); err != nil || string(v) != strconv.Itoa(formatVersion) {
 		t.Fatalf("format %q, %v", v, err)
 	}
 	if rep, err := l.Verify(nil); err != nil || rep.Events != 22 {
@@ -263,18 +263,56 @@ func TestUpgradeFormat2(t *testing.T) {
 	}
 }
 
-// TestFormat3Marker: a new directory says format 3, which a foldb that
-// reads up to format 2 refuses (TestNewerFormatRefused).
-func TestFormat3Marker(t *testing.T) {
+// TestFormatMarker: a new directory says format 4, which a foldb that
+// reads up to format 3 refuses (TestNewerFormatRefused).
+func TestFormatMarker(t *testing.T) {
 	dir := t.TempDir()
 	l, err := Open(dir, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v, err := l.Meta("format"); err != nil || string(v) != "3" {
+	if v, err := l.Meta("format"); err != nil || string(v) != "4" {
 		t.Fatalf("a new directory's format %q, %v", v, err)
 	}
 	l.Close()
+}
+
+// TestUpgradeFormat3: a format 3 directory opens as format 4, its events
+// as they were, and takes events with a type version.
+func TestUpgradeFormat3(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, l, 5, `{}`)
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{DisableWAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(metaKey("format"), []byte("3"), pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if v, err := l.Meta("format"); err != nil || string(v) != "4" {
+		t.Fatalf("format %q, %v", v, err)
+	}
+	if rep, err := l.Verify(nil); err != nil || rep.Events != 5 {
+		t.Fatalf("verify after the upgrade: %+v, %v", rep, err)
+	}
 }
 
 // TestVerifyChecksViewIndexes: a missing or extra category or type key

@@ -87,8 +87,8 @@ func TestEventShapes(t *testing.T) {
 	}
 	doErr(t, ts.R2, "ERR schema line 5: event BalanceIncreased, field amount, min: min 5 is greater than max 2",
 		"SCHEMA.LOAD", "events:\n  BalanceIncreased:\n    data:\n      amount:\n        min: 5\n        max: 2\n        type: integer\n")
-	doErr(t, ts.R2, "ERR schema line 4: event BalanceIncreased, upcast: upcasting is not supported yet: an event's version is kept, but events of other versions are not upcast",
-		"SCHEMA.LOAD", "events:\n  BalanceIncreased:\n    version: 2\n    upcast: {from: 1}\n")
+	doErr(t, ts.R2, "ERR schema line 4: event BalanceIncreased, upcast: no step from version 2: the event's version is 3, so upcast needs a step from every version 1 to 2",
+		"SCHEMA.LOAD", "events:\n  BalanceIncreased:\n    version: 3\n    upcast:\n      1: {set: {amount: event.cents}}\n")
 
 	if err := ts.Server.Close(); err != nil {
 		t.Fatal(err)

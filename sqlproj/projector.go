@@ -427,7 +427,18 @@ func (b *rowBuilder) entity(e state.Entity) {
 }
 
 func (b *rowBuilder) event(ev *eventlog.Event) {
-	ev = b.p.vals.WithDefaults(b.p.def, ev)
+	// The schema in force upcasts every stored event (a schema change
+	// replays them all), so a failure here means a bug; the row is then
+	// made from the event as written, and the error reported.
+	ev, err := b.p.vals.AsFolded(b.p.def, ev)
+	if err != nil {
+		b.p.mu.Lock()
+		b.p.valueErrs++
+		if b.p.firstValErr == "" {
+			b.p.firstValErr = err.Error() + "; the row holds the event as written"
+		}
+		b.p.mu.Unlock()
+	}
 	row := make([]any, len(b.p.def.Columns))
 	for i, c := range b.p.def.Columns {
 		var v any

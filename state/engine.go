@@ -156,6 +156,18 @@ func NewEngine(log *eventlog.Log, logger *slog.Logger) *Engine {
 // Store is the store readers use now.
 func (e *Engine) Store() *Store { return e.cur.Load() }
 
+// Upcaster is the schema in force's upcaster (Schema.Upcaster): nil while
+// no state is loaded, or when no event type declares upcast steps.
+func (e *Engine) Upcaster() *Upcaster {
+	if e == nil {
+		return nil
+	}
+	if s := e.cur.Load(); s != nil {
+		return s.schema.upcaster
+	}
+	return nil
+}
+
 // Progress returns the load or rebuild under way, or nil.
 func (e *Engine) Progress() *Progress { return e.progress.Load() }
 

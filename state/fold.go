@@ -25,6 +25,20 @@ func (s *Store) Apply(ev *eventlog.Event) {
 func (s *Store) applyEvent(ev *eventlog.Event, live bool) error {
 	cat, sid := eventlog.SplitStream(ev.Stream)
 	r := s.routeOf(cat, ev.Type)
+	if r.upcast != nil && r.upcast.needsUpcast(ev) {
+		if s.upcast == nil {
+			s.upcast = newUpcaster()
+		}
+		up, err := s.upcast.with(ev, r.upcast)
+		if err != nil {
+			// Folded as written, and the replay fails (upcastFailure).
+			s.upcastErrors.Add(1)
+			ue, _ := err.(*UpcastError)
+			s.firstUpcastErr.CompareAndSwap(nil, ue)
+		} else {
+			ev = up
+		}
+	}
 	if r.defaults != nil {
 		ev = s.defaults.with(ev, r.defaults)
 	}
@@ -65,6 +79,9 @@ type route struct {
 	// defaults is the event type's shape when it declares defaults, which
 	// every projection folds in place of the fields an event lacks.
 	defaults *EventShape
+	// upcast is the event type's shape when it declares upcast steps,
+	// which every projection folds an older event through.
+	upcast *EventShape
 }
 
 type routeStep struct {
@@ -84,6 +101,9 @@ func (s *Store) routeOf(cat, typ string) *route {
 		return r
 	}
 	r := &route{byDefault: !s.schema.declared[cat] && !s.noDefault, defaults: s.schema.shapeWithDefaults(typ)}
+	if sh := s.schema.shapes[typ]; sh != nil && len(sh.upcasts) > 0 {
+		r.upcast = sh
+	}
 	for _, t := range s.schema.byCategory[cat] {
 		if t.feeds(typ) {
 			r.steps = append(r.steps, routeStep{t: t, h: t.When[typ]})

@@ -30,7 +30,6 @@ func (e *Engine) replay(s *Store, from, to uint64, p Progress) (uint64, error) {
 	shards := []*Store{s}
 	if k > 1 {
 		shards = s.split(k)
-		defer s.merge(shards)
 	}
 	lastLog := time.Now()
 	var n uint64
@@ -49,6 +48,12 @@ func (e *Engine) replay(s *Store, from, to uint64, p Progress) (uint64, error) {
 		}
 		return nil
 	})
+	if k > 1 {
+		s.merge(shards)
+	}
+	if err == nil {
+		err = s.upcastFailure()
+	}
 	return n, err
 }
 
@@ -238,6 +243,10 @@ func (s *Store) merge(shards []*Store) {
 		if n := sh.projectionErrors.Load(); n > 0 {
 			s.projectionErrors.Add(n)
 			s.firstProjErr.CompareAndSwap(nil, sh.firstProjErr.Load())
+		}
+		if n := sh.upcastErrors.Load(); n > 0 {
+			s.upcastErrors.Add(n)
+			s.firstUpcastErr.CompareAndSwap(nil, sh.firstUpcastErr.Load())
 		}
 	}
 }

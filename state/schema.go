@@ -32,6 +32,7 @@ type Schema struct {
 	byEvent    map[string][]*EntityType // types fed by an event type from any stream
 	declared   map[string]bool          // declared type names and categories: no default projection
 	shapes     map[string]*EventShape   // Events by type
+	upcaster   *Upcaster                // nil when no shape declares upcast steps
 }
 
 // EntityType is one declared entity type.
@@ -200,6 +201,7 @@ func ParseSchema(text string) (*Schema, error) {
 		if err := s.parseEvents(events); err != nil {
 			return nil, err
 		}
+		s.upcaster = newSchemaUpcaster(s.shapes)
 	}
 	if entities == nil && len(root.Content) > 0 {
 		entities = &yaml.Node{Kind: yaml.MappingNode}

@@ -31,18 +31,29 @@ import (
 // member's value is null, as expressions (nil) and merge patch (null
 // removes) see it.
 
+// maxShapeVersion bounds an event type's version.
+const maxShapeVersion = 1_000_000
+
 // EventShape is the declared shape of one event type. It is immutable once
 // parsed.
 type EventShape struct {
 	Type string
-	// Version is the declared version of the type's events. It is kept;
-	// events are not upcast from other versions.
+	// Version is the declared version of the type's events: Stage records
+	// it in each event it stages (eventlog.Event.TypeVersion).
 	Version int
 	// Strict refuses members of the data that Fields does not declare.
 	Strict bool
 	fields []*shapeField
 	// defaults are the fields with a default, as a defaulter fills them in.
 	defaults []field
+	// upcasts[i] turns an event of version i+1 into version i+2
+	// (upcast.go); empty when the shape declares no upcast, and then
+	// events of other versions are folded as they were written.
+	upcasts []upcastStep
+	// upcastSteps and upcastLine are upcast: as parsed, until
+	// checkUpcasts orders them into upcasts.
+	upcastSteps map[int]upcastStep
+	upcastLine  int
 }
 
 // shapeField is one declared field of an event's data and its rules.
@@ -101,8 +112,10 @@ func clip(s string) string {
 }
 
 // checkEvents checks every event of an append against its type's shape,
-// returning the first refusal as an *InvalidEventError. It is
-// deterministic and reads nothing but the schema and the events.
+// returning the first refusal as an *InvalidEventError, and records in
+// each the version of its type's shape (TypeVersion), which the log
+// stores with it. It is deterministic and reads nothing but the schema and
+// the events.
 func (s *Schema) checkEvents(events []eventlog.Event) error {
 	if len(s.shapes) == 0 && !s.Strict {
 		return nil
@@ -122,6 +135,9 @@ func (s *Schema) checkEvent(ev *eventlog.Event) error {
 			return &InvalidEventError{Type: ev.Type, Msg: fmt.Sprintf("undeclared event type %s (the schema is strict)", clip(ev.Type))}
 		}
 		return nil
+	}
+	if sh.Version > 1 {
+		ev.TypeVersion = uint32(sh.Version)
 	}
 	return sh.check(ev.Data)
 }
@@ -506,7 +522,7 @@ func (s *Schema) shapeWithDefaults(typ string) *EventShape {
 // parseEvents reads the `events:` section: event type → shape.
 func (s *Schema) parseEvents(section *yaml.Node) error {
 	if section.Kind != yaml.MappingNode {
-		return &SchemaError{Line: section.Line, Field: "events", Reason: "'events' maps event types to their shapes (version, strict, data)"}
+		return &SchemaError{Line: section.Line, Field: "events", Reason: "'events' maps event types to their shapes (version, strict, data, upcast)"}
 	}
 	s.shapes = map[string]*EventShape{}
 	return eachPair(section, func(k *yaml.Node, first int) error {
@@ -532,7 +548,7 @@ func parseShape(k, v *yaml.Node) (*EventShape, error) {
 	}
 	v = deref(v)
 	if v.Kind != yaml.MappingNode {
-		return nil, fail(v, "", "an event's shape is a mapping (version, strict, data)")
+		return nil, fail(v, "", "an event's shape is a mapping (version, strict, data, upcast)")
 	}
 	err := eachPair(v, func(key *yaml.Node, first int) error {
 		return fail(key, key.Value, fmt.Sprintf("given twice (first at line %d)", first))
@@ -540,8 +556,8 @@ func parseShape(k, v *yaml.Node) (*EventShape, error) {
 		switch key.Value {
 		case "version":
 			n, err := strconv.Atoi(val.Value)
-			if val.Kind != yaml.ScalarNode || val.ShortTag() != "!!int" || err != nil || n < 1 {
-				return fail(val, "version", "version is a whole number >= 1")
+			if val.Kind != yaml.ScalarNode || val.ShortTag() != "!!int" || err != nil || n < 1 || n > maxShapeVersion {
+				return fail(val, "version", "version is a whole number >= 1, from 1 to 1000000")
 			}
 			sh.Version = n
 		case "strict":
@@ -569,13 +585,16 @@ func parseShape(k, v *yaml.Node) (*EventShape, error) {
 				return nil
 			})
 		case "upcast":
-			return fail(key, "upcast", "upcasting is not supported yet: an event's version is kept, but events of other versions are not upcast")
+			return parseUpcast(sh, key, val)
 		default:
-			return fail(key, key.Value, "unknown key (an event's shape has version, strict, data)")
+			return fail(key, key.Value, "unknown key (an event's shape has version, strict, data, upcast)")
 		}
 		return nil
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := sh.checkUpcasts(); err != nil {
 		return nil, err
 	}
 	return sh, nil

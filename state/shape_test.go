@@ -297,7 +297,6 @@ func TestEventSchemaErrors(t *testing.T) {
 		{"event twice", "events:\n  E: {}\n  E: {}\n", SchemaError{Line: 3, Event: "E"}, "first at line 2"},
 		{"shape not a mapping", "events:\n  E: 3\n", SchemaError{Line: 2, Event: "E"}, "a mapping"},
 		{"unknown event key", "events:\n  E:\n    versoin: 2\n", SchemaError{Line: 3, Event: "E", Field: "versoin"}, "unknown key"},
-		{"upcast", "events:\n  E:\n    version: 2\n    upcast: {from: 1, set: {a: b}}\n", SchemaError{Line: 4, Event: "E", Field: "upcast"}, "not supported yet"},
 		{"version zero", "events:\n  E: {version: 0}\n", SchemaError{Line: 2, Event: "E", Field: "version"}, ">= 1"},
 		{"version a fraction", "events:\n  E: {version: 1.5}\n", SchemaError{Line: 2, Event: "E", Field: "version"}, ">= 1"},
 		{"version a word", "events:\n  E: {version: two}\n", SchemaError{Line: 2, Event: "E", Field: "version"}, ">= 1"},

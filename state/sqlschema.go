@@ -42,9 +42,9 @@ type SQLProjection struct {
 	// stored checkpoint with another definition means rebuild.
 	Definition string
 	Line       int
-	// defaults are the shapes of Events that declare defaults, which an
-	// event's row sees in place of its absent fields (WithDefaults).
-	defaults map[string]*EventShape
+	// shapes are the shapes of Events that declare defaults or upcast
+	// steps, which an event's row sees (AsFolded).
+	shapes map[string]*EventShape
 }
 
 // SQLColumn is one column of an SQL projection.
@@ -234,21 +234,26 @@ func (s *Schema) parseSQLProjection(k, v *yaml.Node, entityNodes map[string]*yam
 	h := sha256.New()
 	decl, _ := yaml.Marshal(v)
 	fmt.Fprintf(h, "sql %s\n%s", p.Name, decl)
+	// What the rows see of the events is part of the definition: the
+	// defaults and upcast steps of the event types a projection of events
+	// reads, and of every event type for a projection of entities (which
+	// of them feed the entity is the fold's business).
 	for _, typ := range p.Events {
-		if sh := s.shapeWithDefaults(typ); sh != nil {
-			if p.defaults == nil {
-				p.defaults = map[string]*EventShape{}
+		if sh := s.shapes[typ]; sh != nil && (len(sh.defaults) > 0 || len(sh.upcasts) > 0) {
+			if p.shapes == nil {
+				p.shapes = map[string]*EventShape{}
 			}
-			p.defaults[typ] = sh
-			for _, d := range sh.defaults {
-				fmt.Fprintf(h, "default %s %s %s\n", typ, d.name, d.raw)
-			}
+			p.shapes[typ] = sh
+			sh.fingerprint(h)
 		}
 	}
 	if p.From != "" {
 		if n := entityNodes[p.From]; n != nil {
 			decl, _ := yaml.Marshal(n)
 			fmt.Fprintf(h, "entity %s\n%s", p.From, decl)
+		}
+		for _, sh := range s.Events {
+			sh.fingerprint(h)
 		}
 	}
 	p.Definition = hex.EncodeToString(h.Sum(nil))[:16]
@@ -392,6 +397,7 @@ func inferSQLType(p *program, entity *EntityType, eventRow bool) string {
 type SQLValues struct {
 	ev       *evaluator
 	defaults defaulter
+	upcast   *upcaster
 }
 
 // NewSQLValues returns an evaluator of SQL columns.
@@ -431,14 +437,31 @@ func (v *SQLValues) Event(c *SQLColumn, ev *eventlog.Event) (any, error) {
 	return owned(out), nil
 }
 
-// WithDefaults is ev as the rows of an event projection see it: with the
-// defaults its type's shape declares in place of its absent fields, as
-// the entities fold it. The result is valid until the next call.
-func (v *SQLValues) WithDefaults(p *SQLProjection, ev *eventlog.Event) *eventlog.Event {
-	if sh := p.defaults[ev.Type]; sh != nil {
-		return v.defaults.with(ev, sh)
+// AsFolded is ev as the rows of an event projection see it, as the
+// entities fold it: upcast to its type's version when it was written under
+// an older one, and with the defaults its type's shape declares in place
+// of its absent fields. The result is valid until the next call. An
+// upcast step that fails leaves the event as it was written, with the
+// error.
+func (v *SQLValues) AsFolded(p *SQLProjection, ev *eventlog.Event) (*eventlog.Event, error) {
+	sh := p.shapes[ev.Type]
+	if sh == nil {
+		return ev, nil
 	}
-	return ev
+	var err error
+	if sh.needsUpcast(ev) {
+		if v.upcast == nil {
+			v.upcast = newUpcaster()
+		}
+		var up *eventlog.Event
+		if up, err = v.upcast.with(ev, sh); err == nil {
+			ev = up
+		}
+	}
+	if len(sh.defaults) > 0 {
+		ev = v.defaults.with(ev, sh)
+	}
+	return ev, err
 }
 
 // owned is v with its strings copied: id and stream are the event's

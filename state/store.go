@@ -1,6 +1,7 @@
 package state
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 )
@@ -37,9 +38,14 @@ type Store struct {
 	fields    []field
 	ends      []int
 	defaults  defaulter // the event as folded, when its type declares defaults (shape.go)
+	upcast    *upcaster // the event as folded, when it was written under an older version (upcast.go)
 
 	projectionErrors atomic.Uint64
 	firstProjErr     atomic.Pointer[string]
+	// upcastErrors counts stored events an upcast step failed on; a
+	// replay that meets one fails (upcastFailure).
+	upcastErrors   atomic.Uint64
+	firstUpcastErr atomic.Pointer[UpcastError]
 
 	// noDefault: the store folds no undeclared category (a replay shard
 	// that does not own the default projection; see split).
@@ -99,6 +105,17 @@ func (s *Store) Position() uint64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return s.pos
+}
+
+// upcastFailure is the error a replay that met events its upcast steps
+// failed on returns: a schema under which a stored event cannot be read
+// is not put in force.
+func (s *Store) upcastFailure() error {
+	n := s.upcastErrors.Load()
+	if n == 0 {
+		return nil
+	}
+	return fmt.Errorf("state: %d stored events do not upcast; the first: %w", n, s.firstUpcastErr.Load())
 }
 
 // ProjectionErrors counts events a projection failed on while loading (they

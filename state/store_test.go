@@ -40,6 +40,22 @@ func (f *fixture) open(schema *string) {
 	f.t.Cleanup(func() { l.Close() })
 }
 
+// tryReopen reopens with schema, returning Load's error.
+func (f *fixture) tryReopen(schema *string) error {
+	f.t.Helper()
+	f.log.Close()
+	opts := eventlog.DefaultOptions()
+	opts.Durability = eventlog.DurabilityNone
+	l, err := eventlog.Open(f.dir, opts)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	f.log = l
+	f.t.Cleanup(func() { l.Close() })
+	f.eng = NewEngine(l, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return f.eng.Load(schema, nil)
+}
+
 func (f *fixture) reopen(schema *string) {
 	f.t.Helper()
 	f.log.Close()

@@ -166,6 +166,9 @@ type exported struct {
 	Meta     json.RawMessage `json:"meta,omitempty"`
 	ID       string          `json:"id,omitempty"`
 	Time     int64           `json:"time"`
+	// TypeVersion is the version of its type's shape the event was
+	// written under, when above 1.
+	TypeVersion uint32 `json:"typeversion,omitempty"`
 }
 
 func exportCommand() *cobra.Command {
@@ -194,7 +197,7 @@ too, and nothing in the directory is changed.`,
 					bar.set(n)
 				}
 				return enc.Encode(exported{Position: e.Position, Stream: e.Stream, Version: e.Version, Type: e.Type,
-					Data: e.Data, Meta: e.Meta, ID: e.ID, Time: e.Time})
+					Data: e.Data, Meta: e.Meta, ID: e.ID, Time: e.Time, TypeVersion: e.TypeVersion})
 			})
 			bar.done()
 			if err != nil {
@@ -296,7 +299,7 @@ func importLines(l *eventlog.Log, r *bufio.Reader, keep bool, tick func()) (uint
 			return n, fmt.Errorf("line %d: %w", line, err)
 		}
 		e := eventlog.Event{Position: x.Position, Stream: x.Stream, Version: x.Version, Type: x.Type,
-			Data: x.Data, Meta: x.Meta, ID: x.ID, Time: x.Time}
+			Data: x.Data, Meta: x.Meta, ID: x.ID, Time: x.Time, TypeVersion: x.TypeVersion}
 		if len(e.Meta) == 0 || string(e.Meta) == "null" {
 			e.Meta = nil
 		}

@@ -31,6 +31,8 @@ entities:
     initial: {balance: 0}
     when:
       BalanceIncreased: {set: {balance: balance + event.amount}}
+events:
+  BalanceIncreased: {version: 2}
 `
 
 // fill makes a data dir with events, a schema and a snapshot in the middle.
@@ -91,7 +93,7 @@ func TestVerifyExportImport(t *testing.T) {
 	if err != nil || strings.Count(exp, "\n") != 60 {
 		t.Fatalf("export: %v\n%s", err, exp)
 	}
-	if !strings.Contains(exp, `"note":"a&b"`) || !strings.Contains(exp, `"meta":{"by":"<test>"}`) || !strings.Contains(exp, `"id":"id-3"`) {
+	if !strings.Contains(exp, `"note":"a&b"`) || !strings.Contains(exp, `"meta":{"by":"<test>"}`) || !strings.Contains(exp, `"id":"id-3"`) || strings.Count(exp, `"typeversion":2`) != 60 {
 		t.Fatalf("export changed the events:\n%s", exp[:300])
 	}
 	copyDir := filepath.Join(t.TempDir(), "copy")

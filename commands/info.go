@@ -34,6 +34,7 @@ func infoSections() []infoSection {
 		{name: "cpu", dflt: true, heading: "CPU", write: infoCPU},
 		{name: "keyspace", dflt: true, heading: "Keyspace", write: infoKeyspace},
 		{name: "projections", dflt: true, heading: "Projections", write: infoProjections},
+		{name: "schema", dflt: true, heading: "Schema", write: infoSchema},
 	}
 }
 
@@ -276,4 +277,47 @@ func boolInt(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// infoSchema describes the schema in force and the newest schema change,
+// with its progress while it runs (SCHEMA.STATUS has the same).
+func infoSchema(c *Ctx, b *strings.Builder) {
+	store := c.Env.State.Store()
+	if store == nil {
+		return
+	}
+	sc := store.Schema()
+	field(b, "schema_hash", short(sc.Hash))
+	field(b, "schema_entity_types", len(sc.Types))
+	field(b, "schema_event_shapes", len(sc.Events))
+	field(b, "schema_sql_projections", len(sc.SQL))
+	st, p := c.Env.State.SchemaStatus()
+	field(b, "schema_change_state", st.State)
+	if st.State == "none" {
+		return
+	}
+	field(b, "schema_change_hash", short(st.Hash))
+	field(b, "schema_change_start_time", st.Started.Unix())
+	if p != nil {
+		field(b, "schema_change_step", strings.ReplaceAll(p.What, " ", "-"))
+		field(b, "schema_change_events_done", p.Done)
+		field(b, "schema_change_events_total", p.Total)
+		pct := 0.0
+		if p.Total > 0 {
+			pct = 100 * float64(p.Done) / float64(p.Total)
+		}
+		field(b, "schema_change_perc", fmt.Sprintf("%.2f", pct))
+		field(b, "schema_change_events_per_sec", int64(p.PerSec()))
+	}
+	if st.Err != "" {
+		field(b, "schema_change_error", strings.Join(strings.Fields(st.Err), " "))
+	}
+}
+
+// short is a hash's first 12 hex digits, as SCHEMA.STATUS gives it.
+func short(hash string) string {
+	if len(hash) > 12 {
+		return hash[:12]
+	}
+	return hash
 }

@@ -79,5 +79,11 @@ func TestSchemaLoadAsync(t *testing.T) {
 	if got := do(t, rc, "SCHEMA.GET"); got != next {
 		t.Fatalf("SCHEMA.GET = %v", got)
 	}
+	info := do(t, rc, "INFO", "schema").(string)
+	for _, want := range []string{"# Schema\r\n", "schema_hash:" + st["schema_hash"].(string) + "\r\n", "schema_change_state:done\r\n", "schema_entity_types:1\r\n"} {
+		if !strings.Contains(info, want) {
+			t.Fatalf("INFO schema lacks %q:\n%s", want, info)
+		}
+	}
 	doErr(t, rc, "ERR syntax error", "SCHEMA.LOAD", next, "SOON")
 }

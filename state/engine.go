@@ -343,6 +343,9 @@ func (e *Engine) prepareSchema(text string) (*Schema, error) {
 	return schema, nil
 }
 
+// changeHook, when set, runs as a schema change starts its build (tests).
+var changeHook func()
+
 // catchUpPasses bounds the passes that fold appends made during a build
 // while the old state serves; catchUpPause is the most left for the pause
 // between two rounds.
@@ -368,6 +371,9 @@ func (e *Engine) change(schema *Schema, text string) (err error) {
 			e.logger.Warn("schema change failed; the old schema stays in force", "hash", schema.Hash[:12], "error", err)
 		}
 	}()
+	if changeHook != nil {
+		changeHook()
+	}
 	last := e.log.LastPosition()
 	s, err := e.build(schema, "rebuilding", last)
 	if err != nil {

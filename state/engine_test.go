@@ -1,6 +1,7 @@
 package state
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 
@@ -75,5 +76,35 @@ func TestSchemaChangeUnderLoad(t *testing.T) {
 	}
 	if total != 2000+n {
 		t.Fatalf("balances sum to %d, want %d", total, 2000+n)
+	}
+}
+
+// TestSchemaChangeBusy: while a change builds, another is refused with
+// ErrSchemaChanging and the status says building; the first one ends in
+// force.
+func TestSchemaChangeBusy(t *testing.T) {
+	f := newFixture(t, "")
+	f.mustAppend("account:1", "BalanceIncreased", `{"amount":3}`)
+	started, release := make(chan struct{}), make(chan struct{})
+	changeHook = func() { close(started); <-release }
+	defer func() { changeHook = nil }()
+	ok, err := f.eng.SetSchemaAsync(testkit.BankSchema(t))
+	if err != nil || !ok {
+		t.Fatalf("SetSchemaAsync: %v %v", ok, err)
+	}
+	<-started
+	if st, _ := f.eng.SchemaStatus(); st.State != "building" {
+		t.Fatalf("status %+v", st)
+	}
+	if err := f.eng.SetSchema("entities:\n  other: {}\n"); !errors.Is(err, ErrSchemaChanging) {
+		t.Fatalf("a second change: %v", err)
+	}
+	if _, err := f.eng.SetSchemaAsync("entities:\n  other: {}\n"); !errors.Is(err, ErrSchemaChanging) {
+		t.Fatalf("a second change, async: %v", err)
+	}
+	close(release)
+	testkit.WaitFor(t, "the change to finish", func() bool { st, _ := f.eng.SchemaStatus(); return st.State == "done" })
+	if got := f.get("account", "1"); got != `{"balance":3}` {
+		t.Fatalf("after the change: %s", got)
 	}
 }

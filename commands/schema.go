@@ -75,7 +75,7 @@ func runSchemaStatus(c *Ctx, _ [][]byte) {
 	if len(hash) > 12 {
 		hash = hash[:12]
 	}
-	n := 8
+	n := 11
 	if p != nil {
 		n += 4
 	}
@@ -108,6 +108,12 @@ func runSchemaStatus(c *Ctx, _ [][]byte) {
 		secs = end.Sub(st.Started).Seconds()
 	}
 	w.Double(secs)
+	w.BulkString("types_kept")
+	w.Int(int64(st.TypesKept))
+	w.BulkString("types_rebuilt")
+	w.Int(int64(st.TypesRebuilt))
+	w.BulkString("default_projection_kept")
+	w.Int(int64(boolInt(st.DefaultKept)))
 	if p != nil {
 		w.BulkString("step")
 		w.BulkString(p.What)

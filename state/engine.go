@@ -46,6 +46,12 @@ type SchemaStatus struct {
 	Err      string    // why it failed: the old schema stays in force
 	// Position is where the new state took over (done).
 	Position uint64
+	// TypesKept are the entity types the change did not rebuild from the
+	// log (their fold is the same: reuse.go), TypesRebuilt the others;
+	// DefaultKept says whether the default projection was kept. Set once
+	// the build has started.
+	TypesKept, TypesRebuilt int
+	DefaultKept             bool
 }
 
 // SchemaStatus returns the newest schema change's status, with the
@@ -374,8 +380,7 @@ func (e *Engine) change(schema *Schema, text string) (err error) {
 	if changeHook != nil {
 		changeHook()
 	}
-	last := e.log.LastPosition()
-	s, err := e.build(schema, "rebuilding", last)
+	s, last, err := e.buildChanged(schema)
 	if err != nil {
 		return err
 	}
@@ -417,6 +422,58 @@ func (e *Engine) change(schema *Schema, text string) (err error) {
 		e.logger.Info("schema changed", "hash", schema.Hash[:12], "types", len(schema.Types), "position", now)
 		return nil
 	})
+}
+
+// buildChanged builds the state for a new schema up to a position: the
+// types whose fold the change keeps (reuse.go) start from forks of the
+// old state's tables at that position, and only the others are folded
+// from the log. It returns the store and the position it holds.
+func (e *Engine) buildChanged(schema *Schema) (*Store, uint64, error) {
+	old := e.cur.Load()
+	keep, dflt := reusable(old.schema, schema)
+	e.setStatus(func(st *SchemaStatus) {
+		st.TypesKept, st.TypesRebuilt, st.DefaultKept = len(keep), len(schema.Types)-len(keep), dflt
+	})
+	if len(keep) == 0 && !dflt {
+		last := e.log.LastPosition()
+		s, err := e.build(schema, "rebuilding", last)
+		return s, last, err
+	}
+	var forks map[string]*table
+	var last uint64
+	if err := e.log.Exclusive(func(now uint64) error {
+		forks, last = old.forkTables(schema, keep, dflt), now
+		return nil
+	}); err != nil {
+		return nil, 0, err
+	}
+	rebuilt := len(schema.Types) - len(keep)
+	e.logger.Info("schema change keeps entity types", "kept", len(keep), "rebuilt", rebuilt, "default_projection_kept", dflt, "position", last)
+	s := NewStore(schema)
+	if rebuilt > 0 || !dflt {
+		sub := schema.subSchema(keep)
+		part := NewStore(sub)
+		part.noDefault = dflt
+		p := Progress{What: "rebuilding", Started: time.Now(), Total: last}
+		_, err := e.replay(part, 1, last, p)
+		e.progress.Store(nil)
+		if err != nil {
+			return nil, 0, err
+		}
+		for name, t := range part.tables {
+			s.tables[name] = t
+		}
+		if n, first := part.ProjectionErrors(); n > 0 {
+			s.projectionErrors.Add(n)
+			s.firstProjErr.Store(&first)
+			e.logger.Warn("projections failed on some events; those events were skipped for their entities", "count", n, "first", first)
+		}
+	}
+	for name, t := range forks {
+		s.tables[name] = t
+	}
+	s.pos = last
+	return s, last, nil
 }
 
 // Build folds the log's events 1..to into a new store, for tools (foldb

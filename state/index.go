@@ -264,6 +264,15 @@ func (x *index) freeze() *index {
 
 }
 
+// fork returns a writable copy of the index as it is now, for another
+// store: the two share every page until one of them writes it (each then
+// copies what it changes, as after freeze). The fork's generation is the
+// index's new one, which no page it shares has.
+func (x *index) fork() *index {
+	v := x.freeze()
+	return &index{dir: v.dir, depth: v.depth, n: v.n, gen: x.gen, dirShared: true}
+}
+
 // Parts divides the index into at most k parts of about the same number
 // of directory entries, each a scan of its own pages, for scans on several
 // goroutines at once. A page that fills several entries belongs to the

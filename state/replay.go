@@ -197,7 +197,7 @@ func (s *Store) split(k int) []*Store {
 		sub.byCategory = map[string][]*EntityType{}
 		sub.byEvent = map[string][]*EntityType{}
 		sh := NewStore(&sub)
-		sh.noDefault = i != k-1
+		sh.noDefault = s.noDefault || i != k-1
 		sh.indexesOn = s.indexesOn
 		sh.pos = s.pos
 		shards[i] = sh

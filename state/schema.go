@@ -33,6 +33,8 @@ type Schema struct {
 	declared   map[string]bool          // declared type names and categories: no default projection
 	shapes     map[string]*EventShape   // Events by type
 	upcaster   *Upcaster                // nil when no shape declares upcast steps
+	// defaultFold is the fold of the default projection (reuse.go).
+	defaultFold string
 }
 
 // EntityType is one declared entity type.
@@ -53,6 +55,10 @@ type EntityType struct {
 	// (index.go's hash table is by id; these are by field values).
 	Indexes []*IndexDef
 	line    int
+	// fold identifies what the type's entities are folded from and how
+	// (reuse.go): two schemas whose type has the same fold hold the same
+	// entities for the same log.
+	fold string
 }
 
 // IndexDef is one declared index: the top-level fields it orders entities
@@ -242,6 +248,7 @@ func ParseSchema(text string) (*Schema, error) {
 			return nil, err
 		}
 	}
+	s.setFolds(entityNodes)
 	return s, nil
 }
 

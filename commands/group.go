@@ -54,7 +54,7 @@ func groupCommands() []*Command {
 		{
 			Name: "XACK", Arity: -4, Flags: FlagWrite, Group: "stream", Since: "0.2.0", FirstKey: 1, LastKey: 1, Step: 1,
 			Syntax: "XACK key group id [id ...]", Summary: "Acknowledges pending entries; replies how many were pending.",
-			Run: handle(parseAck, runAck),
+			Run: handle(parseAck, runAck), InTx: ackInTx,
 		},
 		{
 			Name: "XPENDING", Arity: -3, Flags: FlagRead, Group: "stream", Since: "0.2.0", FirstKey: 1, LastKey: 1, Step: 1,
@@ -449,6 +449,32 @@ func runAck(c *Ctx, r *streams.Ack) {
 	if doGroup(c, r, noGroupKeyOrGroup) {
 		c.W.Int(int64(r.Acked))
 	}
+}
+
+// ackInTx queues XACK in a transaction. Its op writes nothing when it is
+// refused (a malformed ID of an existing group, answered in its place in
+// EXEC's reply as Redis does), so it never leaves the transaction half
+// done.
+func ackInTx(c *Ctx, args [][]byte) (TxPart, error) {
+	r, _ := parseAck(args)
+	return &ackPart{r: r, ops: c.Env.Groups.TxOps(r)}, nil
+}
+
+// ackPart is an XACK that commits with a transaction.
+type ackPart struct {
+	r   *streams.Ack
+	ops []*eventlog.Op
+}
+
+func (p *ackPart) Ops() []*eventlog.Op { return p.ops }
+
+func (p *ackPart) Reply(c *Ctx) {
+	streams.Answer([]streams.Request{p.r}, p.ops)
+	if err := p.r.Failed(); err != nil {
+		c.Error(groupError(err, noGroupKeyOrGroup))
+		return
+	}
+	c.W.Int(int64(p.r.Acked))
 }
 
 // writeGroupEntries writes entries as the stream commands do (appendEntry),

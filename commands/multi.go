@@ -61,6 +61,8 @@ type queued struct {
 	args [][]byte // copies: the reader reuses its buffer
 	// pending is an append's parsed request.
 	pending Pending
+	// part is a group command that commits with the appends (XACK).
+	part TxPart
 }
 
 // maxQueued bounds the commands one transaction queues.
@@ -86,6 +88,19 @@ func Queue(c *Ctx, cmd *Command, args [][]byte) {
 	switch {
 	case cmd.Flags&FlagNoMulti != 0:
 		refuse(errNotInMulti)
+		return
+	case cmd.InTx != nil:
+		if len(m.queued) >= maxQueued {
+			refuse(errorf("ERR a transaction queues at most %d commands", maxQueued))
+			return
+		}
+		part, err := cmd.InTx(c, args)
+		if err != nil {
+			refuse(err)
+			return
+		}
+		m.queued = append(m.queued, queued{cmd: cmd, part: part})
+		c.W.Simple("QUEUED")
 		return
 	case cmd.Prepare == nil && cmd.Flags&(FlagWrite|FlagAdmin) != 0:
 		refuse(errorf("ERR %s is not allowed inside a transaction: a transaction holds appends and reads", cmd.Name))
@@ -188,7 +203,7 @@ func runExec(c *Ctx, _ [][]byte) {
 		c.Error(err)
 		return
 	}
-	if len(p.tx.Appends) > 0 || len(p.tx.Watch) > 0 {
+	if len(p.tx.Appends) > 0 || len(p.tx.Watch) > 0 || len(p.tx.Ops) > 0 {
 		c.Env.Log.AppendTx(p.tx)
 	}
 	p.Reply(c)
@@ -203,7 +218,7 @@ func execGathers(cl *Client) bool {
 		return false
 	}
 	for _, q := range m.queued {
-		if q.pending == nil {
+		if q.pending == nil && q.part == nil {
 			return false
 		}
 	}
@@ -245,6 +260,9 @@ func takeExec(c *Ctx) (*execPending, error) {
 				p.owner = append(p.owner, i)
 			}
 		}
+		if q.part != nil {
+			p.tx.Ops = append(p.tx.Ops, q.part.Ops()...)
+		}
 	}
 	return p, nil
 }
@@ -267,15 +285,22 @@ func (p *execPending) Reply(c *Ctx) {
 	}
 	c.W.Array(len(m.queued))
 	for _, q := range m.queued {
-		if q.pending != nil {
+		switch {
+		case q.part != nil:
+			if abort != nil {
+				c.Error(abort)
+				continue
+			}
+			q.part.Reply(c)
+		case q.pending != nil:
 			if abort != nil && aborted(q.pending) {
 				c.Error(abort)
 				continue
 			}
 			q.pending.Reply(c)
-			continue
+		default:
+			runQueued(c, q)
 		}
-		runQueued(c, q)
 	}
 }
 

@@ -105,6 +105,12 @@ type Command struct {
 	// pipelined appends (Prepare) on this connection now: EXEC does when
 	// its transaction holds only appends.
 	Gather func(cl *Client) bool
+	// InTx is set for a consumer-group command that a transaction can
+	// hold (XACK): it parses the command while MULTI queues it (an error
+	// refuses it, which aborts the transaction), and EXEC commits the ops
+	// it returns with the transaction's appends, in the same round, then
+	// answers it with its Reply.
+	InTx func(c *Ctx, args [][]byte) (TxPart, error)
 	// Bounded is set for a command whose cost its arguments decide (a
 	// query): it reports whether these arguments keep the command cheap
 	// enough for the network loop to run it itself, as it runs FlagFast
@@ -130,6 +136,15 @@ type Pending interface {
 	// Tx is the transaction to run in place of appends (EXEC), or nil.
 	Tx() *eventlog.Tx
 	// Reply writes the command's reply once its appends have results.
+	Reply(c *Ctx)
+}
+
+// TxPart is a queued command that commits with a transaction's appends
+// (Command.InTx).
+type TxPart interface {
+	// Ops are what the log stages after the transaction's appends.
+	Ops() []*eventlog.Op
+	// Reply writes the command's reply once the ops are answered.
 	Reply(c *Ctx)
 }
 

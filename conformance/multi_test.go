@@ -266,3 +266,50 @@ func TestCrashDuringTransfers(t *testing.T) {
 func (o outcome) String() string {
 	return [...]string{"unanswered", "answered", "refused"}[o]
 }
+
+// TestMultiXAckAsRedis: XACK inside MULTI, the same steps against Redis 7
+// and foldb: acknowledgements, a missing group, a malformed ID and the
+// pending entries read in the same transaction.
+func TestMultiXAckAsRedis(t *testing.T) {
+	rs := startRedis(t)
+	fs := startServer(t, "")
+	for _, proto := range []int{2, 3} {
+		rcl, fcl := redisClient(t, rs, proto), fs.Client(proto)
+		rc, fc := rcl.Conn(), fcl.Conn()
+		defer rc.Close()
+		defer fc.Close()
+		key := fmt.Sprint("acct:x", proto)
+		first := uint64(1 + 2*(proto-2)) // a fresh server: two events per protocol
+		id := func(i uint64) string { return fmt.Sprintf("%d-0", first+i) }
+		ctx := context.Background()
+		for i := range uint64(2) {
+			if err := rcl.Do(ctx, "XADD", key, id(i), "type", "T", "data", "{}").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := fcl.Do(ctx, "EVENT.APPEND", key, "T", "{}").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, c := range []*redis.Client{rcl, fcl} {
+			if err := c.Do(ctx, "XGROUP", "CREATE", key, "g", "0").Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Do(ctx, "XREADGROUP", "GROUP", "g", "w", "STREAMS", key, ">").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		steps := [][]any{
+			{"MULTI"}, {"XACK", key, "g", id(0)}, {"XACK", key, "nosuch", id(0)}, {"XPENDING", key, "g"}, {"EXEC"},
+			{"MULTI"}, {"XACK", key, "g", "bad"}, {"PING"}, {"EXEC"},
+			{"MULTI"}, {"XACK", key, "g", id(1), id(1), "999999-0"}, {"XPENDING", key, "g"}, {"EXEC"},
+			{"XPENDING", key, "g"},
+			{"MULTI"}, {"XACK", key}, {"EXEC"},
+		}
+		for i, step := range steps {
+			want, got := reply(rc, step), reply(fc, step)
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("RESP%d step %d %v:\nfoldb %#v\nredis %#v", proto, i, step, got, want)
+			}
+		}
+	}
+}

@@ -279,6 +279,13 @@ type Tx struct {
 	// Refused is the index of the append whose refusal aborted the
 	// transaction, -1 when none was refused.
 	Refused int
+	// Ops commit with the appends, in the same round and journal record:
+	// they are staged after every append has passed, in order, and not at
+	// all (ErrAborted) when the transaction is aborted or a watched stream
+	// moved. An op's refusal is its own answer and does not abort the
+	// transaction, so a transaction holds only ops that cannot be refused
+	// once the appends have passed (acknowledgements of consumer groups).
+	Ops []*Op
 }
 
 // Watched is a stream and the version it had when a client began to watch it.
@@ -325,6 +332,7 @@ func (l *Log) AppendBatch(appends []*Append, txs []*Tx) {
 func failTxs(txs []*Tx, err error) {
 	for _, tx := range txs {
 		failAll(tx.Appends, err)
+		failOps(tx.Ops, err)
 	}
 }
 
@@ -337,6 +345,7 @@ func (tx *Tx) abort(i int) {
 			a.Result = Result{Err: ErrAborted}
 		}
 	}
+	failOps(tx.Ops, ErrAborted)
 }
 
 // stallMemory is how long AppendNow declines after a write stall began.
@@ -616,6 +625,7 @@ func (l *Log) land(f *flight, err error) {
 			fail(s.appends)
 			for _, tx := range s.txs {
 				fail(tx.Appends)
+				failOps(tx.Ops, err)
 			}
 			failOps(s.ops, err)
 		}
@@ -749,20 +759,24 @@ func (l *Log) stageTx(f *flight, tx *Tx) {
 	}
 	if f.failed != nil {
 		failAll(tx.Appends, f.failed)
+		failOps(tx.Ops, f.failed)
 		return
 	}
 	for _, wv := range tx.Watch {
 		cur, err := l.current(wv.Stream)
 		if err != nil {
 			failAll(tx.Appends, err)
+			failOps(tx.Ops, err)
 			return
 		}
 		if cur != wv.Version {
 			tx.Moved = true
+			failOps(tx.Ops, ErrAborted)
 			return
 		}
 	}
 	if len(tx.Appends) == 0 {
+		l.stageTxOps(tx)
 		return
 	}
 	w := &l.w
@@ -833,6 +847,14 @@ func (l *Log) stageTx(f *flight, tx *Tx) {
 		}
 	}
 	f.last = pos
+	l.stageTxOps(tx)
+}
+
+// stageTxOps stages a transaction's ops once its appends have passed.
+func (l *Log) stageTxOps(tx *Tx) {
+	for _, op := range tx.Ops {
+		op.Err = l.w.ob.run(op)
+	}
 }
 
 // idempotent looks up an earlier append with the same stream and ID, first in

@@ -243,9 +243,18 @@ func (l *Log) closeOpen(pipelined bool) {
 }
 
 // needsDrain reports whether a submission must wait for the rounds in
-// flight: it has ops, or the watcher serves waiting readers with it.
+// flight: it has ops (of its own or in a transaction), or the watcher
+// serves waiting readers with it.
 func (l *Log) needsDrain(s *submission) bool {
-	return len(s.ops) > 0 || (l.watcher != nil && l.watcher.Waiting())
+	if len(s.ops) > 0 || (l.watcher != nil && l.watcher.Waiting()) {
+		return true
+	}
+	for _, tx := range s.txs {
+		if len(tx.Ops) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // landSyncing lands the round whose fdatasync ended with err.

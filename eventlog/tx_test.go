@@ -154,3 +154,56 @@ func TestAppendTxBesideAppends(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendTxOps: a transaction's ops commit with its appends, after
+// them; an aborted or moved transaction stages none of them; a
+// transaction of ops alone commits them; they survive a restart.
+func TestAppendTxOps(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	l.SetApplier(rec)
+	seen := uint64(0)
+	op := setOp("ack", "1")
+	op.Stage = func(b *OpBatch) error { seen = b.Committed(); b.Set([]byte("ack"), []byte("1")); return nil }
+	tx := &Tx{Appends: []*Append{{Stream: "a:1", Events: []Proposed{ev("Ok", `{}`)}}}, Ops: []*Op{op}}
+	l.AppendTx(tx)
+	if tx.Refused != -1 || tx.Appends[0].Result.Err != nil || op.Err != nil || seen != 0 {
+		t.Fatalf("committed: refused %d, %+v, op %v, committed before %d", tx.Refused, tx.Appends[0].Result, op.Err, seen)
+	}
+	refusedOp := setOp("ack", "2")
+	tx = &Tx{Appends: []*Append{{Stream: "a:1", Expect: expect(7), Events: []Proposed{ev("Ok", `{}`)}}}, Ops: []*Op{refusedOp}}
+	l.AppendTx(tx)
+	if tx.Refused != 0 || !errors.Is(refusedOp.Err, ErrAborted) {
+		t.Fatalf("refused: %d, op %v", tx.Refused, refusedOp.Err)
+	}
+	movedOp := setOp("ack", "3")
+	tx = &Tx{Watch: []Watched{{"a:1", 0}}, Appends: []*Append{{Stream: "a:1", Events: []Proposed{ev("Ok", `{}`)}}}, Ops: []*Op{movedOp}}
+	l.AppendTx(tx)
+	if !tx.Moved || !errors.Is(movedOp.Err, ErrAborted) {
+		t.Fatalf("moved: %v, op %v", tx.Moved, movedOp.Err)
+	}
+	alone := setOp("other", "x")
+	tx = &Tx{Refused: -1, Ops: []*Op{alone}}
+	l.AppendTx(tx)
+	if alone.Err != nil {
+		t.Fatal(alone.Err)
+	}
+	if got := strings.Join(opKeys(t, l), " "); got != "ack=1 other=x" {
+		t.Fatalf("op keys %q", got)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err = Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if got := strings.Join(opKeys(t, l), " "); got != "ack=1 other=x" || l.LastPosition() != 1 {
+		t.Fatalf("after a restart: op keys %q, last %d", got, l.LastPosition())
+	}
+}

@@ -74,7 +74,7 @@ func TestMulti(t *testing.T) {
 			q("QUEUED", "EVENT.APPEND", b, "Deposited", `{"amount":1}`)
 			q("ERR unknown command 'NOPE', with args beginning with: ", "NOPE")
 			q("ERR wrong number of arguments for 'event.version' command", "EVENT.VERSION")
-			q("ERR XACK is not allowed inside a transaction: a transaction holds appends and reads", "XACK", b, "g", "1-0")
+			q("ERR XCLAIM is not allowed inside a transaction: a transaction holds appends and reads", "XCLAIM", b, "g", "c", "0", "1-0")
 			q("ERR Command not allowed inside a transaction", "SUBSCRIBE", "c")
 			q("EXECABORT Transaction discarded because of previous errors.", "EXEC")
 			// A malformed append is refused while queuing.
@@ -276,6 +276,56 @@ func TestMultiPipelined(t *testing.T) {
 			}
 			if last := ts.Log().LastPosition(); last != 9 {
 				t.Fatalf("the log holds %d events; want 9", last)
+			}
+		})
+	}
+}
+
+// TestMultiXAck: a worker appends its outcome and acknowledges its entry
+// in one transaction: both commit together, and a refused append leaves
+// the entry pending. A malformed ID answers in its place, as in Redis.
+// Both ways of serving connections run it.
+func TestMultiXAck(t *testing.T) {
+	for _, goroutines := range []bool{false, true} {
+		t.Run(fmt.Sprint("goroutines=", goroutines), func(t *testing.T) {
+			connGoroutines = goroutines
+			defer func() { connGoroutines = false }()
+			ts := startServer(t)
+			do(t, ts.R2, "SCHEMA.LOAD", bankSchema)
+			do(t, ts.R2, "EVENT.APPEND", "account:a", "Deposited", `{"amount":5}`)
+			do(t, ts.R2, "EVENT.APPEND", "account:b", "Deposited", `{"amount":5}`)
+			do(t, ts.R2, "XGROUP", "CREATE", "$ce-account", "g", "0")
+			do(t, ts.R2, "XREADGROUP", "GROUP", "g", "w", "STREAMS", "$ce-account", ">")
+			r := ts.Raw(t)
+			var sent int
+			send := func(args ...string) { r.Send(args...); sent++ }
+			send("MULTI")
+			send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":1}`)
+			send("XACK", "$ce-account", "g", "1-0")
+			send("XACK", "$ce-account", "nosuch", "2-0")
+			send("XACK", "$ce-account", "g", "bad")
+			send("XPENDING", "$ce-account", "g")
+			send("EXEC")
+			send("MULTI")
+			send("EVENT.APPEND", "account:b", "Withdrawn", `{"amount":50}`)
+			send("XACK", "$ce-account", "g", "2-0")
+			send("EXEC")
+			send("XPENDING", "$ce-account", "g")
+			send("MULTI")
+			send("XACK", "$ce-account", "g", "2-0", "2-0")
+			send("EXEC")
+			var got []string
+			for range sent {
+				got = append(got, fmt.Sprint(r.Read()))
+			}
+			abort := "EXECABORT Transaction discarded because command 1 (EVENT.APPEND account:b) was refused: REJECTED insufficient funds"
+			want := []string{"OK", "QUEUED", "QUEUED", "QUEUED", "QUEUED", "QUEUED",
+				"[[2 3] 1 0 ERR Invalid stream ID specified as stream command argument [1 2-0 2-0 [[w 1]]]]",
+				"OK", "QUEUED", "QUEUED", "[REJECTED insufficient funds " + abort + "]",
+				"[1 2-0 2-0 [[w 1]]]",
+				"OK", "QUEUED", "[1]"}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("replies:\n%q\nwant:\n%q", got, want)
 			}
 		})
 	}

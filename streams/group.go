@@ -187,6 +187,14 @@ func (gs *Groups) DoAsync(reqs []Request, done func()) {
 	})
 }
 
+// TxOps returns the requests as the log's ops, for a transaction to
+// commit with its appends (eventlog.Tx.Ops); once the transaction is
+// answered, Answer gives each request its result.
+func (gs *Groups) TxOps(reqs ...Request) []*eventlog.Op { return gs.ops(reqs) }
+
+// Answer gives each request of TxOps the result of its op.
+func Answer(reqs []Request, ops []*eventlog.Op) { answer(reqs, ops) }
+
 func (gs *Groups) ops(reqs []Request) []*eventlog.Op {
 	ops := make([]*eventlog.Op, len(reqs))
 	for i, r := range reqs {

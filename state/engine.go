@@ -441,8 +441,8 @@ func (e *Engine) buildChanged(schema *Schema) (*Store, uint64, error) {
 	}
 	var forks map[string]*table
 	var last uint64
-	if err := e.log.Exclusive(func(now uint64) error {
-		forks, last = old.forkTables(schema, keep, dflt), now
+	if err := e.log.Exclusive(func(uint64) error {
+		forks, last = old.forkTables(schema, keep, dflt)
 		return nil
 	}); err != nil {
 		return nil, 0, err

@@ -126,8 +126,9 @@ func (s *Schema) subSchema(keep map[string]bool) *Schema {
 // schema next keeps: the types in keep, and when dflt the default
 // projection's tables (those of no declared type of s) of the categories
 // next does not declare. Call it where no round is staged (inside
-// eventlog.Log.Exclusive), so that they are as of s's position.
-func (s *Store) forkTables(next *Schema, keep map[string]bool, dflt bool) map[string]*table {
+// eventlog.Log.Exclusive), so that they are as of s's position, which it
+// returns.
+func (s *Store) forkTables(next *Schema, keep map[string]bool, dflt bool) (map[string]*table, uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]*table{}
@@ -137,5 +138,5 @@ func (s *Store) forkTables(next *Schema, keep map[string]bool, dflt bool) map[st
 			out[name] = &table{name: name, idx: t.idx.fork()}
 		}
 	}
-	return out
+	return out, s.pos
 }

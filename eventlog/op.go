@@ -90,9 +90,11 @@ func failOps(ops []*Op, err error) {
 // key order, as Pebble holds them: what the ops of committed rounds wrote.
 // key and value are valid only during the call. It is for loading the
 // ops' state; call it before the first op or from inside Exclusive, so
-// that no round changes the keys meanwhile.
+// that no round changes the keys meanwhile. On a log opened read-only it
+// sees the journal's rounds past Pebble's tables too, as the next open
+// would apply them.
 func (l *Log) ScanOpKeys(fn func(key, value []byte) error) error {
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixOp}, UpperBound: []byte{prefixOp + 1}})
+	it, err := l.newIter(&pebble.IterOptions{LowerBound: []byte{prefixOp}, UpperBound: []byte{prefixOp + 1}})
 	if err != nil {
 		return err
 	}

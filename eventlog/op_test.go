@@ -3,10 +3,14 @@ package eventlog
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/foldb/foldb/internal/testkit"
 )
 
 // setOp is an op that sets each key to its value, or deletes it when the
@@ -278,4 +282,54 @@ func TestWatcher(t *testing.T) {
 		t.Errorf("callbacks %q, want %q", w.after, want)
 	}
 	wantKeys(t, l, "k=2", "wA@1=", "wB@2=", "wC@3=", "wE@4=")
+}
+
+// TestOpsAfterImport: after an Import, an op's round is journaled after
+// the imported events and an append gets the next position, so a crash
+// image keeps both, and a read-only open of the image sees the op keys
+// the journal holds, as the next open applies them.
+func TestOpsAfterImport(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	evs := []Event{
+		{Stream: "account:1", Type: "Opened", Data: []byte(`{}`), Time: 5},
+		{Stream: "account:2", Type: "Opened", Data: []byte(`{}`), Time: 6},
+	}
+	if err := l.Import(evs, false); err != nil {
+		t.Fatal(err)
+	}
+	op := setOp("k", "v")
+	l.Do(op)
+	if op.Err != nil {
+		t.Fatal(op.Err)
+	}
+	if r := appendOne(l, Append{Stream: "account:1", Events: []Proposed{ev("A", `{}`)}}); r.Err != nil || r.Position != 3 {
+		t.Fatalf("append after the import: %+v", r)
+	}
+	crash := testkit.CrashImage(t, dir)
+	if err := os.WriteFile(filepath.Join(crash, "LOCK"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ro, _, err := OpenReadOnly(crash, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ro.LastPosition() != 3 {
+		t.Fatalf("read-only: last position %d", ro.LastPosition())
+	}
+	wantKeys(t, ro, "k=v")
+	ro.Close()
+	re, err := Open(crash, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer re.Close()
+	if re.LastPosition() != 3 {
+		t.Fatalf("after the crash: last position %d", re.LastPosition())
+	}
+	wantKeys(t, re, "k=v")
 }

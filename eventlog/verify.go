@@ -187,6 +187,11 @@ func (l *Log) Import(events []Event, keep bool) error {
 			return l.fail(err)
 		}
 		l.last.Store(pos)
+		// The next round starts after the imported events: without this an
+		// append would be given their positions, and a round of ops alone
+		// would be journaled as after the old last position, which the
+		// journal's replay skips once the tables hold the import.
+		l.w.tip = pos
 		return nil
 	})
 }

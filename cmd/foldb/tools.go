@@ -17,16 +17,20 @@ import (
 	"github.com/foldb/foldb/eventlog"
 	"github.com/foldb/foldb/snapshot"
 	"github.com/foldb/foldb/state"
+	"github.com/foldb/foldb/streams"
 )
 
 // openOffline opens a data dir's log for a tool that writes (import); a
-// running server holds Pebble's lock and the tool says so.
+// running server holds Pebble's lock and the tool says so. Its durability
+// is always: the events an import writes go straight to Pebble's flushed
+// tables whatever the setting, and the consumer groups it restores are
+// ops, fsynced with their round as a server under always fsyncs them.
 func openOffline(dir string) (*eventlog.Log, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("data dir %s: %w", dir, err)
 	}
 	opts := eventlog.DefaultOptions()
-	opts.Durability = eventlog.DurabilityNone
+	opts.Durability = eventlog.DurabilityAlways
 	l, err := eventlog.Open(dir, opts)
 	return l, lockedHint(dir, err)
 }
@@ -174,12 +178,15 @@ type exported struct {
 func exportCommand() *cobra.Command {
 	var dir string
 	var from uint64
+	var noGroups bool
 	cmd := &cobra.Command{
 		Use:   "export",
-		Short: "Write the log's events to stdout as JSON Lines",
-		Long: `Write the log's events to stdout as JSON Lines. The data directory is opened
-read-only, as by verify: the events a crash left in the journal are exported
-too, and nothing in the directory is changed.`,
+		Short: "Write the log's events and consumer groups to stdout as JSON Lines",
+		Long: `Write the log's events to stdout as JSON Lines, then one line per consumer
+group, {"group":{...}}: its key, name, last-delivered ID, entries-read,
+consumers and pending entries (--no-groups leaves them out). The data
+directory is opened read-only, as by verify: what a crash left in the
+journal is exported too, and nothing in the directory is changed.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			l, _, err := openReadOnly(dir)
 			if err != nil {
@@ -203,11 +210,23 @@ too, and nothing in the directory is changed.`,
 			if err != nil {
 				return err
 			}
+			if !noGroups {
+				groups, err := streams.ReadGroups(l)
+				if err != nil {
+					return err
+				}
+				for i := range groups {
+					if err := enc.Encode(exportGroup(&groups[i])); err != nil {
+						return err
+					}
+				}
+			}
 			return w.Flush()
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "./data", "data directory")
 	cmd.Flags().Uint64Var(&from, "from", 1, "first position to export")
+	cmd.Flags().BoolVar(&noGroups, "no-groups", false, "leave the consumer groups out")
 	return cmd
 }
 
@@ -216,12 +235,15 @@ func importCommand() *cobra.Command {
 	var appendMode bool
 	cmd := &cobra.Command{
 		Use:   "import",
-		Short: "Read JSON Lines events from stdin into a data directory, in order",
+		Short: "Read JSON Lines events and consumer groups from stdin into a data directory",
 		Long: `Read events as foldb export writes them, one JSON object a line, and append
 them in the file's order. Into an empty data directory every event keeps its
 position, version, ID and time (a line's position and version must be the
-ones it gets: a whole export). A non-empty directory is refused unless
---append is given: then events get the next positions and versions.`,
+ones it gets: a whole export), and the consumer groups that follow the
+events are restored as they were, in one fsynced step after the events.
+A non-empty directory is refused unless --append is given: then events get
+the next positions and versions, and the groups are skipped with a warning
+that names them, since their IDs would point at other entries.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return err
@@ -244,15 +266,28 @@ ones it gets: a whole export). A non-empty directory is refused unless
 			}
 			cr := &countingReader{r: in}
 			bar := newProgress("importing (bytes)", total)
-			n, err := importLines(l, bufio.NewReaderSize(cr, 1<<20), keep, func() { bar.set(cr.n) })
+			imp, err := importLines(l, bufio.NewReaderSize(cr, 1<<20), keep, func() { bar.set(cr.n) })
 			bar.done()
+			restored := 0
+			if err == nil && len(imp.groups) > 0 {
+				if keep {
+					err = restoreGroups(l, imp)
+					restored = len(imp.groups)
+				} else {
+					warnSkippedGroups(cmd.ErrOrStderr(), imp.groups)
+				}
+			}
 			if cerr := l.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
-				return fmt.Errorf("after %d events: %w", n, err)
+				return fmt.Errorf("after %d events: %w", imp.events, err)
 			}
-			fmt.Fprintf(cmd.ErrOrStderr(), "imported %d events into %s\n", n, dir)
+			if restored > 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "imported %d events and %d consumer groups into %s\n", imp.events, restored, dir)
+			} else {
+				fmt.Fprintf(cmd.ErrOrStderr(), "imported %d events into %s\n", imp.events, dir)
+			}
 			return nil
 		},
 	}
@@ -272,31 +307,63 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// importLines reads JSON Lines and imports them in batches.
-func importLines(l *eventlog.Log, r *bufio.Reader, keep bool, tick func()) (uint64, error) {
+// importLine is one line of an export: an event, or a consumer group
+// (tools_groups.go), which has none of an event's fields.
+type importLine struct {
+	exported
+	Group *exportedGroup `json:"group"`
+}
+
+// imported is what importLines read: how many events it imported, and
+// the groups that came after them, each with its line.
+type imported struct {
+	events     uint64
+	groups     []streams.GroupState
+	groupLines []uint64
+}
+
+// importLines reads JSON Lines, imports the events in batches and returns
+// the groups, which it leaves to the caller.
+func importLines(l *eventlog.Log, r *bufio.Reader, keep bool, tick func()) (imported, error) {
 	const batch = 10000
+	var imp imported
 	var events []eventlog.Event
-	var n, line uint64
+	var line uint64
 	flush := func() error {
 		if len(events) == 0 {
 			return nil
 		}
 		err := l.Import(events, keep)
-		n += uint64(len(events))
+		imp.events += uint64(len(events))
 		events = events[:0]
 		tick()
 		return err
 	}
 	dec := json.NewDecoder(r)
 	for {
-		var x exported
+		var x importLine
 		err := dec.Decode(&x)
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		line++
 		if err != nil {
-			return n, fmt.Errorf("line %d: %w", line, err)
+			return imp, fmt.Errorf("line %d: %w", line, err)
+		}
+		if x.Group != nil {
+			if x.Stream != "" || x.Type != "" || x.Data != nil || x.Position != 0 {
+				return imp, fmt.Errorf("line %d: a line holds a group and an event", line)
+			}
+			g, err := x.Group.state()
+			if err != nil {
+				return imp, fmt.Errorf("line %d: consumer group %q of %q: %w", line, x.Group.Name, x.Group.Key, err)
+			}
+			imp.groups = append(imp.groups, g)
+			imp.groupLines = append(imp.groupLines, line)
+			continue
+		}
+		if len(imp.groups) > 0 {
+			return imp, fmt.Errorf("line %d: an event after the consumer groups; groups come after every event, as foldb export writes them", line)
 		}
 		e := eventlog.Event{Position: x.Position, Stream: x.Stream, Version: x.Version, Type: x.Type,
 			Data: x.Data, Meta: x.Meta, ID: x.ID, Time: x.Time, TypeVersion: x.TypeVersion}
@@ -309,11 +376,39 @@ func importLines(l *eventlog.Log, r *bufio.Reader, keep bool, tick func()) (uint
 		events = append(events, e)
 		if len(events) >= batch {
 			if err := flush(); err != nil {
-				return n, err
+				return imp, err
 			}
 		}
 	}
-	return n, flush()
+	return imp, flush()
+}
+
+// restoreGroups creates the groups an import read, once its events are
+// in: through the log's writer, as a server stores them, so that a server
+// started on the folder loads exactly these.
+func restoreGroups(l *eventlog.Log, imp imported) error {
+	gs, err := streams.OpenGroups(l, streams.NewReader(l))
+	if err != nil {
+		return err
+	}
+	defer gs.Close()
+	r := &streams.Restore{Groups: imp.groups}
+	gs.Do(r)
+	var re *streams.RestoreError
+	if errors.As(r.Err, &re) {
+		return fmt.Errorf("line %d: %w", imp.groupLines[re.Index], r.Err)
+	}
+	return r.Err
+}
+
+// warnSkippedGroups says which groups an import --append left out, and
+// why: the events got new positions, so each group's last-delivered ID
+// and pending entries would name other entries than they did.
+func warnSkippedGroups(w io.Writer, groups []streams.GroupState) {
+	fmt.Fprintf(w, "warning: skipped %d consumer group(s): with --append the events get new positions, so the groups' IDs would point at other entries; create them where their workers should resume (XGROUP CREATE key group id), or export with --no-groups\n", len(groups))
+	for _, g := range groups {
+		fmt.Fprintf(w, "  skipped %s of %s (last-delivered-id %s in the export, %d pending)\n", g.Name, g.Key, g.LastDelivered, len(g.Pending))
+	}
 }
 
 // progress draws a progress bar on stderr when stderr is a terminal.

@@ -315,7 +315,11 @@ func decode(fr *frameReader, h Header, schema *state.Schema, size int64) (*state
 			if _, err := fr.r.ReadByte(); err != io.EOF {
 				return nil, total, corrupt("bytes after the end frame")
 			}
-			return r.Done(h.Position), total, nil
+			s, err := r.Done(h.Position)
+			if err != nil {
+				return nil, total, corrupt("%v", err)
+			}
+			return s, total, nil
 		default:
 			return nil, total, corrupt("unknown frame kind %d", kind)
 		}

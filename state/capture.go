@@ -2,12 +2,16 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"sort"
+
+	"github.com/tidwall/btree"
 )
 
-// Capture is a consistent, read-only copy of a store's entities as of one
-// position, for a snapshot. Taking it costs O(number of types): the
-// indexes are copy-on-write, and the writer copies the pages it changes
+// Capture is a consistent, read-only copy of a store's entities and
+// indexes as of one position, for a snapshot. Taking it costs O(number of
+// types and indexes): the hash tables and the index trees are
+// copy-on-write, and the writer copies the pages and nodes it changes
 // afterwards.
 type Capture struct {
 	Position   uint64
@@ -19,7 +23,31 @@ type Capture struct {
 type CapturedType struct {
 	Name  string
 	Count int
-	idx   *index
+	// Indexes are the type's declared indexes, in the schema's order;
+	// none when the store's indexes are not built (before Live).
+	Indexes []CapturedIndex
+	idx     *index
+}
+
+// CapturedIndex is one declared index of a captured type, holding Count
+// keys: one per entity.
+type CapturedIndex struct {
+	Fields []string
+	tree   *btree.BTreeG[ikey]
+}
+
+// Len is the number of keys, the type's Count.
+func (c *CapturedIndex) Len() int { return c.tree.Len() }
+
+// Scan calls fn with each key in ascending order until it returns false. A
+// key is the values of the index's fields in order.go's encoding followed
+// by the entity's id; its bytes are valid only during the call.
+func (c *CapturedIndex) Scan(fn func(key []byte) bool) {
+	var buf []byte
+	c.tree.Scan(func(k ikey) bool {
+		buf = k.appendTo(buf[:0])
+		return fn(buf)
+	})
 }
 
 // Scan calls fn for each entity, in no particular order, until it returns
@@ -39,16 +67,23 @@ func (s *Store) Capture() *Capture {
 	sort.Strings(names)
 	for _, name := range names {
 		t := s.tables[name]
-		c.Types = append(c.Types, CapturedType{Name: name, Count: t.idx.Len(), idx: t.idx.freeze()})
+		ct := CapturedType{Name: name, Count: t.idx.Len(), idx: t.idx.freeze()}
+		for _, f := range t.fidx {
+			ct.Indexes = append(ct.Indexes, CapturedIndex{Fields: f.def.Fields, tree: f.view()})
+		}
+		c.Types = append(c.Types, ct)
 	}
 	return c
 }
 
 // Restorer fills a new store from a snapshot: types, each with its
-// entities in any order, then the position.
+// entities in any order and the stored order of its indexes, then the
+// position.
 type Restorer struct {
-	s *Store
-	t *table
+	s       *Store
+	t       *table
+	et      *EntityType // t's declared type; nil when undeclared
+	loaders []*IndexLoader
 }
 
 // NewRestorer starts a store for a schema from snapshot contents.
@@ -62,6 +97,7 @@ func (r *Restorer) Type(name string, n int) error {
 		return fmt.Errorf("state: entity type %q restored twice", name)
 	}
 	r.t = &table{name: name, idx: newIndexSized(n)}
+	r.et = r.s.schema.typeNamed(name)
 	r.s.tables[name] = r.t
 	return nil
 }
@@ -82,10 +118,96 @@ func (r *Restorer) Entity(e Entity) error {
 	return nil
 }
 
-// Done returns the store as of position, ready to replay the log after it.
-func (r *Restorer) Done(position uint64) *Store {
+// Index starts the stored order of one index of the current type, of n
+// keys, and returns the loader to feed them to. It returns nil when the
+// schema does not declare an index of these fields on the type: the keys
+// are to be skipped, and the indexes the schema declares that the snapshot
+// did not hold are built at Live, as for a snapshot without any. Loaders
+// share nothing: each may be fed on a goroutine of its own, while the
+// entities are restored.
+func (r *Restorer) Index(fields []string, n int) (*IndexLoader, error) {
+	if r.t == nil {
+		return nil, fmt.Errorf("state: index before its type")
+	}
+	if r.et == nil {
+		return nil, nil
+	}
+	i := slices.IndexFunc(r.et.Indexes, func(d *IndexDef) bool { return slices.Equal(d.Fields, fields) })
+	if i < 0 {
+		return nil, nil
+	}
+	if r.t.stored == nil {
+		r.t.stored = make([]*fieldIndex, len(r.et.Indexes))
+	}
+	if r.t.stored[i] != nil {
+		return nil, fmt.Errorf("state: index %s of %q restored twice", r.et.Indexes[i].Name(), r.t.name)
+	}
+	f := newFieldIndex(r.et.Indexes[i])
+	r.t.stored[i] = f
+	l := &IndexLoader{f: f, t: r.t, want: n}
+	r.loaders = append(r.loaders, l)
+	return l, nil
+}
+
+// IndexLoader loads the stored keys of one index (Restorer.Index).
+type IndexLoader struct {
+	f      *fieldIndex
+	t      *table
+	want   int
+	last   ikey
+	slab   []byte
+	closed bool
+}
+
+// Key adds the next key, which must be greater than the one before: the
+// keys are loaded into the tree in order, without a sort. k is not kept.
+func (l *IndexLoader) Key(k []byte) error {
+	if l.f.tree.Len() >= l.want {
+		return fmt.Errorf("state: index %s of %q has more than the %d keys it said", l.f.def.Name(), l.t.name, l.want)
+	}
+	key := probeKey(k)
+	if l.f.tree.Len() > 0 && !lessKey(l.last, key) {
+		return fmt.Errorf("state: index %s of %q: keys out of order", l.f.def.Name(), l.t.name)
+	}
+	if n := len(key.rest); n > 0 {
+		if cap(l.slab)-len(l.slab) < n {
+			l.slab = make([]byte, 0, max(keySlabBytes, n))
+		}
+		at := len(l.slab)
+		l.slab = append(l.slab, key.rest...)
+		key.rest = bytesView(l.slab[at:len(l.slab):len(l.slab)])
+	}
+	l.f.tree.Load(key)
+	l.f.keyBytes += restBytes(key)
+	l.last = key
+	return nil
+}
+
+// Close ends the keys: there must be as many as Index said.
+func (l *IndexLoader) Close() error {
+	if got := l.f.tree.Len(); got != l.want {
+		return fmt.Errorf("state: index %s of %q has %d keys, not the %d it said", l.f.def.Name(), l.t.name, got, l.want)
+	}
+	l.f.compact()
+	l.slab, l.closed = nil, true
+	return nil
+}
+
+// Done returns the store as of position, ready to replay the log after it;
+// every loader must be closed. An index must hold a key per entity of its
+// type.
+func (r *Restorer) Done(position uint64) (*Store, error) {
+	for _, l := range r.loaders {
+		if !l.closed {
+			return nil, fmt.Errorf("state: index %s of %q not closed", l.f.def.Name(), l.t.name)
+		}
+		if n := l.t.idx.Len(); l.f.tree.Len() != n {
+			return nil, fmt.Errorf("state: index %s of %q has %d keys for %d entities", l.f.def.Name(), l.t.name, l.f.tree.Len(), n)
+		}
+		l.t.touched = map[string]Entity{}
+	}
 	r.s.pos = position
-	return r.s
+	return r.s, nil
 }
 
 // Get returns the entity with this id, if the type has it.

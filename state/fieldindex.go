@@ -174,12 +174,17 @@ func (f *fieldIndex) build(x *index) {
 		f.tree.Load(k)
 		f.keyBytes += restBytes(k)
 	}
-	// Loading in order splits each full node in halves and moves the
-	// right half to an array of its own, the left half keeping the whole
-	// array; copying every node once gives each an array of its size.
-	compact := f.tree.Copy()
-	compact.WalkMut(func([]ikey) bool { return true })
-	f.tree = compact
+	f.compact()
+}
+
+// compact follows a load in order, which splits each full node in halves
+// and moves the right half to an array of its own, the left half keeping
+// the whole array: copying every node once gives each an array of its
+// size.
+func (f *fieldIndex) compact() {
+	c := f.tree.Copy()
+	c.WalkMut(func([]ikey) bool { return true })
+	f.tree = c
 	f.snap = nil
 }
 
@@ -219,9 +224,10 @@ func allocSize(n int) int {
 
 // buildIndexes builds the declared indexes of every table, and makes the
 // writes from now on keep them up to date (also in direct mode, for the
-// events a schema change catches up with). Live calls it; SetSchema calls
-// it before the pause in which it catches up, so that the pause does not
-// build them.
+// events a schema change catches up with). An index a snapshot held is not
+// built but patched: only the entities written since the snapshot move in
+// it. Live calls it; SetSchema calls it before the pause in which it
+// catches up, so that the pause does not build them.
 func (s *Store) buildIndexes() {
 	if s.indexesOn {
 		return
@@ -235,12 +241,54 @@ func (s *Store) buildIndexes() {
 		}
 		t.fidx = make([]*fieldIndex, len(et.Indexes))
 		for i, def := range et.Indexes {
+			if i < len(t.stored) && t.stored[i] != nil {
+				f := t.stored[i]
+				t.fidx[i] = f
+				wg.Go(func() { f.patch(t.idx, t.touched) })
+				continue
+			}
 			f := newFieldIndex(def)
 			t.fidx[i] = f
 			wg.Go(func() { f.build(t.idx) })
 		}
 	}
 	wg.Wait()
+	for _, t := range s.tables {
+		t.stored, t.touched = nil, nil
+	}
+}
+
+// patch brings an index restored as of a snapshot up to date with the
+// table: touched holds every id written since, with the entity it had
+// then ("" for none).
+func (f *fieldIndex) patch(x *index, touched map[string]Entity) {
+	for id, old := range touched {
+		e, _ := x.Get(id)
+		f.update(old, old != "", e)
+	}
+}
+
+// touch notes, before the first write of an id since the snapshot the
+// table's stored indexes are of, the entity the id has. Once more than
+// half as many ids as the table holds are noted, the stored indexes are
+// dropped and built afresh at Live: a build sorts every key once, which
+// costs about what moving that many keys in the trees does, and the notes
+// stop growing.
+func (t *table) touch(id string) {
+	if _, ok := t.touched[id]; ok {
+		return
+	}
+	if len(t.touched) >= t.idx.Len()/2 {
+		t.stored, t.touched = nil, nil
+		return
+	}
+	old, had := t.idx.Get(id)
+	if had {
+		id = old.ID() // a replayed event's strings are valid only while it is folded
+	} else {
+		id = strings.Clone(id)
+	}
+	t.touched[id] = old
 }
 
 // typeNamed returns the declared entity type of this name, or nil.
@@ -255,6 +303,9 @@ func (s *Schema) typeNamed(name string) *EntityType {
 
 // set stores e in the table and its indexes.
 func (t *table) set(e Entity) {
+	if t.touched != nil {
+		t.touch(e.ID())
+	}
 	if t.fidx != nil {
 		old, had := t.idx.Get(e.ID())
 		t.updateIndexes(old, had, e)
@@ -264,6 +315,9 @@ func (t *table) set(e Entity) {
 
 // setAt is set of an entity whose id lookup returned at.
 func (t *table) setAt(at spot, e Entity) {
+	if t.touched != nil {
+		t.touch(e.ID())
+	}
 	if t.fidx != nil {
 		old, had := t.idx.Get(e.ID())
 		t.updateIndexes(old, had, e)
@@ -273,6 +327,9 @@ func (t *table) setAt(at spot, e Entity) {
 
 // delete removes the entity with an id from the table and its indexes.
 func (t *table) delete(id string) {
+	if t.touched != nil {
+		t.touch(id)
+	}
 	if t.fidx != nil {
 		if old, had := t.idx.Get(id); had {
 			t.updateIndexes(old, true, "")

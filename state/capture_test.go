@@ -1,0 +1,190 @@
+package state
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestRestoredIndexesPatched: a store restored from a capture with its
+// indexes, then folded forward in direct mode as a replay of the log's tail
+// does (entities created, changed in indexed fields and deleted), has at
+// Live the indexes a cold build gives, the entities of a store that
+// folded the same events live, and the answers of a scan to every query.
+func TestRestoredIndexesPatched(t *testing.T) {
+	for _, c := range []struct {
+		tail     int  // events folded after the capture
+		shards   int  // the tail folded as a parallel replay over this many shards (0: one store)
+		patched  bool // the stored indexes are patched, not dropped for a build
+		rounds   int
+		liveMore int // events published after Live
+	}{
+		{tail: 0, patched: true, rounds: 3},
+		{tail: 1, patched: true, rounds: 8},
+		{tail: 30, patched: true, rounds: 8},
+		{tail: 100, patched: true, rounds: 8, liveMore: 50},
+		{tail: 100, shards: 2, patched: true, rounds: 8},
+		{tail: 3000, patched: false, rounds: 3}, // touches most ids: built afresh
+		{tail: 3000, shards: 2, patched: false, rounds: 2},
+	} {
+		t.Run(fmt.Sprintf("tail=%d,shards=%d", c.tail, c.shards), func(t *testing.T) {
+			for round := range c.rounds {
+				ps := newPropStore(t, uint64(100+round), 300)
+				ps.write(2000)
+				ps.s.Live()
+				for range 20 {
+					ps.write(1 + ps.r.IntN(5))
+				}
+				restored := restore(t, ps.s.schema, ps.s.Capture())
+				tail := ps.events(c.tail)
+				if c.shards > 0 {
+					shards := restored.split(c.shards)
+					for _, sh := range shards {
+						apply(t, sh, tail)
+					}
+					restored.merge(shards)
+				} else {
+					apply(t, restored, tail)
+				}
+				apply(t, ps.s, tail)
+				if got := restored.tables["p"].stored != nil; got != c.patched {
+					t.Fatalf("round %d: stored indexes kept %v, want %v (%d ids touched)", round, got, c.patched, len(restored.tables["p"].touched))
+				}
+				restored.Live()
+				if n := len(restored.tables["p"].fidx); n != 5 {
+					t.Fatalf("%d indexes after Live", n)
+				}
+				checkIndexes(t, restored)
+				if d := Diff(restored, ps.s); d != "" {
+					t.Fatalf("round %d: restored and live stores differ: %s", round, d)
+				}
+				stats := map[string]int{}
+				for range 150 {
+					q, _ := ps.query()
+					ps.check(restored, q, stats)
+				}
+				if c.liveMore > 0 {
+					more := ps.events(c.liveMore)
+					apply(t, restored, more)
+					apply(t, ps.s, more)
+					checkIndexes(t, restored)
+				}
+			}
+		})
+	}
+}
+
+// TestRestoredIndexesOfOtherDeclarations: only the captured indexes that
+// the schema declares on the type (the same fields in the same order) are
+// loaded; the others it declares are built at Live.
+func TestRestoredIndexesOfOtherDeclarations(t *testing.T) {
+	ps := newPropStore(t, 5, 200)
+	ps.write(1500)
+	ps.s.Live()
+	other := strings.Replace(propSchema, "indexes: [price, category, name, [category, price], [name, category, price]]",
+		"indexes: [[price, category], name, x, [category, price]]", 1)
+	schema, err := ParseSchema(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := restore(t, schema, ps.s.Capture())
+	var loaded []string
+	for i, f := range s.tables["p"].stored {
+		if f != nil {
+			loaded = append(loaded, schema.Types[0].Indexes[i].Name())
+		}
+	}
+	if want := []string{"name", "category,price"}; !slices.Equal(loaded, want) {
+		t.Fatalf("loaded %v, want %v", loaded, want)
+	}
+	apply(t, s, ps.events(20))
+	s.Live()
+	checkIndexes(t, s)
+	var names []string
+	for _, f := range s.tables["p"].fidx {
+		names = append(names, f.def.Name())
+	}
+	if want := []string{"price,category", "name", "x", "category,price"}; !slices.Equal(names, want) {
+		t.Fatalf("indexes %v, want %v", names, want)
+	}
+}
+
+// TestIndexLoaderRefuses: keys out of order, too many or too few, an index
+// restored twice or before its type, and an index whose keys do not match
+// its type's count of entities.
+func TestIndexLoaderRefuses(t *testing.T) {
+	ps := newPropStore(t, 9, 50)
+	ps.write(400)
+	ps.s.Live()
+	c := ps.s.Capture()
+	ct := c.Types[0]
+	var keys [][]byte
+	ct.Indexes[0].Scan(func(k []byte) bool { keys = append(keys, slices.Clone(k)); return true })
+	start := func(n int) (*Restorer, *IndexLoader) {
+		r := NewRestorer(ps.s.schema)
+		if err := r.Type(ct.Name, ct.Count); err != nil {
+			t.Fatal(err)
+		}
+		l, err := r.Index(ct.Indexes[0].Fields, n)
+		if err != nil || l == nil {
+			t.Fatalf("%v %v", l, err)
+		}
+		return r, l
+	}
+	feed := func(l *IndexLoader, ks [][]byte) error {
+		for _, k := range ks {
+			if err := l.Key(k); err != nil {
+				return err
+			}
+		}
+		return l.Close()
+	}
+	entities := func(r *Restorer) {
+		ct.Scan(func(e Entity) bool { r.Entity(e); return true })
+	}
+
+	_, l := start(len(keys))
+	swapped := slices.Clone(keys)
+	swapped[3], swapped[4] = swapped[4], swapped[3]
+	if err := feed(l, swapped); err == nil || !strings.Contains(err.Error(), "out of order") {
+		t.Fatalf("keys out of order: %v", err)
+	}
+	_, l = start(len(keys))
+	dup := slices.Insert(slices.Clone(keys), 5, keys[5])
+	if err := feed(l, dup); err == nil {
+		t.Fatal("a key twice accepted")
+	}
+	_, l = start(len(keys) - 1)
+	if err := feed(l, keys); err == nil {
+		t.Fatal("more keys than said accepted")
+	}
+	_, l = start(len(keys) + 1)
+	if err := feed(l, keys); err == nil {
+		t.Fatal("fewer keys than said accepted")
+	}
+	r, l := start(len(keys))
+	if _, err := r.Index(ct.Indexes[0].Fields, len(keys)); err == nil {
+		t.Fatal("an index restored twice accepted")
+	}
+	if err := feed(l, keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Done(1); err == nil {
+		t.Fatal("an index of more keys than entities accepted")
+	}
+	r, l = start(len(keys))
+	entities(r)
+	if _, err := r.Done(1); err == nil {
+		t.Fatal("an index not closed accepted")
+	}
+	if err := feed(l, keys); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Done(1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := NewRestorer(ps.s.schema).Index([]string{"price"}, 0); err == nil {
+		t.Fatal("an index before its type accepted")
+	}
+}

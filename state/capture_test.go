@@ -188,3 +188,29 @@ func TestIndexLoaderRefuses(t *testing.T) {
 		t.Fatal("an index before its type accepted")
 	}
 }
+
+// BenchmarkIndexLoad loads the price index of the products from its keys
+// in order, as a restart from a snapshot does (IndexLoader), beside
+// BenchmarkIndexBuild's build of the same index from the entities.
+func BenchmarkIndexLoad(b *testing.B) {
+	_, plain := productStores(b)
+	t := plain.tables["product"]
+	def := &IndexDef{Fields: []string{"price"}}
+	f := newFieldIndex(def)
+	f.build(t.idx)
+	var keys [][]byte
+	f.tree.Scan(func(k ikey) bool { keys = append(keys, k.appendTo(nil)); return true })
+	f = nil
+	b.ReportAllocs()
+	for b.Loop() {
+		l := &IndexLoader{f: newFieldIndex(def), t: t, want: len(keys)}
+		for _, k := range keys {
+			if err := l.Key(k); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := l.Close(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

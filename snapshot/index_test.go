@@ -146,12 +146,14 @@ func TestStoredIndexesEqualRebuild(t *testing.T) {
 // TestStoredIndexesAfterParallelReplay: a tail long enough to be replayed
 // over several goroutines (each its own share of the types) over a few of
 // many accounts, so that the stored indexes are patched, not built.
+// (state's TestRestoredIndexesPatched says which way each of its cases
+// goes.)
 func TestStoredIndexesAfterParallelReplay(t *testing.T) {
 	if testing.Short() {
-		t.Skip("appends 40,000 events")
+		t.Skip("appends 50,000 events")
 	}
 	e := newEnv(t, indexedBank(t))
-	const opened, tail = 20_000, 20_000
+	const opened, tail = 30_000, 20_000
 	for i := range opened {
 		e.log.Append(&eventlog.Append{Stream: fmt.Sprintf("account:%d", i), Events: []eventlog.Proposed{
 			{Type: "AccountOpened", Data: fmt.Appendf(nil, `{"name":"n%d"}`, i%997)},
@@ -161,8 +163,8 @@ func TestStoredIndexesAfterParallelReplay(t *testing.T) {
 	e.save()
 	rng := rand.New(rand.NewPCG(4, 4))
 	for i := range tail {
-		a := &eventlog.Append{Stream: fmt.Sprintf("account:%d", rng.IntN(opened/4))}
-		switch rng.IntN(10) {
+		a := &eventlog.Append{Stream: fmt.Sprintf("account:%d", rng.IntN(opened/20))}
+		switch rng.IntN(20) {
 		case 0:
 			a.Events = []eventlog.Proposed{{Type: "AccountClosed", Data: []byte(`{}`)}}
 		case 1:

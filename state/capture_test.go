@@ -23,8 +23,9 @@ func TestRestoredIndexesPatched(t *testing.T) {
 		{tail: 0, patched: true, rounds: 3},
 		{tail: 1, patched: true, rounds: 8},
 		{tail: 30, patched: true, rounds: 8},
-		{tail: 100, patched: true, rounds: 8, liveMore: 50},
-		{tail: 100, shards: 2, patched: true, rounds: 8},
+		{tail: 40, patched: true, rounds: 8, liveMore: 50},
+		{tail: 40, shards: 2, patched: true, rounds: 8},
+		{tail: 150, patched: false, rounds: 4},  // past patchFraction
 		{tail: 3000, patched: false, rounds: 3}, // touches most ids: built afresh
 		{tail: 3000, shards: 2, patched: false, rounds: 2},
 	} {

@@ -269,16 +269,18 @@ func (f *fieldIndex) patch(x *index, touched map[string]Entity) {
 }
 
 // touch notes, before the first write of an id since the snapshot the
-// table's stored indexes are of, the entity the id has. Once more than
-// half as many ids as the table holds are noted, the stored indexes are
-// dropped and built afresh at Live: a build sorts every key once, which
-// costs about what moving that many keys in the trees does, and the notes
-// stop growing.
+// table's stored indexes are of, the entity the id has. Once a fifth as
+// many ids as the table holds are noted, the stored indexes are dropped and
+// built afresh at Live, and the notes stop growing: moving a key in a tree
+// just loaded in order costs several times what a build pays per key (its
+// nodes are at the B-tree's minimum and their arrays exactly full, so the
+// first writes merge, split and grow them), and a build sorts every key
+// once (BENCHMARKS.md, "Stored indexes").
 func (t *table) touch(id string) {
 	if _, ok := t.touched[id]; ok {
 		return
 	}
-	if len(t.touched) >= t.idx.Len()/2 {
+	if len(t.touched) >= t.idx.Len()/patchFraction {
 		t.stored, t.touched = nil, nil
 		return
 	}
@@ -290,6 +292,10 @@ func (t *table) touch(id string) {
 	}
 	t.touched[id] = old
 }
+
+// patchFraction: a table's stored indexes are patched at Live while fewer
+// than 1/patchFraction of its ids were written since the snapshot (touch).
+const patchFraction = 5
 
 // typeNamed returns the declared entity type of this name, or nil.
 func (s *Schema) typeNamed(name string) *EntityType {

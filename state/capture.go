@@ -193,9 +193,35 @@ func (l *IndexLoader) Close() error {
 	return nil
 }
 
+// checkSample is how many entities of its type Done looks up in each
+// loaded index.
+const checkSample = 64
+
+// check looks up the keys of the first checkSample entities of the table
+// (in its hash order, so from all over the index) in the loaded tree. The
+// stored keys are not rebuilt from the entities, which is the point of
+// storing them; this catches keys that encode the values otherwise than
+// appendKey now does (an order encoding changed without a new snapshot
+// format, or keys of another index) before they answer a query wrongly.
+func (l *IndexLoader) check() error {
+	var err error
+	var buf []byte
+	n := 0
+	l.t.idx.Scan(func(e Entity) bool {
+		buf = l.f.appendKey(buf[:0], e)
+		if _, ok := l.f.tree.Get(probeKey(buf)); !ok {
+			err = fmt.Errorf("state: index %s of %q does not hold the key of entity %q", l.f.def.Name(), l.t.name, e.ID())
+			return false
+		}
+		n++
+		return n < checkSample
+	})
+	return err
+}
+
 // Done returns the store as of position, ready to replay the log after it;
 // every loader must be closed. An index must hold a key per entity of its
-// type.
+// type, and those of a sample of the entities (check).
 func (r *Restorer) Done(position uint64) (*Store, error) {
 	for _, l := range r.loaders {
 		if !l.closed {
@@ -203,6 +229,9 @@ func (r *Restorer) Done(position uint64) (*Store, error) {
 		}
 		if n := l.t.idx.Len(); l.f.tree.Len() != n {
 			return nil, fmt.Errorf("state: index %s of %q has %d keys for %d entities", l.f.def.Name(), l.t.name, l.f.tree.Len(), n)
+		}
+		if err := l.check(); err != nil {
+			return nil, err
 		}
 		l.t.touched = map[string]Entity{}
 	}

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -112,8 +113,8 @@ func TestRestoredIndexesOfOtherDeclarations(t *testing.T) {
 }
 
 // TestIndexLoaderRefuses: keys out of order, too many or too few, an index
-// restored twice or before its type, and an index whose keys do not match
-// its type's count of entities.
+// restored twice or before its type, an index whose keys do not match
+// its type's count of entities, and one whose keys are another index's.
 func TestIndexLoaderRefuses(t *testing.T) {
 	ps := newPropStore(t, 9, 50)
 	ps.write(400)
@@ -185,6 +186,16 @@ func TestIndexLoaderRefuses(t *testing.T) {
 	if _, err := r.Done(1); err != nil {
 		t.Fatal(err)
 	}
+	var other [][]byte
+	ct.Indexes[1].Scan(func(k []byte) bool { other = append(other, slices.Clone(k)); return true })
+	r, l = start(len(other))
+	entities(r)
+	if err := feed(l, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Done(1); err == nil || !strings.Contains(err.Error(), "does not hold the key") {
+		t.Fatalf("the keys of index %v loaded as %v's: %v", ct.Indexes[1].Fields, ct.Indexes[0].Fields, err)
+	}
 	if _, err := NewRestorer(ps.s.schema).Index([]string{"price"}, 0); err == nil {
 		t.Fatal("an index before its type accepted")
 	}
@@ -214,4 +225,79 @@ func BenchmarkIndexLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestRestoredIndexesProperty: over random histories, a capture read while
+// the live store goes on writing (its trees are copy-on-write), restored
+// with its indexes and folded forward by a random tail (on one store or
+// over shards, as a replay does) has at Live the indexes a cold build
+// gives and the entities of the live store, whether the tail was short
+// enough for the stored indexes to be patched or not; and writes after
+// Live keep them so.
+func TestRestoredIndexesProperty(t *testing.T) {
+	seeds := uint64(60)
+	if testing.Short() {
+		seeds = 10
+	}
+	patched, built := 0, 0
+	for seed := range seeds {
+		r := rand.New(rand.NewPCG(seed, 99))
+		ids := 10 + r.IntN(400)
+		ps := newPropStore(t, seed, ids)
+		ps.write(ids * (1 + r.IntN(5)))
+		ps.s.Live()
+		ps.write(r.IntN(50))
+		c := ps.s.Capture()
+		during := ps.events(r.IntN(ids/20 + 1))
+		errc := make(chan error, 1)
+		go func() {
+			for i := range during {
+				if err := ps.s.Stage(during[i : i+1]); err != nil {
+					errc <- err
+					return
+				}
+				ps.s.Publish(during[i].Position)
+			}
+			errc <- nil
+		}()
+		restored := restore(t, ps.s.schema, c)
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+		n := r.IntN(ids/10 + 1)
+		if r.IntN(4) == 0 {
+			n = r.IntN(3 * ids)
+		}
+		tail := ps.events(n)
+		replayed := append(slices.Clone(during), tail...)
+		if k := r.IntN(3); k > 0 {
+			shards := restored.split(k + 1)
+			for _, sh := range shards {
+				apply(t, sh, replayed)
+			}
+			restored.merge(shards)
+		} else {
+			apply(t, restored, replayed)
+		}
+		apply(t, ps.s, tail)
+		if restored.tables["p"].stored != nil {
+			patched++
+		} else {
+			built++
+		}
+		restored.Live()
+		checkIndexes(t, restored)
+		if d := Diff(restored, ps.s); d != "" {
+			t.Fatalf("seed %d: restored and live stores differ: %s", seed, d)
+		}
+		more := ps.events(30)
+		apply(t, restored, more)
+		apply(t, ps.s, more)
+		checkIndexes(t, restored)
+		checkIndexes(t, ps.s)
+	}
+	if patched == 0 || built == 0 {
+		t.Fatalf("%d stores patched, %d built: both ways must be taken", patched, built)
+	}
+	t.Logf("%d stores patched, %d built", patched, built)
 }

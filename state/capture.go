@@ -5,7 +5,7 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/tidwall/btree"
+	"github.com/foldb/foldb/internal/btree"
 )
 
 // Capture is a consistent, read-only copy of a store's entities and
@@ -144,7 +144,7 @@ func (r *Restorer) Index(fields []string, n int) (*IndexLoader, error) {
 	}
 	f := newFieldIndex(r.et.Indexes[i])
 	r.t.stored[i] = f
-	l := &IndexLoader{f: f, t: r.t, want: n}
+	l := newIndexLoader(f, r.t, n)
 	r.loaders = append(r.loaders, l)
 	return l, nil
 }
@@ -153,20 +153,27 @@ func (r *Restorer) Index(fields []string, n int) (*IndexLoader, error) {
 type IndexLoader struct {
 	f      *fieldIndex
 	t      *table
+	b      *btree.Builder[ikey]
 	want   int
+	n      int // keys added
 	last   ikey
 	slab   []byte
 	closed bool
 }
 
+func newIndexLoader(f *fieldIndex, t *table, n int) *IndexLoader {
+	return &IndexLoader{f: f, t: t, want: n, b: btree.NewBuilder(lessKey, treeOptions, n)}
+}
+
 // Key adds the next key, which must be greater than the one before: the
-// keys are loaded into the tree in order, without a sort. k is not kept.
+// tree is made from the keys in their order (btree.Builder), without a
+// sort or a search. k is not kept.
 func (l *IndexLoader) Key(k []byte) error {
-	if l.f.tree.Len() >= l.want {
+	if l.n >= l.want {
 		return fmt.Errorf("state: index %s of %q has more than the %d keys it said", l.f.def.Name(), l.t.name, l.want)
 	}
 	key := probeKey(k)
-	if l.f.tree.Len() > 0 && !lessKey(l.last, key) {
+	if l.n > 0 && !lessKey(l.last, key) {
 		return fmt.Errorf("state: index %s of %q: keys out of order", l.f.def.Name(), l.t.name)
 	}
 	if n := len(key.rest); n > 0 {
@@ -177,7 +184,8 @@ func (l *IndexLoader) Key(k []byte) error {
 		l.slab = append(l.slab, key.rest...)
 		key.rest = bytesView(l.slab[at:len(l.slab):len(l.slab)])
 	}
-	l.f.tree.Load(key)
+	l.b.Add(key)
+	l.n++
 	l.f.keyBytes += restBytes(key)
 	l.last = key
 	return nil
@@ -185,11 +193,12 @@ func (l *IndexLoader) Key(k []byte) error {
 
 // Close ends the keys: there must be as many as Index said.
 func (l *IndexLoader) Close() error {
-	if got := l.f.tree.Len(); got != l.want {
-		return fmt.Errorf("state: index %s of %q has %d keys, not the %d it said", l.f.def.Name(), l.t.name, got, l.want)
+	tree, ok := l.b.Done()
+	if !ok {
+		return fmt.Errorf("state: index %s of %q has %d keys, not the %d it said", l.f.def.Name(), l.t.name, l.n, l.want)
 	}
-	l.f.compact()
-	l.slab, l.closed = nil, true
+	l.f.tree, l.f.snap = tree, nil
+	l.b, l.slab, l.closed = nil, nil, true
 	return nil
 }
 

@@ -215,7 +215,7 @@ func BenchmarkIndexLoad(b *testing.B) {
 	f = nil
 	b.ReportAllocs()
 	for b.Loop() {
-		l := &IndexLoader{f: newFieldIndex(def), t: t, want: len(keys)}
+		l := newIndexLoader(newFieldIndex(def), t, len(keys))
 		for _, k := range keys {
 			if err := l.Key(k); err != nil {
 				b.Fatal(err)

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tidwall/btree"
+	"github.com/foldb/foldb/internal/btree"
 )
 
 // fieldIndex is one declared index of an entity type: a B-tree of keys,
@@ -89,13 +89,13 @@ func restBytes(k ikey) int {
 }
 
 func newFieldIndex(def *IndexDef) *fieldIndex {
-	return &fieldIndex{def: def, tree: btree.NewBTreeGOptions(lessKey, btree.Options{NoLocks: true, Degree: btreeDegree})}
+	return &fieldIndex{def: def, tree: btree.NewBTreeGOptions(lessKey, treeOptions)}
 }
 
-// btreeDegree sets the nodes' size (up to 2×degree-1 keys): small
-// enough that the copy-on-write copy of a node after a view is cheap,
-// large enough to keep the tree shallow.
-const btreeDegree = 16
+// treeOptions: one writer (the store's), and a degree that sets the nodes'
+// size (up to 2×degree-1 keys): small enough that the copy-on-write copy
+// of a node after a view is cheap, large enough to keep the tree shallow.
+var treeOptions = btree.Options{NoLocks: true, Degree: 16}
 
 // appendKey appends e's key in this index.
 func (f *fieldIndex) appendKey(dst []byte, e Entity) []byte {
@@ -142,8 +142,8 @@ func (f *fieldIndex) update(old Entity, had bool, e Entity) {
 const keySlabBytes = 16 << 10
 
 // build fills an empty index with the entities of a hash table: the keys
-// sorted once and loaded in order, far cheaper than inserting them one by
-// one.
+// sorted once and the tree made from them bottom up (btree.Builder), far
+// cheaper than inserting them one by one.
 func (f *fieldIndex) build(x *index) {
 	keys := make([]ikey, 0, x.Len())
 	var slab []byte
@@ -170,21 +170,12 @@ func (f *fieldIndex) build(x *index) {
 		}
 		return strings.Compare(a.rest, b.rest)
 	})
+	b := btree.NewBuilder(lessKey, treeOptions, len(keys))
 	for _, k := range keys {
-		f.tree.Load(k)
+		b.Add(k)
 		f.keyBytes += restBytes(k)
 	}
-	f.compact()
-}
-
-// compact follows a load in order, which splits each full node in halves
-// and moves the right half to an array of its own, the left half keeping
-// the whole array: copying every node once gives each an array of its
-// size.
-func (f *fieldIndex) compact() {
-	c := f.tree.Copy()
-	c.WalkMut(func([]ikey) bool { return true })
-	f.tree = c
+	f.tree, _ = b.Done()
 	f.snap = nil
 }
 

@@ -263,10 +263,10 @@ func (f *fieldIndex) patch(x *index, touched map[string]Entity) {
 // table's stored indexes are of, the entity the id has. Once a fifth as
 // many ids as the table holds are noted, the stored indexes are dropped and
 // built afresh at Live, and the notes stop growing: moving a key in a tree
-// just loaded in order costs several times what a build pays per key (its
-// nodes are at the B-tree's minimum and their arrays exactly full, so the
-// first writes merge, split and grow them), and a build sorts every key
-// once (BENCHMARKS.md, "Stored indexes").
+// made from sorted keys costs more than a build pays per key (its nodes are
+// full, so the first writes split them), and a build sorts every key once
+// (BENCHMARKS.md, "The bank with three indexes: restart with stored
+// indexes", BenchmarkRestore's tails).
 func (t *table) touch(id string) {
 	if _, ok := t.touched[id]; ok {
 		return

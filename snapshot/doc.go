@@ -21,15 +21,19 @@
 //     older one, or a full replay, is used instead. A damaged snapshot can
 //     cost time, never correctness.
 //   - The declared indexes' orders are stored (from format 2), so that a
-//     restart loads each tree in order instead of sorting its keys. An
-//     index's keys must ascend strictly and be one per entity of its type;
+//     restart makes each tree from them in order instead of sorting its
+//     keys. An index's keys must ascend strictly and be one per entity of
+//     its type, and the keys of a sample of its entities must be among them
+//     (state.IndexLoader), or the snapshot is skipped as damaged;
 //     an index the schema in force does not declare on the type (same
 //     fields, same order) is skipped, and a declared index the snapshot does
 //     not hold (format 1, or another declaration) is built after the load
 //     as before. The log's tail replayed after the snapshot does not move
 //     the stored keys event by event: the ids it writes are noted, with
 //     their entities as of the snapshot, and only those are moved in the
-//     trees once the replay is done (state.Store.Live).
+//     trees once the replay is done (state.Store.Live); a type of which a
+//     fifth or more of the entities were written since has its indexes
+//     built instead.
 //   - Files are named by the position they cover
 //     (snapshot-00000000000001234567.fsnap); the newest Keep are kept.
 //

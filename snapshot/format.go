@@ -399,6 +399,10 @@ func decode(fr *frameReader, h Header, schema *state.Schema, size int64) (*state
 			if err := p.done(); err != nil {
 				return nil, total, 0, err
 			}
+			if n != want {
+				// Checked here too, not only at the end: n sizes the tree.
+				return nil, total, 0, corrupt("index %v of type %s has %d keys for %d entities", fields, lastName, n, want)
+			}
 			l, err := r.Index(fields, int(min(n, uint64(max(size, 0)))))
 			if err != nil {
 				return nil, total, 0, corrupt("%v", err)

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -426,5 +427,59 @@ func BenchmarkRestore(b *testing.B) {
 				b.ReportMetric(float64(bc.info.Size), "file-bytes")
 			})
 		}
+	}
+}
+
+// TestIndexOfOtherCountRefused: an index frame whose count of keys is not
+// its type's count of entities makes the snapshot damaged, before any key
+// is read (the count sizes the tree), whatever the checksums say.
+func TestIndexOfOtherCountRefused(t *testing.T) {
+	e := newEnv(t, indexedBank(t))
+	e.accounts = 40
+	rng := rand.New(rand.NewPCG(3, 3))
+	for i := range 200 {
+		e.randomAppend(rng, i)
+	}
+	info := e.save()
+	in, err := os.ReadFile(info.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := &frameReader{r: bufio.NewReader(bytes.NewReader(in[len(fileMagic):]))}
+	var out bytes.Buffer
+	bw := bufio.NewWriter(&out)
+	bw.WriteString(fileMagic)
+	fw := &frameWriter{w: bw}
+	changed := false
+	for {
+		kind, payload, err := fr.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kind == kindIndex && !changed {
+			p := payloadReader{b: payload}
+			nf := p.uvarint()
+			b := binary.AppendUvarint(nil, nf)
+			for range nf {
+				b = appendString(b, string(p.bytes()))
+			}
+			payload = binary.AppendUvarint(b, p.uvarint()+1)
+			changed = true
+		}
+		if err := fw.frame(kind, payload); err != nil {
+			t.Fatal(err)
+		}
+		if kind == kindEnd {
+			break
+		}
+	}
+	bw.Flush()
+	path := filepath.Join(t.TempDir(), filepath.Base(info.Path))
+	if err := os.WriteFile(path, out.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	schema, _ := state.ParseSchema(indexedBank(t))
+	if _, _, err := Read(path, schema); err == nil || !strings.Contains(err.Error(), "keys for") {
+		t.Fatalf("an index of one key more than its entities read: %v", err)
 	}
 }

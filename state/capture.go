@@ -193,6 +193,9 @@ func (l *IndexLoader) Key(k []byte) error {
 
 // Close ends the keys: there must be as many as Index said.
 func (l *IndexLoader) Close() error {
+	if l.closed {
+		return fmt.Errorf("state: index %s of %q closed twice", l.f.def.Name(), l.t.name)
+	}
 	tree, ok := l.b.Done()
 	if !ok {
 		return fmt.Errorf("state: index %s of %q has %d keys, not the %d it said", l.f.def.Name(), l.t.name, l.n, l.want)

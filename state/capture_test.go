@@ -186,6 +186,9 @@ func TestIndexLoaderRefuses(t *testing.T) {
 	if _, err := r.Done(1); err != nil {
 		t.Fatal(err)
 	}
+	if err := l.Close(); err == nil {
+		t.Fatal("a loader closed twice")
+	}
 	var other [][]byte
 	ct.Indexes[1].Scan(func(k []byte) bool { other = append(other, slices.Clone(k)); return true })
 	r, l = start(len(other))

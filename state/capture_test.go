@@ -293,6 +293,18 @@ func TestRestoredIndexesProperty(t *testing.T) {
 		if d := Diff(restored, ps.s); d != "" {
 			t.Fatalf("seed %d: restored and live stores differ: %s", seed, d)
 		}
+		if d := DiffIndexes(restored, ps.s); d != "" {
+			t.Fatalf("seed %d: restored and live indexes differ: %s", seed, d)
+		}
+		if seed == 0 {
+			f := restored.tables["p"].fidx[0]
+			k, _ := f.tree.Min()
+			f.tree.Delete(k)
+			if d := DiffIndexes(restored, ps.s); !strings.Contains(d, "keys on one side") {
+				t.Fatalf("an index missing a key: DiffIndexes said %q", d)
+			}
+			f.tree.Set(k)
+		}
 		more := ps.events(30)
 		apply(t, restored, more)
 		apply(t, ps.s, more)

@@ -30,6 +30,7 @@ type Info struct {
 	Created  time.Time
 	Size     int64
 	Entities uint64
+	Indexes  int           // index orders it holds; when read, those the schema declares (loaded, not built)
 	Duration time.Duration // how long writing it took (0 when only read)
 	Pause    time.Duration // how long writes paused for its capture
 }
@@ -82,7 +83,11 @@ func Write(dir string, c *state.Capture) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	return Info{Path: final, Position: c.Position, Created: start, Size: st.Size(), Entities: n, Duration: time.Since(start)}, nil
+	ix := 0
+	for _, t := range c.Types {
+		ix += len(t.Indexes)
+	}
+	return Info{Path: final, Position: c.Position, Created: start, Size: st.Size(), Entities: n, Indexes: ix, Duration: time.Since(start)}, nil
 }
 
 // List returns the snapshot files in dir by name, newest position first.
@@ -157,11 +162,11 @@ func Read(path string, schema *state.Schema) (*state.Store, Info, error) {
 	if err != nil {
 		return nil, Info{}, err
 	}
-	s, n, err := decode(fr, h, schema, fi.Size())
+	s, n, ix, err := decode(fr, h, schema, fi.Size())
 	if err != nil {
 		return nil, Info{}, err
 	}
-	return s, Info{Path: path, Position: h.Position, Created: h.Created, Entities: n, Size: fi.Size()}, nil
+	return s, Info{Path: path, Position: h.Position, Created: h.Created, Entities: n, Indexes: ix, Size: fi.Size()}, nil
 }
 
 // ErrOtherSchema is returned for a snapshot taken under another schema.
@@ -187,7 +192,7 @@ func LoadNewest(dir string, schema *state.Schema, last uint64, logger *slog.Logg
 			logger.Warn("snapshot skipped", "file", c.Path, "reason", err.Error())
 			continue
 		}
-		logger.Info("snapshot loaded", "file", c.Path, "position", info.Position, "entities", info.Entities, "seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds()))
+		logger.Info("snapshot loaded", "file", c.Path, "position", info.Position, "entities", info.Entities, "indexes", info.Indexes, "seconds", fmt.Sprintf("%.2f", time.Since(start).Seconds()))
 		return s, &info
 	}
 	return nil, nil

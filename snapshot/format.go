@@ -2,11 +2,14 @@ package snapshot
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/foldb/foldb/state"
@@ -14,15 +17,17 @@ import (
 
 const (
 	fileMagic     = "FOLDBSNP"
-	formatVersion = 1
+	formatVersion = 2
 
 	kindHeader   = 1
 	kindType     = 2
 	kindEntities = 3
 	kindEnd      = 4
+	kindIndex    = 5 // from format 2
+	kindKeys     = 6 // from format 2
 
 	maxFrame      = 64 << 20 // no frame a writer makes comes near this
-	entitiesFrame = 1 << 20  // a writer closes an entities frame past this
+	entitiesFrame = 1 << 20  // a writer closes an entities or keys frame past this
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
@@ -70,6 +75,34 @@ func appendString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// batch gathers items into frames of one kind, each n:uvarint then the
+// items, closing a frame once it passes entitiesFrame bytes.
+type batch struct {
+	fw   *frameWriter
+	kind byte
+	body []byte
+	n    int
+	err  error
+}
+
+// added counts an item appended to body.
+func (b *batch) added() {
+	b.n++
+	if len(b.body) >= entitiesFrame {
+		b.flush()
+	}
+}
+
+func (b *batch) flush() {
+	if b.n == 0 || b.err != nil {
+		return
+	}
+	frame := binary.AppendUvarint(make([]byte, 0, len(b.body)+binary.MaxVarintLen64), uint64(b.n))
+	frame = append(frame, b.body...)
+	b.err = b.fw.frame(b.kind, frame)
+	b.body, b.n = b.body[:0], 0
+}
+
 // encode writes a capture to w in the snapshot format and returns the
 // number of entities written.
 func encode(w io.Writer, c *state.Capture, created time.Time) (uint64, error) {
@@ -87,7 +120,7 @@ func encode(w io.Writer, c *state.Capture, created time.Time) (uint64, error) {
 		return 0, err
 	}
 	var total uint64
-	var body []byte
+	b := &batch{fw: fw}
 	for i := range c.Types {
 		t := &c.Types[i]
 		p := appendString(nil, t.Name)
@@ -95,32 +128,25 @@ func encode(w io.Writer, c *state.Capture, created time.Time) (uint64, error) {
 		if err := fw.frame(kindType, p); err != nil {
 			return total, err
 		}
-		var err error
-		n := 0
-		body = body[:0]
-		flush := func() {
-			if n == 0 || err != nil {
-				return
+		// The indexes before the entities: a reader loads their trees on
+		// other cores while it restores the entities.
+		for j := range t.Indexes {
+			if err := encodeIndex(b, t.Name, &t.Indexes[j]); err != nil {
+				return total, err
 			}
-			frame := binary.AppendUvarint(make([]byte, 0, len(body)+binary.MaxVarintLen64), uint64(n))
-			frame = append(frame, body...)
-			err = fw.frame(kindEntities, frame)
-			body, n = body[:0], 0
 		}
+		b.kind = kindEntities
 		count := 0
 		t.Scan(func(e state.Entity) bool {
-			body = binary.AppendUvarint(body, uint64(len(e)))
-			body = append(body, e...)
-			n++
+			b.body = binary.AppendUvarint(b.body, uint64(len(e)))
+			b.body = append(b.body, e...)
 			count++
-			if len(body) >= entitiesFrame {
-				flush()
-			}
-			return err == nil
+			b.added()
+			return b.err == nil
 		})
-		flush()
-		if err != nil {
-			return total, err
+		b.flush()
+		if b.err != nil {
+			return total, b.err
 		}
 		if count != t.Count {
 			return total, fmt.Errorf("snapshot: type %s changed while it was written (%d entities, %d expected)", t.Name, count, t.Count)
@@ -133,6 +159,45 @@ func encode(w io.Writer, c *state.Capture, created time.Time) (uint64, error) {
 		return total, err
 	}
 	return total, bw.Flush()
+}
+
+// encodeIndex writes an index frame and its keys frames. A key is written
+// as the length of the prefix it shares with the key before it and the
+// rest: neighbours in order share much of their field values.
+func encodeIndex(b *batch, typ string, ix *state.CapturedIndex) error {
+	p := binary.AppendUvarint(nil, uint64(len(ix.Fields)))
+	for _, f := range ix.Fields {
+		p = appendString(p, f)
+	}
+	want := ix.Len()
+	p = binary.AppendUvarint(p, uint64(want))
+	if err := b.fw.frame(kindIndex, p); err != nil {
+		return err
+	}
+	b.kind = kindKeys
+	var prev []byte
+	count := 0
+	ix.Scan(func(k []byte) bool {
+		shared := 0
+		for shared < len(prev) && shared < len(k) && prev[shared] == k[shared] {
+			shared++
+		}
+		b.body = binary.AppendUvarint(b.body, uint64(shared))
+		b.body = binary.AppendUvarint(b.body, uint64(len(k)-shared))
+		b.body = append(b.body, k[shared:]...)
+		prev = append(prev[:0], k...)
+		count++
+		b.added()
+		return b.err == nil
+	})
+	b.flush()
+	if b.err != nil {
+		return b.err
+	}
+	if count != want {
+		return fmt.Errorf("snapshot: index %v of type %s changed while it was written (%d keys, %d expected)", ix.Fields, typ, count, want)
+	}
+	return nil
 }
 
 // frameReader reads and checks frames.
@@ -248,43 +313,57 @@ func readHeader(fr *frameReader) (Header, error) {
 // its id's length, its version and "{}".
 const minEntityBytes = 5
 
-// decode reads the rest of a snapshot after its header into a store.
-// size is the file's size, which bounds how many entities a type frame may
-// have the table laid out for.
-func decode(fr *frameReader, h Header, schema *state.Schema, size int64) (*state.Store, uint64, error) {
+// decode reads the rest of a snapshot after its header into a store,
+// returning it with the number of entities and of indexes it held that
+// the schema declares. size is the file's size, which bounds how many entities a type frame may
+// have the table laid out for. The keys of each index the schema declares
+// are loaded on a goroutine of their own, started once the index's frames
+// are read, while the frames after it are read and restored.
+func decode(fr *frameReader, h Header, schema *state.Schema, size int64) (*state.Store, uint64, int, error) {
 	r := state.NewRestorer(schema)
 	var types, total uint64
 	var want, got uint64
 	inType := false
 	lastName := ""
+	var loads indexLoads
+	defer loads.wait()
+	var cur *indexLoad // the index whose keys frames come next; nil when none
+	skipping := false  // keys frames of an index the schema does not declare come next
 	for {
 		kind, payload, err := fr.next()
 		if err != nil {
-			return nil, total, err
+			return nil, total, 0, err
+		}
+		if kind != kindKeys {
+			if cur != nil {
+				loads.start(cur)
+				cur = nil
+			}
+			skipping = false
 		}
 		p := payloadReader{b: payload}
 		switch kind {
 		case kindType:
 			if inType && got != want {
-				return nil, total, corrupt("type %s has %d entities, its frame said %d", lastName, got, want)
+				return nil, total, 0, corrupt("type %s has %d entities, its frame said %d", lastName, got, want)
 			}
 			name := string(p.bytes())
 			want, got = p.uvarint(), 0
 			if err := p.done(); err != nil {
-				return nil, total, err
+				return nil, total, 0, err
 			}
 			if types > 0 && name <= lastName {
-				return nil, total, corrupt("entity types out of order: %q after %q", name, lastName)
+				return nil, total, 0, corrupt("entity types out of order: %q after %q", name, lastName)
 			}
 			// Every entity takes at least minEntityBytes of the file.
 			if err := r.Type(name, int(min(want, uint64(max(size, 0))/minEntityBytes))); err != nil {
-				return nil, total, corrupt("%v", err)
+				return nil, total, 0, corrupt("%v", err)
 			}
 			lastName, inType = name, true
 			types++
 		case kindEntities:
 			if !inType {
-				return nil, total, corrupt("entities before their type")
+				return nil, total, 0, corrupt("entities before their type")
 			}
 			n := p.uvarint()
 			for i := uint64(0); i < n && p.err == nil; i++ {
@@ -293,31 +372,150 @@ func decode(fr *frameReader, h Header, schema *state.Schema, size int64) (*state
 					break
 				}
 				if err := r.Entity(state.Entity(b)); err != nil {
-					return nil, total, corrupt("%v", err)
+					return nil, total, 0, corrupt("%v", err)
 				}
 				got++
 				total++
 			}
 			if err := p.done(); err != nil {
-				return nil, total, err
+				return nil, total, 0, err
+			}
+		case kindIndex:
+			if h.Format < 2 {
+				return nil, total, 0, corrupt("an index frame in a snapshot of format %d", h.Format)
+			}
+			if !inType {
+				return nil, total, 0, corrupt("an index before its type")
+			}
+			nf := p.uvarint()
+			if nf == 0 || nf > uint64(len(p.b)) {
+				return nil, total, 0, corrupt("an index of %d fields", nf)
+			}
+			fields := make([]string, nf)
+			for i := range fields {
+				fields[i] = string(p.bytes())
+			}
+			n := p.uvarint()
+			if err := p.done(); err != nil {
+				return nil, total, 0, err
+			}
+			if n != want {
+				// Checked here too, not only at the end: n sizes the tree.
+				return nil, total, 0, corrupt("index %v of type %s has %d keys for %d entities", fields, lastName, n, want)
+			}
+			l, err := r.Index(fields, int(min(n, uint64(max(size, 0)))))
+			if err != nil {
+				return nil, total, 0, corrupt("%v", err)
+			}
+			if l == nil {
+				skipping = true // the schema does not declare it: built at Live if it declares others
+				continue
+			}
+			cur = &indexLoad{loader: l, name: lastName + " " + strings.Join(fields, ","), want: n}
+		case kindKeys:
+			switch {
+			case cur != nil:
+				cur.frames = append(cur.frames, bytes.Clone(payload))
+			case !skipping:
+				return nil, total, 0, corrupt("keys before their index")
 			}
 		case kindEnd:
 			if inType && got != want {
-				return nil, total, corrupt("type %s has %d entities, its frame said %d", lastName, got, want)
+				return nil, total, 0, corrupt("type %s has %d entities, its frame said %d", lastName, got, want)
 			}
 			n, pos := p.uvarint(), p.uvarint()
 			if err := p.done(); err != nil {
-				return nil, total, err
+				return nil, total, 0, err
 			}
 			if n != total || pos != h.Position || types != h.Types {
-				return nil, total, corrupt("end frame says %d entities at %d in %d types; read %d at %d in %d", n, pos, h.Types, total, h.Position, types)
+				return nil, total, 0, corrupt("end frame says %d entities at %d in %d types; read %d at %d in %d", n, pos, h.Types, total, h.Position, types)
 			}
 			if _, err := fr.r.ReadByte(); err != io.EOF {
-				return nil, total, corrupt("bytes after the end frame")
+				return nil, total, 0, corrupt("bytes after the end frame")
 			}
-			return r.Done(h.Position), total, nil
+			if err := loads.wait(); err != nil {
+				return nil, total, 0, err
+			}
+			s, err := r.Done(h.Position)
+			if err != nil {
+				return nil, total, 0, corrupt("%v", err)
+			}
+			return s, total, loads.n, nil
 		default:
-			return nil, total, corrupt("unknown frame kind %d", kind)
+			return nil, total, 0, corrupt("unknown frame kind %d", kind)
 		}
 	}
+}
+
+// indexLoad is the keys of one stored index, to load into its tree.
+type indexLoad struct {
+	loader *state.IndexLoader
+	name   string // type and fields, for errors
+	want   uint64
+	frames [][]byte // keys frames' payloads
+}
+
+// run decodes the keys and feeds them to the loader.
+func (x *indexLoad) run() error {
+	var key []byte
+	var got uint64
+	for _, f := range x.frames {
+		p := payloadReader{b: f}
+		n := p.uvarint()
+		for i := uint64(0); i < n && p.err == nil; i++ {
+			shared := p.uvarint()
+			rest := p.bytes()
+			if p.err != nil {
+				break
+			}
+			if shared > uint64(len(key)) {
+				return corrupt("index %s: a key shares %d bytes with one of %d", x.name, shared, len(key))
+			}
+			key = append(key[:shared], rest...)
+			if err := x.loader.Key(key); err != nil {
+				return corrupt("%v", err)
+			}
+			got++
+		}
+		if err := p.done(); err != nil {
+			return err
+		}
+	}
+	if got != x.want {
+		return corrupt("index %s has %d keys, its frame said %d", x.name, got, x.want)
+	}
+	if err := x.loader.Close(); err != nil {
+		return corrupt("%v", err)
+	}
+	return nil
+}
+
+// indexLoads runs index loads on goroutines.
+type indexLoads struct {
+	n    int // started
+	wg   sync.WaitGroup
+	mu   sync.Mutex
+	errs []error
+}
+
+func (l *indexLoads) start(x *indexLoad) {
+	l.n++
+	l.wg.Go(func() {
+		if err := x.run(); err != nil {
+			l.mu.Lock()
+			l.errs = append(l.errs, err)
+			l.mu.Unlock()
+		}
+	})
+}
+
+// wait waits for the loads started and returns the first error.
+func (l *indexLoads) wait() error {
+	l.wg.Wait()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) > 0 {
+		return l.errs[0]
+	}
+	return nil
 }

@@ -146,7 +146,7 @@ func (m *Manager) save() (Info, error) {
 	info.Pause = pause
 	m.last.Store(&info)
 	m.logger.Info("snapshot saved", "file", info.Path, "position", info.Position, "entities", info.Entities,
-		"bytes", info.Size, "seconds", fmt.Sprintf("%.2f", info.Duration.Seconds()), "write_pause_us", pause.Microseconds())
+		"indexes", info.Indexes, "bytes", info.Size, "seconds", fmt.Sprintf("%.2f", info.Duration.Seconds()), "write_pause_us", pause.Microseconds())
 	if err := Prune(m.opts.Dir, m.opts.Keep); err != nil {
 		m.logger.Warn("removing old snapshots failed", "err", err)
 	}

@@ -23,14 +23,15 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 type env struct {
-	t   testing.TB
-	dir string
-	log *eventlog.Log
-	eng *state.Engine
+	t        testing.TB
+	dir      string
+	log      *eventlog.Log
+	eng      *state.Engine
+	accounts int // randomAppend's accounts
 }
 
 func newEnv(t testing.TB, schema string) *env {
-	e := &env{t: t, dir: t.TempDir()}
+	e := &env{t: t, dir: t.TempDir(), accounts: 20}
 	opts := eventlog.DefaultOptions()
 	opts.Durability = eventlog.DurabilityNone
 	l, err := eventlog.Open(filepath.Join(e.dir, "log"), opts)
@@ -49,7 +50,7 @@ func newEnv(t testing.TB, schema string) *env {
 // randomAppend appends one random event of the bank's kinds (or an
 // undeclared stream's, folded by merge patch).
 func (e *env) randomAppend(rng *rand.Rand, i int) {
-	acc := fmt.Sprintf("account:%d", rng.IntN(20))
+	acc := fmt.Sprintf("account:%d", rng.IntN(e.accounts))
 	a := &eventlog.Append{Stream: acc}
 	switch rng.IntN(7) {
 	case 0:
@@ -158,50 +159,56 @@ func TestRoundTripKeepsEverything(t *testing.T) {
 }
 
 // TestDamagedSnapshotsAreSkipped flips a byte in, and truncates, every part
-// of a snapshot: each damaged copy is refused, and a restart with it falls
-// back to the older snapshot or a full replay with the right state.
+// of a snapshot, with and without stored indexes: each damaged copy is
+// refused, and a restart with it falls back to the older snapshot or a full
+// replay with the right state.
 func TestDamagedSnapshotsAreSkipped(t *testing.T) {
-	e := newEnv(t, testkit.BankSchema(t))
-	rng := rand.New(rand.NewPCG(3, 3))
-	for i := 0; i < 200; i++ {
-		e.randomAppend(rng, i)
-	}
-	info := e.save()
-	good, err := os.ReadFile(info.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	schema := e.eng.Store().Schema()
-	damaged := filepath.Join(t.TempDir(), Name(info.Position))
-	for i := 0; i < len(good); i++ {
+	for _, schema := range []string{testkit.BankSchema(t), indexedBank(t)} {
+		e := newEnv(t, schema)
+		rng := rand.New(rand.NewPCG(3, 3))
+		for i := 0; i < 200; i++ {
+			e.randomAppend(rng, i)
+		}
+		info := e.save()
+		good, err := os.ReadFile(info.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		schema := e.eng.Store().Schema()
+		damaged := filepath.Join(t.TempDir(), Name(info.Position))
+		for i := 0; i < len(good); i++ {
+			bad := bytes.Clone(good)
+			bad[i] ^= 1 << (i % 8)
+			os.WriteFile(damaged, bad, 0o600)
+			if _, _, err := Read(damaged, schema); err == nil {
+				t.Fatalf("flipped bit at byte %d of %d accepted", i, len(good))
+			}
+		}
+		for _, n := range []int{0, 4, 8, 9, 20, len(good) / 2, len(good) - 5, len(good) - 1} {
+			os.WriteFile(damaged, good[:n], 0o600)
+			if _, _, err := Read(damaged, schema); err == nil {
+				t.Fatalf("truncation to %d bytes accepted", n)
+			}
+		}
+		// A restart over a damaged newest snapshot logs why and is still right.
+		for i := 0; i < 50; i++ {
+			e.randomAppend(rng, i)
+		}
+		newest := e.save()
 		bad := bytes.Clone(good)
-		bad[i] ^= 1 << (i % 8)
-		os.WriteFile(damaged, bad, 0o600)
-		if _, _, err := Read(damaged, schema); err == nil {
-			t.Fatalf("flipped bit at byte %d of %d accepted", i, len(good))
+		bad[len(bad)/2] ^= 0x40
+		os.WriteFile(newest.Path, bad, 0o600)
+		var logged bytes.Buffer
+		eng := e.restartWithSnapshots(slog.New(slog.NewTextHandler(&logged, nil)))
+		if !strings.Contains(logged.String(), "snapshot skipped") || !strings.Contains(logged.String(), "checksum mismatch") {
+			t.Fatalf("no log line says why the snapshot was skipped:\n%s", logged.String())
 		}
-	}
-	for _, n := range []int{0, 4, 8, 9, 20, len(good) / 2, len(good) - 5, len(good) - 1} {
-		os.WriteFile(damaged, good[:n], 0o600)
-		if _, _, err := Read(damaged, schema); err == nil {
-			t.Fatalf("truncation to %d bytes accepted", n)
+		if got, want := dump(eng.Store()), fullReplay(t, e.log); got != want {
+			t.Fatal("state after skipping a damaged snapshot differs from a full replay")
 		}
-	}
-	// A restart over a damaged newest snapshot logs why and is still right.
-	for i := 0; i < 50; i++ {
-		e.randomAppend(rng, i)
-	}
-	newest := e.save()
-	bad := bytes.Clone(good)
-	bad[len(bad)/2] ^= 0x40
-	os.WriteFile(newest.Path, bad, 0o600)
-	var logged bytes.Buffer
-	eng := e.restartWithSnapshots(slog.New(slog.NewTextHandler(&logged, nil)))
-	if !strings.Contains(logged.String(), "snapshot skipped") || !strings.Contains(logged.String(), "checksum mismatch") {
-		t.Fatalf("no log line says why the snapshot was skipped:\n%s", logged.String())
-	}
-	if got, want := dump(eng.Store()), fullReplay(t, e.log); got != want {
-		t.Fatal("state after skipping a damaged snapshot differs from a full replay")
+		if got, want := indexOrders(eng.Store()), indexOrders(fullReplayStore(t, e.log)); got != want {
+			t.Fatal("indexes after skipping a damaged snapshot differ from a full replay's")
+		}
 	}
 }
 
@@ -290,8 +297,10 @@ func TestPruneKeepsNewest(t *testing.T) {
 	}
 }
 
+// FuzzRead reads damaged snapshots with stored indexes; a format 1
+// snapshot of the same schema is a seed too.
 func FuzzRead(f *testing.F) {
-	e := newEnv(f, testkit.BankSchema(f))
+	e := newEnv(f, indexedBank(f))
 	rng := rand.New(rand.NewPCG(2, 2))
 	for i := 0; i < 60; i++ {
 		e.randomAppend(rng, i)
@@ -302,12 +311,16 @@ func FuzzRead(f *testing.F) {
 	f.Add(good)
 	f.Add(good[:len(good)/2])
 	f.Add([]byte(fileMagic))
+	if v1, err := os.ReadFile(v1Snapshot); err == nil {
+		f.Add(v1)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		path := filepath.Join(t.TempDir(), Name(1))
 		os.WriteFile(path, data, 0o600)
 		s, _, err := Read(path, schema)
 		if err == nil && !bytes.Equal(data, good) {
 			// Accepting other bytes is only fine if they decode to a sane store.
+			s.Live()
 			_ = dump(s)
 		}
 	})

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/tidwall/btree"
+	"github.com/foldb/foldb/internal/btree"
 )
 
 // fieldIndex is one declared index of an entity type: a B-tree of keys,
@@ -89,13 +89,13 @@ func restBytes(k ikey) int {
 }
 
 func newFieldIndex(def *IndexDef) *fieldIndex {
-	return &fieldIndex{def: def, tree: btree.NewBTreeGOptions(lessKey, btree.Options{NoLocks: true, Degree: btreeDegree})}
+	return &fieldIndex{def: def, tree: btree.NewBTreeGOptions(lessKey, treeOptions)}
 }
 
-// btreeDegree sets the nodes' size (up to 2×degree-1 keys): small
-// enough that the copy-on-write copy of a node after a view is cheap,
-// large enough to keep the tree shallow.
-const btreeDegree = 16
+// treeOptions: one writer (the store's), and a degree that sets the nodes'
+// size (up to 2×degree-1 keys): small enough that the copy-on-write copy
+// of a node after a view is cheap, large enough to keep the tree shallow.
+var treeOptions = btree.Options{NoLocks: true, Degree: 16}
 
 // appendKey appends e's key in this index.
 func (f *fieldIndex) appendKey(dst []byte, e Entity) []byte {
@@ -142,8 +142,8 @@ func (f *fieldIndex) update(old Entity, had bool, e Entity) {
 const keySlabBytes = 16 << 10
 
 // build fills an empty index with the entities of a hash table: the keys
-// sorted once and loaded in order, far cheaper than inserting them one by
-// one.
+// sorted once and the tree made from them bottom up (btree.Builder), far
+// cheaper than inserting them one by one.
 func (f *fieldIndex) build(x *index) {
 	keys := make([]ikey, 0, x.Len())
 	var slab []byte
@@ -170,16 +170,12 @@ func (f *fieldIndex) build(x *index) {
 		}
 		return strings.Compare(a.rest, b.rest)
 	})
+	b := btree.NewBuilder(lessKey, treeOptions, len(keys))
 	for _, k := range keys {
-		f.tree.Load(k)
+		b.Add(k)
 		f.keyBytes += restBytes(k)
 	}
-	// Loading in order splits each full node in halves and moves the
-	// right half to an array of its own, the left half keeping the whole
-	// array; copying every node once gives each an array of its size.
-	compact := f.tree.Copy()
-	compact.WalkMut(func([]ikey) bool { return true })
-	f.tree = compact
+	f.tree, _ = b.Done()
 	f.snap = nil
 }
 
@@ -219,9 +215,10 @@ func allocSize(n int) int {
 
 // buildIndexes builds the declared indexes of every table, and makes the
 // writes from now on keep them up to date (also in direct mode, for the
-// events a schema change catches up with). Live calls it; SetSchema calls
-// it before the pause in which it catches up, so that the pause does not
-// build them.
+// events a schema change catches up with). An index a snapshot held is not
+// built but patched: only the entities written since the snapshot move in
+// it. Live calls it; SetSchema calls it before the pause in which it
+// catches up, so that the pause does not build them.
 func (s *Store) buildIndexes() {
 	if s.indexesOn {
 		return
@@ -235,13 +232,61 @@ func (s *Store) buildIndexes() {
 		}
 		t.fidx = make([]*fieldIndex, len(et.Indexes))
 		for i, def := range et.Indexes {
+			if i < len(t.stored) && t.stored[i] != nil {
+				f := t.stored[i]
+				t.fidx[i] = f
+				wg.Go(func() { f.patch(t.idx, t.touched) })
+				continue
+			}
 			f := newFieldIndex(def)
 			t.fidx[i] = f
 			wg.Go(func() { f.build(t.idx) })
 		}
 	}
 	wg.Wait()
+	for _, t := range s.tables {
+		t.stored, t.touched = nil, nil
+	}
 }
+
+// patch brings an index restored as of a snapshot up to date with the
+// table: touched holds every id written since, with the entity it had
+// then ("" for none).
+func (f *fieldIndex) patch(x *index, touched map[string]Entity) {
+	for id, old := range touched {
+		e, _ := x.Get(id)
+		f.update(old, old != "", e)
+	}
+}
+
+// touch notes, before the first write of an id since the snapshot the
+// table's stored indexes are of, the entity the id has. Once a fifth as
+// many ids as the table holds are noted, the stored indexes are dropped and
+// built afresh at Live, and the notes stop growing: moving a key in a tree
+// made from sorted keys costs more than a build pays per key (its nodes are
+// full, so the first writes split them), and a build sorts every key once
+// (BENCHMARKS.md, "The bank with three indexes: restart with stored
+// indexes", BenchmarkRestore's tails).
+func (t *table) touch(id string) {
+	if _, ok := t.touched[id]; ok {
+		return
+	}
+	if len(t.touched) >= t.idx.Len()/patchFraction {
+		t.stored, t.touched = nil, nil
+		return
+	}
+	old, had := t.idx.Get(id)
+	if had {
+		id = old.ID() // a replayed event's strings are valid only while it is folded
+	} else {
+		id = strings.Clone(id)
+	}
+	t.touched[id] = old
+}
+
+// patchFraction: a table's stored indexes are patched at Live while fewer
+// than 1/patchFraction of its ids were written since the snapshot (touch).
+const patchFraction = 5
 
 // typeNamed returns the declared entity type of this name, or nil.
 func (s *Schema) typeNamed(name string) *EntityType {
@@ -255,6 +300,9 @@ func (s *Schema) typeNamed(name string) *EntityType {
 
 // set stores e in the table and its indexes.
 func (t *table) set(e Entity) {
+	if t.touched != nil {
+		t.touch(e.ID())
+	}
 	if t.fidx != nil {
 		old, had := t.idx.Get(e.ID())
 		t.updateIndexes(old, had, e)
@@ -264,6 +312,9 @@ func (t *table) set(e Entity) {
 
 // setAt is set of an entity whose id lookup returned at.
 func (t *table) setAt(at spot, e Entity) {
+	if t.touched != nil {
+		t.touch(e.ID())
+	}
 	if t.fidx != nil {
 		old, had := t.idx.Get(e.ID())
 		t.updateIndexes(old, had, e)
@@ -273,6 +324,9 @@ func (t *table) setAt(at spot, e Entity) {
 
 // delete removes the entity with an id from the table and its indexes.
 func (t *table) delete(id string) {
+	if t.touched != nil {
+		t.touch(id)
+	}
 	if t.fidx != nil {
 		if old, had := t.idx.Get(id); had {
 			t.updateIndexes(old, true, "")

@@ -55,28 +55,41 @@ func newPropStore(t *testing.T, seed uint64, ids int) *propStore {
 // write folds n random events in; in direct mode (before Live) or staged
 // and published.
 func (ps *propStore) write(n int) {
+	apply(ps.t, ps.s, ps.events(n))
+}
+
+// events returns n random events, after those returned before.
+func (ps *propStore) events(n int) []eventlog.Event {
 	types := []string{"SetPrice", "SetPrice", "SetCategory", "SetName", "SetX", "Gone"}
-	var batch []eventlog.Event
+	evs := make([]eventlog.Event, 0, n)
 	for range n {
 		ps.pos++
-		ev := eventlog.Event{
+		evs = append(evs, eventlog.Event{
 			Position: ps.pos,
 			Stream:   "p:" + strconv.Itoa(ps.r.IntN(ps.ids)),
 			Type:     types[ps.r.IntN(len(types))],
 			Data:     []byte(`{"v":` + propValues[ps.r.IntN(len(propValues))] + `}`),
 			Version:  ps.pos,
-		}
-		if ps.s.direct {
-			ps.s.Apply(&ev)
-			continue
-		}
-		batch = append(batch, ev)
+		})
 	}
-	if len(batch) > 0 {
-		if err := ps.s.Stage(batch); err != nil {
-			ps.t.Fatal(err)
+	return evs
+}
+
+// apply folds events into s: in direct mode (before Live), or staged and
+// published as one round.
+func apply(t *testing.T, s *Store, evs []eventlog.Event) {
+	t.Helper()
+	if s.direct {
+		for i := range evs {
+			s.Apply(&evs[i])
 		}
-		ps.s.Publish(ps.pos)
+		return
+	}
+	if len(evs) > 0 {
+		if err := s.Stage(evs); err != nil {
+			t.Fatal(err)
+		}
+		s.Publish(evs[len(evs)-1].Position)
 	}
 }
 
@@ -94,12 +107,42 @@ func checkIndexes(t *testing.T, s *Store) {
 	}
 }
 
+// restoreCapture restores a capture of a propSchema store, its indexes
+// included, and makes it live.
 func restoreCapture(t *testing.T, c *Capture) *Store {
 	schema, _ := ParseSchema(propSchema)
+	s := restore(t, schema, c)
+	s.Live()
+	return s
+}
+
+// restore restores a capture as a snapshot's reader does, feeding each
+// captured index the schema declares to its loader; the store is left in
+// direct mode, before Live.
+func restore(t *testing.T, schema *Schema, c *Capture) *Store {
+	t.Helper()
 	r := NewRestorer(schema)
 	for _, ct := range c.Types {
 		if err := r.Type(ct.Name, ct.Count); err != nil {
 			t.Fatal(err)
+		}
+		for _, ci := range ct.Indexes {
+			l, err := r.Index(ci.Fields, ci.Len())
+			if err != nil {
+				t.Fatalf("index %v: %v", ci.Fields, err)
+			}
+			if l == nil {
+				continue // not declared by schema
+			}
+			ci.Scan(func(k []byte) bool {
+				if err := l.Key(k); err != nil {
+					t.Fatal(err)
+				}
+				return true
+			})
+			if err := l.Close(); err != nil {
+				t.Fatal(err)
+			}
 		}
 		ct.Scan(func(e Entity) bool {
 			if err := r.Entity(e); err != nil {
@@ -108,8 +151,10 @@ func restoreCapture(t *testing.T, c *Capture) *Store {
 			return true
 		})
 	}
-	s := r.Done(c.Position)
-	s.Live()
+	s, err := r.Done(c.Position)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return s
 }
 

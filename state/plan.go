@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
-	"github.com/tidwall/btree"
+	"github.com/foldb/foldb/internal/btree"
 )
 
 // The planner: a query whose WHERE is a conjunction (&&) with predicates

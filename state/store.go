@@ -62,6 +62,16 @@ type table struct {
 	name string
 	idx  *index
 	fidx []*fieldIndex
+
+	// stored are the declared indexes a snapshot held, in the schema's
+	// order (nil where it held none), as of the snapshot's position. The
+	// replay of the log after it does not keep them up to date; its writes
+	// note in touched, the first time they write an id, the entity the id
+	// had as of the snapshot ("" for none), and buildIndexes patches those
+	// ids into them instead of building them (fieldindex.go). Both are nil
+	// once the indexes are built, or when the snapshot held none.
+	stored  []*fieldIndex
+	touched map[string]Entity
 }
 
 // RejectedError is an append refused by a guard, or by a projection that

@@ -132,6 +132,13 @@ func verify(out io.Writer, dir string) error {
 	if d := state.Diff(snap, replayed); d != "" {
 		return fmt.Errorf("newest snapshot %s differs from a replay to position %d: %s", newest.Path, info.Position, d)
 	}
+	// The indexes the snapshot stored, as a restart makes them, against
+	// those built after the replay.
+	snap.Live()
+	replayed.Live()
+	if d := state.DiffIndexes(snap, replayed); d != "" {
+		return fmt.Errorf("newest snapshot %s: its stored indexes differ from those of a replay to position %d: %s", newest.Path, info.Position, d)
+	}
 	fmt.Fprintf(out, "snapshot: %s (position %d, %d entities) equals a replay\n", filepath.Base(newest.Path), info.Position, info.Entities)
 	fmt.Fprintln(out, "OK")
 	return nil

@@ -60,26 +60,71 @@ type sqliteDB struct {
 	stmts *cache[*sql.Stmt]
 	// cpReady is set once the checkpoint table is known to exist.
 	cpReady atomic.Bool
+	// ckptKick tells the checkpointer of a commit; ckptStop stops it and
+	// ckptDone is closed when it has returned.
+	ckptKick, ckptStop, ckptDone chan struct{}
+	closeOnce                    sync.Once
+}
+
+// sqliteCheckpointEvery is the least time between two checkpoints of the
+// WAL: each syncs the WAL and the database file, and the WAL holds at most
+// what the projections wrote in that time.
+const sqliteCheckpointEvery = time.Second
+
+// checkpointer copies the WAL into the database file, a PASSIVE
+// checkpoint (it never waits for readers or the writer) after commits, at
+// most once per sqliteCheckpointEvery. Once a checkpoint has taken every
+// frame, the next transaction writes the WAL from its start again.
+func (s *sqliteDB) checkpointer() {
+	defer close(s.ckptDone)
+	for {
+		select {
+		case <-s.ckptStop:
+			return
+		case <-s.ckptKick:
+		}
+		start := time.Now()
+		// An error (the file is busy, the disk is full) leaves the frames
+		// in the WAL, where readers and the next checkpoint find them.
+		s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		t := time.NewTimer(sqliteCheckpointEvery - time.Since(start))
+		select {
+		case <-s.ckptStop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // OpenSQLite opens (creating it if missing) the SQLite database in file
 // path.
 //
 // The file is in WAL mode, so that readers (PHP's PDO, the sqlite3 shell)
-// read while foldb writes, and with synchronous=FULL: each commit syncs
-// the WAL. What the two settings give for "after a crash the table equals
-// the fold up to the checkpoint": with WAL, NORMAL and FULL are both
-// atomic and consistent across a crash of foldb, as a commit is in the WAL
-// before the commit returns; FULL adds durability across an OS crash or a
-// power loss, where NORMAL may lose the last transactions, which would
-// still be acceptable, since their checkpoint rolls back with them and the
-// projection applies those events again. FULL is kept since NORMAL
-// measured no faster for batches of a thousand rows (BENCHMARKS.md).
+// read while foldb writes, with synchronous=NORMAL: a commit appends its
+// frames to the WAL and returns without syncing it; the WAL is synced when
+// its frames are checkpointed into the database file. What that gives for
+// "after a crash the table equals the fold up to the checkpoint": a
+// batch's rows and its checkpoint row are one transaction, so they are in
+// the WAL together or not at all. A crash of foldb loses nothing, the
+// frames being in the OS's cache before the commit returns. An OS crash or
+// a power loss may lose the last transactions, never part of one: a
+// frame's checksum chains it to the frames before, recovery keeps the WAL
+// up to the last whole commit, and the checkpoint rolls back with the rows
+// it covers, so the projection applies those events again. FULL (a sync
+// per commit) would only make the newest transactions survive a power
+// loss, which the log already does; it costs a sync per batch per
+// projection, each taken in turn on the one writer (BENCHMARKS.md, row 11).
 //
-// The DB has two connections: a transaction holds one, and Rows,
-// Checkpoint and the preparing of statements use the other meanwhile, so
-// that PROJECTION.STATUS does not wait for a batch. Transactions take
-// turns on a mutex.
+// The WAL is checkpointed by a goroutine of the DB (wal_autocheckpoint is
+// 0), not in the commit that crosses SQLite's threshold: that commit would
+// otherwise copy the WAL into the file and sync both while every other
+// projection of the file waits for the write lock.
+//
+// The DB has three connections: a transaction holds one; Rows, Checkpoint
+// and the preparing of statements use another meanwhile, so that
+// PROJECTION.STATUS does not wait for a batch; the checkpointer a third.
+// Transactions take turns on a mutex.
 func OpenSQLite(ctx context.Context, path string) (DB, error) {
 	if path == "" {
 		return nil, errors.New("sqldb: sqlite needs a file path")
@@ -93,13 +138,13 @@ func OpenSQLite(ctx context.Context, path string) (DB, error) {
 	// timeout) rather than fails on its first write.
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(abs) +
 		fmt.Sprintf("?_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()) +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: %w", err)
 	}
-	db.SetMaxOpenConns(2)
-	db.SetMaxIdleConns(2)
+	db.SetMaxOpenConns(3)
+	db.SetMaxIdleConns(3)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	var mode string
@@ -111,7 +156,8 @@ func OpenSQLite(ctx context.Context, path string) (DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqldb: open %s: journal mode is %s, not WAL", path, mode)
 	}
-	s := &sqliteDB{db: db}
+	s := &sqliteDB{db: db, ckptKick: make(chan struct{}, 1), ckptStop: make(chan struct{}), ckptDone: make(chan struct{})}
+	go s.checkpointer()
 	// Never emptied by get, which runs inside a transaction that may be
 	// using its statements: Begin empties it when it has grown past
 	// sqliteMaxStmts.
@@ -129,6 +175,8 @@ func (s *sqliteDB) Ping(ctx context.Context) error {
 }
 
 func (s *sqliteDB) Close() error {
+	s.closeOnce.Do(func() { close(s.ckptStop) })
+	<-s.ckptDone
 	s.stmts.mu.Lock()
 	s.stmts.clear()
 	s.stmts.mu.Unlock()
@@ -410,6 +458,10 @@ func (x *sqliteTx) Commit() error {
 	x.db.write.Unlock()
 	if err != nil {
 		return fmt.Errorf("sqldb: commit: %w", err)
+	}
+	select {
+	case x.db.ckptKick <- struct{}{}:
+	default:
 	}
 	if x.cpCreated {
 		x.db.cpReady.Store(true)

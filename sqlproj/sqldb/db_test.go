@@ -687,9 +687,9 @@ func BenchmarkPostgresInsert(b *testing.B) {
 					}
 					tx, _ := db.Begin(context.Background())
 					if how == "insert" {
-						err = tx.(*postgresTx).writeRows(opInsert, ledger, batch)
+						err = tx.(*txn).writeRows(opInsert, ledger, batch)
 					} else {
-						_, err = tx.(*postgresTx).tx.CopyFrom(context.Background(), []string{"ledger"}, names, pgx.CopyFromRows(batch))
+						_, err = tx.(*txn).c.(*postgresConn).tx.CopyFrom(context.Background(), []string{"ledger"}, names, pgx.CopyFromRows(batch))
 					}
 					if err != nil {
 						b.Fatal(err)

@@ -521,15 +521,25 @@ var errStopped = errors.New("sqlproj: stopped")
 
 // applyEvents writes the rows of the next events of the log, and the
 // checkpoint, in one transaction.
+//
+// The transaction begins before the batch is read: on SQLite it waits for
+// the file's one writer (another projection's batch), and the batch then
+// takes the events appended meanwhile rather than leaving them for the
+// next transaction.
 func (p *projector) applyEvents(db sqldb.DB) (more bool, err error) {
 	p.mu.Lock()
 	from := p.position + 1
 	p.mu.Unlock()
-	last := p.m.log.LastPosition()
-	if from > last {
+	if from > p.m.log.LastPosition() {
 		p.committed(from-1, false)
 		return false, nil
 	}
+	tx, err := db.Begin(p.ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	last := p.m.log.LastPosition()
 	to := min(last, from+uint64(p.m.opts.BatchEvents)-1)
 	b := &rowBuilder{p: p}
 	scanned := from - 1
@@ -546,11 +556,6 @@ func (p *projector) applyEvents(db sqldb.DB) (more bool, err error) {
 	if err != nil && !errors.Is(err, errBatchFull) {
 		return false, err
 	}
-	tx, err := db.Begin(p.ctx)
-	if err != nil {
-		return false, err
-	}
-	defer tx.Rollback()
 	t := p.table(p.def.Table, p.generationNow())
 	if len(b.rows) > 0 {
 		if err := tx.Insert(t, b.rows); err != nil {
@@ -578,20 +583,31 @@ func (p *projector) generationNow() uint64 {
 
 // applyChanges writes the entities the next published rounds changed, and
 // the checkpoint, in one transaction; or, when the feed lost rounds, brings
-// the table up to date from a capture of the state.
+// the table up to date from a capture of the state. As applyEvents does,
+// it begins the transaction before it takes the rounds.
 func (p *projector) applyChanges(db sqldb.DB) (more bool, err error) {
-	p.mu.Lock()
-	if p.stale || p.position < p.queueFrom {
-		p.mu.Unlock()
+	if p.needsResync() {
 		return true, p.resync(db)
 	}
+	p.mu.Lock()
 	for len(p.queue) > 0 && p.queue[0].last <= p.position {
 		p.queued -= len(p.queue[0].changes)
 		p.queue = p.queue[1:]
 	}
-	if len(p.queue) == 0 {
-		p.mu.Unlock()
+	empty := len(p.queue) == 0
+	p.mu.Unlock()
+	if empty {
 		return false, nil
+	}
+	tx, err := db.Begin(p.ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	p.mu.Lock()
+	if p.stale || p.position < p.queueFrom || len(p.queue) == 0 { // the feed lost rounds meanwhile
+		p.mu.Unlock()
+		return true, nil
 	}
 	// The newest change of each entity in the rounds taken.
 	latest := map[string]state.Change{}
@@ -626,7 +642,7 @@ func (p *projector) applyChanges(db sqldb.DB) (more bool, err error) {
 			b.entity(c.Entity)
 		}
 	}
-	if err := p.write(db, b.rows, deleted, to); err != nil {
+	if err := p.writeIn(tx, b.rows, deleted, to); err != nil {
 		return false, err
 	}
 	p.mu.Lock()
@@ -642,6 +658,14 @@ func (p *projector) applyChanges(db sqldb.DB) (more bool, err error) {
 	return lagging, nil
 }
 
+// needsResync reports whether the feed lost rounds, or starts past the
+// checkpoint: the table is then brought up to date from a capture.
+func (p *projector) needsResync() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stale || p.position < p.queueFrom
+}
+
 // write upserts rows, deletes keys and moves the checkpoint, in one
 // transaction.
 func (p *projector) write(db sqldb.DB, rows [][]any, deleted []any, to uint64) error {
@@ -650,6 +674,11 @@ func (p *projector) write(db sqldb.DB, rows [][]any, deleted []any, to uint64) e
 		return err
 	}
 	defer tx.Rollback()
+	return p.writeIn(tx, rows, deleted, to)
+}
+
+// writeIn is write in tx, which it commits.
+func (p *projector) writeIn(tx sqldb.Tx, rows [][]any, deleted []any, to uint64) error {
 	t := p.table(p.def.Table, p.generationNow())
 	if len(rows) > 0 {
 		if err := tx.Upsert(t, rows); err != nil {

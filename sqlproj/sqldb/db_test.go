@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/foldb/foldb/internal/testkit"
 	"github.com/foldb/foldb/internal/testkit/pgtest"
 	"github.com/jackc/pgx/v5"
 )
@@ -687,9 +689,9 @@ func BenchmarkPostgresInsert(b *testing.B) {
 					}
 					tx, _ := db.Begin(context.Background())
 					if how == "insert" {
-						err = tx.(*postgresTx).writeRows(opInsert, ledger, batch)
+						err = tx.(*txn).writeRows(opInsert, ledger, batch)
 					} else {
-						_, err = tx.(*postgresTx).tx.CopyFrom(context.Background(), []string{"ledger"}, names, pgx.CopyFromRows(batch))
+						_, err = tx.(*txn).c.(*postgresConn).tx.CopyFrom(context.Background(), []string{"ledger"}, names, pgx.CopyFromRows(batch))
 					}
 					if err != nil {
 						b.Fatal(err)
@@ -723,5 +725,37 @@ func TestPostgresNUL(t *testing.T) {
 			t.Fatalf("row %q: %v", row, err)
 		}
 		tx.Rollback()
+	}
+}
+
+// TestSQLiteCheckpointsTheWAL: commits go to the WAL, and the DB's
+// checkpointer, not the commits, copies them into the database file.
+func TestSQLiteCheckpointsTheWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "t.db")
+	db, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var autocheckpoint int
+	if err := db.(*sqliteDB).db.QueryRow("PRAGMA wal_autocheckpoint").Scan(&autocheckpoint); err != nil || autocheckpoint != 0 {
+		t.Fatalf("wal_autocheckpoint %d (%v), want 0: checkpoints are the checkpointer's", autocheckpoint, err)
+	}
+	tb := &Table{Name: "ledger", Key: 0, IndexTag: "ledger_g1", Columns: []Column{{"position", Integer}, {"note", Text}}}
+	in(t, db, func(tx Tx) error { return tx.CreateTable(tb) })
+	note := strings.Repeat("x", 200)
+	for i := range 20 {
+		var batch [][]any
+		for j := range 100 {
+			batch = append(batch, []any{int64(i*100 + j), note})
+		}
+		in(t, db, func(tx Tx) error { return tx.Insert(tb, batch) })
+	}
+	testkit.WaitFor(t, "the rows checkpointed into the database file", func() bool {
+		st, err := os.Stat(path)
+		return err == nil && st.Size() > 2000*200
+	})
+	if n := rows(t, db, "ledger"); n != 2000 {
+		t.Fatalf("%d rows, want 2000", n)
 	}
 }

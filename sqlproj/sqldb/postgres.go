@@ -25,7 +25,7 @@ const postgresMaxParams = 65535
 // (NAMEDATALEN-1 bytes); a longer one is cut to it.
 const postgresMaxIdent = 63
 
-var postgresDialect = dialect{
+var postgresDialect = bound(dialect{
 	maxParams: postgresMaxParams,
 	placeholder: func(b *strings.Builder, n int) {
 		b.WriteByte('$')
@@ -52,7 +52,16 @@ var postgresDialect = dialect{
 	// the next rebuild's CREATE would collide with it. A name from the
 	// IndexTag is another for each build.
 	pkeyName: func(t *Table) string { return postgresIdent(t.IndexTag + "_pkey") },
-}
+	value:    postgresValue,
+	// Past the rows of one multi-row statement, COPY (pgx's CopyFrom)
+	// measured faster for the batches a build or a catch-up writes; a few
+	// rows, as a live projection writes them, go faster in multi-row
+	// INSERTs: COPY first asks the server for the table's column types, a
+	// round trip of its own, where a prepared INSERT is one message.
+	copyMin:       maxRowsPerStatement + 1,
+	existsSQL:     postgresExistsSQL,
+	checkpointDDL: postgresCheckpointDDL,
+})
 
 // postgresIdent keeps a name PostgreSQL would cut unique: past 63 bytes,
 // its start and a hash of the whole.
@@ -129,14 +138,7 @@ func (p *postgresDB) Close() error {
 }
 
 func (p *postgresDB) Rows(ctx context.Context, table string) (int64, error) {
-	if err := checkName("table", table); err != nil {
-		return 0, err
-	}
-	var n int64
-	if err := p.pool.QueryRow(ctx, "SELECT count(*) FROM "+quoteIdent(table)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqldb: rows of %q: %w", table, err)
-	}
-	return n, nil
+	return rowCount(table, func(query string, dest ...any) error { return p.pool.QueryRow(ctx, query).Scan(dest...) })
 }
 
 const postgresCheckpointDDL = `CREATE TABLE IF NOT EXISTS ` + CheckpointTable + ` (
@@ -148,9 +150,9 @@ const postgresCheckpointDDL = `CREATE TABLE IF NOT EXISTS ` + CheckpointTable + 
 	updated_at TIMESTAMPTZ
 )`
 
-// postgresExistsSQL looks for a table in the connection's current schema,
-// the one an unqualified CREATE TABLE makes it in.
-const postgresExistsSQL = `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = $1)`
+// postgresExistsSQL counts the tables of a name in the connection's
+// current schema, the one an unqualified CREATE TABLE makes them in.
+const postgresExistsSQL = `SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = ?`
 
 // createCheckpoints creates the checkpoint table when missing. Two
 // sessions that CREATE TABLE IF NOT EXISTS at once may both try, and one
@@ -165,8 +167,8 @@ func (p *postgresDB) createCheckpoints(ctx context.Context) error {
 		return nil
 	}
 	if _, err := p.pool.Exec(ctx, postgresCheckpointDDL); err != nil {
-		var ok bool
-		if qerr := p.pool.QueryRow(ctx, postgresExistsSQL, CheckpointTable).Scan(&ok); qerr != nil || !ok {
+		var n int64
+		if qerr := p.pool.QueryRow(ctx, postgresDialect.existsSQL, CheckpointTable).Scan(&n); qerr != nil || n == 0 {
 			return fmt.Errorf("sqldb: create %s: %w", CheckpointTable, err)
 		}
 	}
@@ -181,8 +183,7 @@ func (p *postgresDB) Checkpoint(ctx context.Context, projection string) (Checkpo
 	c := Checkpoint{Projection: projection}
 	var pos, gen int64
 	var updated *time.Time
-	err := p.pool.QueryRow(ctx, `SELECT position, table_name, definition, generation, updated_at FROM `+
-		CheckpointTable+` WHERE projection = $1`, projection).Scan(&pos, &c.Table, &c.Definition, &gen, &updated)
+	err := p.pool.QueryRow(ctx, postgresDialect.checkpointSelect, projection).Scan(&pos, &c.Table, &c.Definition, &gen, &updated)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return Checkpoint{}, false, nil
 	}
@@ -197,82 +198,67 @@ func (p *postgresDB) Checkpoint(ctx context.Context, projection string) (Checkpo
 }
 
 func (p *postgresDB) Begin(ctx context.Context) (Tx, error) {
-	tx, err := p.pool.Begin(ctx)
+	pgTx, err := p.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: begin: %w", err)
 	}
-	return &postgresTx{db: p, ctx: ctx, tx: tx}, nil
+	return &txn{d: &postgresDialect, c: &postgresConn{db: p, ctx: ctx, tx: pgTx}, cpReady: &p.cpReady}, nil
 }
 
-// postgresTx is one transaction of a postgresDB, on one connection of its
-// pool.
-type postgresTx struct {
-	db        *postgresDB
-	ctx       context.Context
-	tx        pgx.Tx
-	done      bool
-	cpCreated bool // this transaction created the checkpoint table
+// postgresConn is one transaction of a postgresDB, on one connection of
+// its pool.
+type postgresConn struct {
+	db  *postgresDB
+	ctx context.Context
+	tx  pgx.Tx
 }
 
-func (x *postgresTx) exec(query string, args ...any) error {
-	if x.done {
-		return ErrTxDone
-	}
-	_, err := x.tx.Exec(x.ctx, query, args...)
+func (c *postgresConn) exec(query string, args ...any) error {
+	_, err := c.tx.Exec(c.ctx, query, args...)
 	return err
 }
 
-func (x *postgresTx) ddl() ddl { return ddl{postgresDialect, x.exec} }
-
-func (x *postgresTx) CreateTable(t *Table) error { return x.ddl().createTable(t) }
-
-func (x *postgresTx) DropTable(name string) error { return x.ddl().dropTable(name) }
-
-func (x *postgresTx) RenameTable(from, to string) error { return x.ddl().renameTable(from, to) }
-
-func (x *postgresTx) Exists(name string) (bool, error) {
-	if x.done {
-		return false, ErrTxDone
-	}
-	var ok bool
-	if err := x.tx.QueryRow(x.ctx, postgresExistsSQL, name).Scan(&ok); err != nil {
-		return false, fmt.Errorf("sqldb: exists %q: %w", name, err)
-	}
-	return ok, nil
+func (c *postgresConn) queryRow(query string, args []any, dest ...any) error {
+	return c.tx.QueryRow(c.ctx, query, args...).Scan(dest...)
 }
 
-func (x *postgresTx) Upsert(t *Table, rows [][]any) error {
-	if t.Key < 0 {
-		return fmt.Errorf("sqldb: upsert into %q, a table without a key", t.Name)
+// write sends the statements in one round trip: a write's pieces (the
+// full statements and the power-of-two rest) go out together.
+func (c *postgresConn) write(stmts []rowsStmt) error {
+	switch len(stmts) {
+	case 0:
+		return nil
+	case 1:
+		return c.exec(c.statement(stmts[0]), stmts[0].args...)
 	}
-	return x.writeRows(opUpsert, t, rows)
+	var b pgx.Batch
+	for _, st := range stmts {
+		b.Queue(c.statement(st), st.args...)
+	}
+	res := c.tx.SendBatch(c.ctx, &b)
+	for range b.Len() {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
+			return err
+		}
+	}
+	return res.Close()
 }
 
-// Insert adds rows. Past the rows of one multi-row statement they go by
-// COPY (pgx's CopyFrom), which measured faster for the batches a build or
-// a catch-up writes; a few rows, as a live projection writes them, go in
-// multi-row INSERT statements, which measured faster there: COPY first
-// asks the server for the table's column types, a round trip of its own,
-// where a prepared INSERT is sent in one message.
-func (x *postgresTx) Insert(t *Table, rows [][]any) error {
-	if len(rows) <= maxRowsPerStatement {
-		return x.writeRows(opInsert, t, rows)
-	}
-	if x.done {
-		return ErrTxDone
-	}
-	if err := checkRows(t, rows); err != nil {
-		return err
-	}
+// statement is the text of a statement of a write.
+func (c *postgresConn) statement(s rowsStmt) string {
+	text, _ := c.db.text.get(s.key(), func() (string, error) { return rowsSQL(postgresDialect, s.op, s.t, s.n), nil })
+	return text
+}
+
+func (c *postgresConn) copyRows(t *Table, rows [][]any) error {
 	cols := make([]string, len(t.Columns))
-	for i, c := range t.Columns {
-		cols[i] = c.Name
+	for i, col := range t.Columns {
+		cols[i] = col.Name
 	}
 	src := &copyRows{rows: rows, vals: make([]any, len(t.Columns)), i: -1}
-	if _, err := x.tx.CopyFrom(x.ctx, pgx.Identifier{t.Name}, cols, src); err != nil {
-		return fmt.Errorf("sqldb: copy into %q: %w", t.Name, err)
-	}
-	return nil
+	_, err := c.tx.CopyFrom(c.ctx, pgx.Identifier{t.Name}, cols, src)
+	return err
 }
 
 // copyRows hands rows to CopyFrom, each value as postgresValue makes it.
@@ -289,89 +275,6 @@ func (c *copyRows) Values() ([]any, error) {
 		c.vals[j] = postgresValue(v)
 	}
 	return c.vals, nil
-}
-
-func (x *postgresTx) Delete(t *Table, keys []any) error {
-	if t.Key < 0 {
-		return fmt.Errorf("sqldb: delete from %q, a table without a key", t.Name)
-	}
-	if x.done {
-		return ErrTxDone
-	}
-	for _, k := range keys {
-		if err := checkValue(t, t.Key, k); err != nil {
-			return err
-		}
-	}
-	var b pgx.Batch
-	per := rowsPerStatement(postgresDialect, 1)
-	for _, n := range pieces(len(keys), per) {
-		args := make([]any, 0, n)
-		for _, k := range keys[:n] {
-			args = append(args, postgresValue(k))
-		}
-		keys = keys[n:]
-		b.Queue(x.statement(opDelete, t, n), args...)
-	}
-	if err := x.send(&b); err != nil {
-		return fmt.Errorf("sqldb: delete from %q: %w", t.Name, err)
-	}
-	return nil
-}
-
-func (x *postgresTx) writeRows(op byte, t *Table, rows [][]any) error {
-	if x.done {
-		return ErrTxDone
-	}
-	if err := checkRows(t, rows); err != nil {
-		return err
-	}
-	if op == opUpsert {
-		rows = lastByKey(t, rows) // ON CONFLICT may not meet a key twice in one statement
-	}
-	var b pgx.Batch
-	per := rowsPerStatement(postgresDialect, len(t.Columns))
-	for _, n := range pieces(len(rows), per) {
-		args := make([]any, 0, n*len(t.Columns))
-		for _, row := range rows[:n] {
-			for _, v := range row {
-				args = append(args, postgresValue(v))
-			}
-		}
-		rows = rows[n:]
-		b.Queue(x.statement(op, t, n), args...)
-	}
-	if err := x.send(&b); err != nil {
-		return fmt.Errorf("sqldb: write %q: %w", t.Name, err)
-	}
-	return nil
-}
-
-// statement is the text of the statement of op for n rows of t.
-func (x *postgresTx) statement(op byte, t *Table, n int) string {
-	text, _ := x.db.text.get(stmtKey(op, t, n), func() (string, error) { return rowsSQL(postgresDialect, op, t, n), nil })
-	return text
-}
-
-// send runs the statements of b in one round trip: a batch's pieces (the
-// full statements and the power-of-two rest) go out together.
-func (x *postgresTx) send(b *pgx.Batch) error {
-	switch b.Len() {
-	case 0:
-		return nil
-	case 1:
-		q := b.QueuedQueries[0]
-		_, err := x.tx.Exec(x.ctx, q.SQL, q.Arguments...)
-		return err
-	}
-	res := x.tx.SendBatch(x.ctx, b)
-	for range b.Len() {
-		if _, err := res.Exec(); err != nil {
-			res.Close()
-			return err
-		}
-	}
-	return res.Close()
 }
 
 // postgresValue is v as pgx sends it: JSON as its text, which the jsonb
@@ -392,69 +295,13 @@ func postgresValue(v any) any {
 	return v
 }
 
-func (x *postgresTx) Clear(name string) error { return x.ddl().clear(name) }
+func (c *postgresConn) commit() error { return c.tx.Commit(c.ctx) }
 
-func (x *postgresTx) SetCheckpoint(c Checkpoint) error {
-	if err := checkCheckpoint(c); err != nil {
+// rollback: a connection that cannot roll back (the server is gone, the
+// context is done) is closed, which rolls back.
+func (c *postgresConn) rollback() error {
+	if err := c.tx.Rollback(c.ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) && c.ctx.Err() == nil {
 		return err
-	}
-	if !x.db.cpReady.Load() && !x.cpCreated {
-		if err := x.exec(postgresCheckpointDDL); err != nil {
-			return fmt.Errorf("sqldb: create %s: %w", CheckpointTable, err)
-		}
-		x.cpCreated = true
-	}
-	if c.Updated.IsZero() {
-		c.Updated = time.Now()
-	}
-	err := x.exec(`INSERT INTO `+CheckpointTable+` (projection, position, table_name, definition, generation, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (projection) DO UPDATE SET position = excluded.position, table_name = excluded.table_name,
-			definition = excluded.definition, generation = excluded.generation, updated_at = excluded.updated_at`,
-		c.Projection, int64(c.Position), c.Table, c.Definition, int64(c.Generation), c.Updated)
-	if err != nil {
-		return fmt.Errorf("sqldb: checkpoint of %q: %w", c.Projection, err)
-	}
-	return nil
-}
-
-func (x *postgresTx) DeleteCheckpoint(projection string) error {
-	if !x.db.cpReady.Load() && !x.cpCreated {
-		ok, err := x.Exists(CheckpointTable)
-		if err != nil || !ok {
-			return err
-		}
-	}
-	if err := x.exec(`DELETE FROM `+CheckpointTable+` WHERE projection = $1`, projection); err != nil {
-		return fmt.Errorf("sqldb: delete checkpoint of %q: %w", projection, err)
-	}
-	return nil
-}
-
-func (x *postgresTx) Commit() error {
-	if x.done {
-		return ErrTxDone
-	}
-	x.done = true
-	if err := x.tx.Commit(x.ctx); err != nil {
-		return fmt.Errorf("sqldb: commit: %w", err)
-	}
-	if x.cpCreated {
-		x.db.cpReady.Store(true)
-	}
-	return nil
-}
-
-// Rollback ends the transaction without its writes; after Commit or
-// Rollback it does nothing. A connection that cannot roll back (the
-// server is gone, the context is done) is closed, which rolls back.
-func (x *postgresTx) Rollback() error {
-	if x.done {
-		return nil
-	}
-	x.done = true
-	if err := x.tx.Rollback(x.ctx); err != nil && !errors.Is(err, pgx.ErrTxClosed) && x.ctx.Err() == nil {
-		return fmt.Errorf("sqldb: rollback: %w", err)
 	}
 	return nil
 }

@@ -32,7 +32,7 @@ const sqliteMaxStmts = 1024
 // the WAL, or a second writer) before it fails.
 const sqliteBusyTimeout = 10 * time.Second
 
-var sqliteDialect = dialect{
+var sqliteDialect = bound(dialect{
 	maxParams:   sqliteMaxParams,
 	placeholder: func(b *strings.Builder, _ int) { b.WriteByte('?') },
 	columnType: func(t Type) string {
@@ -45,7 +45,11 @@ var sqliteDialect = dialect{
 		return "TEXT" // text, json, timestamp
 	},
 	pkeyName: func(*Table) string { return "" }, // SQLite's own sqlite_autoindex_ follows renames
-}
+	value:    sqliteValue,
+	// SQLite's names are case-insensitive (ASCII), as NOCASE compares.
+	existsSQL:     `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE`,
+	checkpointDDL: sqliteCheckpointDDL,
+})
 
 // sqliteDB is a SQLite file, written through one connection.
 type sqliteDB struct {
@@ -60,26 +64,71 @@ type sqliteDB struct {
 	stmts *cache[*sql.Stmt]
 	// cpReady is set once the checkpoint table is known to exist.
 	cpReady atomic.Bool
+	// ckptKick tells the checkpointer of a commit; ckptStop stops it and
+	// ckptDone is closed when it has returned.
+	ckptKick, ckptStop, ckptDone chan struct{}
+	closeOnce                    sync.Once
+}
+
+// sqliteCheckpointEvery is the least time between two checkpoints of the
+// WAL: each syncs the WAL and the database file, and the WAL holds at most
+// what the projections wrote in that time.
+const sqliteCheckpointEvery = time.Second
+
+// checkpointer copies the WAL into the database file, a PASSIVE
+// checkpoint (it never waits for readers or the writer) after commits, at
+// most once per sqliteCheckpointEvery. Once a checkpoint has taken every
+// frame, the next transaction writes the WAL from its start again.
+func (s *sqliteDB) checkpointer() {
+	defer close(s.ckptDone)
+	for {
+		select {
+		case <-s.ckptStop:
+			return
+		case <-s.ckptKick:
+		}
+		start := time.Now()
+		// An error (the file is busy, the disk is full) leaves the frames
+		// in the WAL, where readers and the next checkpoint find them.
+		s.db.Exec("PRAGMA wal_checkpoint(PASSIVE)")
+		t := time.NewTimer(sqliteCheckpointEvery - time.Since(start))
+		select {
+		case <-s.ckptStop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // OpenSQLite opens (creating it if missing) the SQLite database in file
 // path.
 //
 // The file is in WAL mode, so that readers (PHP's PDO, the sqlite3 shell)
-// read while foldb writes, and with synchronous=FULL: each commit syncs
-// the WAL. What the two settings give for "after a crash the table equals
-// the fold up to the checkpoint": with WAL, NORMAL and FULL are both
-// atomic and consistent across a crash of foldb, as a commit is in the WAL
-// before the commit returns; FULL adds durability across an OS crash or a
-// power loss, where NORMAL may lose the last transactions, which would
-// still be acceptable, since their checkpoint rolls back with them and the
-// projection applies those events again. FULL is kept since NORMAL
-// measured no faster for batches of a thousand rows (BENCHMARKS.md).
+// read while foldb writes, with synchronous=NORMAL: a commit appends its
+// frames to the WAL and returns without syncing it; the WAL is synced when
+// its frames are checkpointed into the database file. What that gives for
+// "after a crash the table equals the fold up to the checkpoint": a
+// batch's rows and its checkpoint row are one transaction, so they are in
+// the WAL together or not at all. A crash of foldb loses nothing, the
+// frames being in the OS's cache before the commit returns. An OS crash or
+// a power loss may lose the last transactions, never part of one: a
+// frame's checksum chains it to the frames before, recovery keeps the WAL
+// up to the last whole commit, and the checkpoint rolls back with the rows
+// it covers, so the projection applies those events again. FULL (a sync
+// per commit) would only make the newest transactions survive a power
+// loss, which the log already does; it costs a sync per batch per
+// projection, each taken in turn on the one writer (BENCHMARKS.md, row 11).
 //
-// The DB has two connections: a transaction holds one, and Rows,
-// Checkpoint and the preparing of statements use the other meanwhile, so
-// that PROJECTION.STATUS does not wait for a batch. Transactions take
-// turns on a mutex.
+// The WAL is checkpointed by a goroutine of the DB (wal_autocheckpoint is
+// 0), not in the commit that crosses SQLite's threshold: that commit would
+// otherwise copy the WAL into the file and sync both while every other
+// projection of the file waits for the write lock.
+//
+// The DB has three connections: a transaction holds one; Rows, Checkpoint
+// and the preparing of statements use another meanwhile, so that
+// PROJECTION.STATUS does not wait for a batch; the checkpointer a third.
+// Transactions take turns on a mutex.
 func OpenSQLite(ctx context.Context, path string) (DB, error) {
 	if path == "" {
 		return nil, errors.New("sqldb: sqlite needs a file path")
@@ -93,13 +142,13 @@ func OpenSQLite(ctx context.Context, path string) (DB, error) {
 	// timeout) rather than fails on its first write.
 	dsn := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(abs) +
 		fmt.Sprintf("?_pragma=busy_timeout(%d)", sqliteBusyTimeout.Milliseconds()) +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(0)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: %w", err)
 	}
-	db.SetMaxOpenConns(2)
-	db.SetMaxIdleConns(2)
+	db.SetMaxOpenConns(3)
+	db.SetMaxIdleConns(3)
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	var mode string
@@ -111,7 +160,8 @@ func OpenSQLite(ctx context.Context, path string) (DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("sqldb: open %s: journal mode is %s, not WAL", path, mode)
 	}
-	s := &sqliteDB{db: db}
+	s := &sqliteDB{db: db, ckptKick: make(chan struct{}, 1), ckptStop: make(chan struct{}), ckptDone: make(chan struct{})}
+	go s.checkpointer()
 	// Never emptied by get, which runs inside a transaction that may be
 	// using its statements: Begin empties it when it has grown past
 	// sqliteMaxStmts.
@@ -129,6 +179,8 @@ func (s *sqliteDB) Ping(ctx context.Context) error {
 }
 
 func (s *sqliteDB) Close() error {
+	s.closeOnce.Do(func() { close(s.ckptStop) })
+	<-s.ckptDone
 	s.stmts.mu.Lock()
 	s.stmts.clear()
 	s.stmts.mu.Unlock()
@@ -139,14 +191,7 @@ func (s *sqliteDB) Close() error {
 }
 
 func (s *sqliteDB) Rows(ctx context.Context, table string) (int64, error) {
-	if err := checkName("table", table); err != nil {
-		return 0, err
-	}
-	var n int64
-	if err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM "+quoteIdent(table)).Scan(&n); err != nil {
-		return 0, fmt.Errorf("sqldb: rows of %q: %w", table, err)
-	}
-	return n, nil
+	return rowCount(table, func(query string, dest ...any) error { return s.db.QueryRowContext(ctx, query).Scan(dest...) })
 }
 
 const sqliteCheckpointDDL = `CREATE TABLE IF NOT EXISTS ` + CheckpointTable + ` (
@@ -174,8 +219,7 @@ func (s *sqliteDB) Checkpoint(ctx context.Context, projection string) (Checkpoin
 	c := Checkpoint{Projection: projection}
 	var pos, gen int64
 	var updated sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT position, table_name, definition, generation, updated_at FROM `+
-		CheckpointTable+` WHERE projection = ?`, projection).Scan(&pos, &c.Table, &c.Definition, &gen, &updated)
+	err := s.db.QueryRowContext(ctx, sqliteDialect.checkpointSelect, projection).Scan(&pos, &c.Table, &c.Definition, &gen, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Checkpoint{}, false, nil
 	}
@@ -198,143 +242,92 @@ func (s *sqliteDB) Begin(ctx context.Context) (Tx, error) {
 		s.stmts.clear() // a database sees few shapes; rebuilds leave old ones
 	}
 	s.stmts.mu.Unlock()
-	tx, err := s.db.BeginTx(ctx, nil)
+	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		s.write.Unlock()
 		return nil, fmt.Errorf("sqldb: begin: %w", err)
 	}
-	return &sqliteTx{db: s, ctx: ctx, tx: tx}, nil
+	return &txn{d: &sqliteDialect, c: &sqliteConn{db: s, ctx: ctx, tx: sqlTx}, cpReady: &s.cpReady}, nil
 }
 
-// sqliteTx is one transaction of a sqliteDB.
-type sqliteTx struct {
-	db        *sqliteDB
-	ctx       context.Context
-	tx        *sql.Tx
-	done      bool
-	cpCreated bool // this transaction created the checkpoint table
-	args      []any
+// sqliteConn is the connection of one transaction of a sqliteDB, which
+// holds the DB's write lock until it ends.
+type sqliteConn struct {
+	db  *sqliteDB
+	ctx context.Context
+	tx  *sql.Tx
 	// stmts are the DB's statements as this transaction runs them, by
-	// stmtKey; Commit or Rollback closes them (not the DB's).
+	// stmtKey; its end closes them (not the DB's).
 	stmts map[string]*sql.Stmt
 }
 
-func (x *sqliteTx) exec(query string, args ...any) error {
-	if x.done {
-		return ErrTxDone
-	}
-	_, err := x.tx.ExecContext(x.ctx, query, args...)
+func (c *sqliteConn) exec(query string, args ...any) error {
+	_, err := c.tx.ExecContext(c.ctx, query, args...)
 	return err
 }
 
-func (x *sqliteTx) ddl() ddl { return ddl{sqliteDialect, x.exec} }
-
-func (x *sqliteTx) CreateTable(t *Table) error { return x.ddl().createTable(t) }
-
-func (x *sqliteTx) DropTable(name string) error { return x.ddl().dropTable(name) }
-
-func (x *sqliteTx) RenameTable(from, to string) error { return x.ddl().renameTable(from, to) }
-
-func (x *sqliteTx) Exists(name string) (bool, error) {
-	if x.done {
-		return false, ErrTxDone
-	}
-	var n int
-	// SQLite's names are case-insensitive (ASCII), as NOCASE compares.
-	err := x.tx.QueryRowContext(x.ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ? COLLATE NOCASE`, name).Scan(&n)
-	if err != nil {
-		return false, fmt.Errorf("sqldb: exists %q: %w", name, err)
-	}
-	return n > 0, nil
+func (c *sqliteConn) queryRow(query string, args []any, dest ...any) error {
+	return c.tx.QueryRowContext(c.ctx, query, args...).Scan(dest...)
 }
 
-func (x *sqliteTx) Upsert(t *Table, rows [][]any) error {
-	if t.Key < 0 {
-		return fmt.Errorf("sqldb: upsert into %q, a table without a key", t.Name)
-	}
-	return x.writeRows(opUpsert, t, rows)
-}
-
-func (x *sqliteTx) Insert(t *Table, rows [][]any) error {
-	return x.writeRows(opInsert, t, rows)
-}
-
-func (x *sqliteTx) Delete(t *Table, keys []any) error {
-	if t.Key < 0 {
-		return fmt.Errorf("sqldb: delete from %q, a table without a key", t.Name)
-	}
-	if x.done {
-		return ErrTxDone
-	}
-	for _, k := range keys {
-		if err := checkValue(t, t.Key, k); err != nil {
+func (c *sqliteConn) write(stmts []rowsStmt) error {
+	for _, st := range stmts {
+		if err := c.execStmt(st); err != nil {
 			return err
 		}
 	}
-	per := rowsPerStatement(sqliteDialect, 1)
-	for _, n := range pieces(len(keys), per) {
-		x.args = x.args[:0]
-		for _, k := range keys[:n] {
-			x.args = append(x.args, sqliteValue(k))
-		}
-		keys = keys[n:]
-		if err := x.execStmt(opDelete, t, n); err != nil {
-			return fmt.Errorf("sqldb: delete from %q: %w", t.Name, err)
-		}
-	}
 	return nil
 }
 
-func (x *sqliteTx) writeRows(op byte, t *Table, rows [][]any) error {
-	if x.done {
-		return ErrTxDone
-	}
-	if err := checkRows(t, rows); err != nil {
-		return err
-	}
-	if op == opUpsert {
-		rows = lastByKey(t, rows)
-	}
-	per := rowsPerStatement(sqliteDialect, len(t.Columns))
-	for _, n := range pieces(len(rows), per) {
-		x.args = x.args[:0]
-		for _, row := range rows[:n] {
-			for _, v := range row {
-				x.args = append(x.args, sqliteValue(v))
-			}
-		}
-		rows = rows[n:]
-		if err := x.execStmt(op, t, n); err != nil {
-			return fmt.Errorf("sqldb: write %q: %w", t.Name, err)
-		}
-	}
-	return nil
-}
-
-// execStmt runs the statement of op for n rows with x.args, prepared once
-// per connection: batches send many statements of the same few sizes.
-func (x *sqliteTx) execStmt(op byte, t *Table, n int) error {
-	key := stmtKey(op, t, n)
-	st, ok := x.stmts[key]
+// execStmt runs a statement prepared once per connection: batches send
+// many statements of the same few sizes.
+func (c *sqliteConn) execStmt(s rowsStmt) error {
+	key := s.key()
+	st, ok := c.stmts[key]
 	if !ok {
 		// The DB's other connection cannot prepare it when the table is
 		// this transaction's own, not yet committed: then it is prepared
 		// for this transaction alone.
-		text := rowsSQL(sqliteDialect, op, t, n)
-		parent, err := x.db.stmts.get(key, func() (*sql.Stmt, error) {
-			return x.db.db.PrepareContext(x.ctx, text)
+		text := rowsSQL(sqliteDialect, s.op, s.t, s.n)
+		parent, err := c.db.stmts.get(key, func() (*sql.Stmt, error) {
+			return c.db.db.PrepareContext(c.ctx, text)
 		})
 		if err == nil {
-			st = x.tx.StmtContext(x.ctx, parent)
-		} else if st, err = x.tx.PrepareContext(x.ctx, text); err != nil {
+			st = c.tx.StmtContext(c.ctx, parent)
+		} else if st, err = c.tx.PrepareContext(c.ctx, text); err != nil {
 			return err
 		}
-		if x.stmts == nil {
-			x.stmts = make(map[string]*sql.Stmt)
+		if c.stmts == nil {
+			c.stmts = make(map[string]*sql.Stmt)
 		}
-		x.stmts[key] = st
+		c.stmts[key] = st
 	}
-	_, err := st.ExecContext(x.ctx, x.args...)
+	_, err := st.ExecContext(c.ctx, s.args...)
+	return err
+}
+
+func (c *sqliteConn) copyRows(*Table, [][]any) error {
+	return errors.New("sqldb: sqlite has no bulk path") // copyMin is 0
+}
+
+func (c *sqliteConn) commit() error {
+	err := c.tx.Commit()
+	c.db.write.Unlock()
+	if err == nil {
+		select {
+		case c.db.ckptKick <- struct{}{}:
+		default:
+		}
+	}
+	return err
+}
+
+func (c *sqliteConn) rollback() error {
+	err := c.tx.Rollback()
+	c.db.write.Unlock()
+	if errors.Is(err, sql.ErrTxDone) {
+		return nil
+	}
 	return err
 }
 
@@ -360,74 +353,4 @@ func sqliteValue(v any) any {
 		return x.UTC().Format(SQLiteTimeLayout)
 	}
 	return v
-}
-
-func (x *sqliteTx) Clear(name string) error { return x.ddl().clear(name) }
-
-func (x *sqliteTx) SetCheckpoint(c Checkpoint) error {
-	if err := checkCheckpoint(c); err != nil {
-		return err
-	}
-	if !x.db.cpReady.Load() && !x.cpCreated {
-		if err := x.exec(sqliteCheckpointDDL); err != nil {
-			return fmt.Errorf("sqldb: create %s: %w", CheckpointTable, err)
-		}
-		x.cpCreated = true
-	}
-	if c.Updated.IsZero() {
-		c.Updated = time.Now()
-	}
-	err := x.exec(`INSERT INTO `+CheckpointTable+` (projection, position, table_name, definition, generation, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT (projection) DO UPDATE SET position = excluded.position, table_name = excluded.table_name,
-			definition = excluded.definition, generation = excluded.generation, updated_at = excluded.updated_at`,
-		c.Projection, int64(c.Position), c.Table, c.Definition, int64(c.Generation), c.Updated.UTC().Format(SQLiteTimeLayout))
-	if err != nil {
-		return fmt.Errorf("sqldb: checkpoint of %q: %w", c.Projection, err)
-	}
-	return nil
-}
-
-func (x *sqliteTx) DeleteCheckpoint(projection string) error {
-	if !x.db.cpReady.Load() && !x.cpCreated {
-		ok, err := x.Exists(CheckpointTable)
-		if err != nil || !ok {
-			return err
-		}
-	}
-	if err := x.exec(`DELETE FROM `+CheckpointTable+` WHERE projection = ?`, projection); err != nil {
-		return fmt.Errorf("sqldb: delete checkpoint of %q: %w", projection, err)
-	}
-	return nil
-}
-
-func (x *sqliteTx) Commit() error {
-	if x.done {
-		return ErrTxDone
-	}
-	x.done = true
-	err := x.tx.Commit()
-	x.db.write.Unlock()
-	if err != nil {
-		return fmt.Errorf("sqldb: commit: %w", err)
-	}
-	if x.cpCreated {
-		x.db.cpReady.Store(true)
-	}
-	return nil
-}
-
-// Rollback ends the transaction without its writes; after Commit or
-// Rollback it does nothing.
-func (x *sqliteTx) Rollback() error {
-	if x.done {
-		return nil
-	}
-	x.done = true
-	err := x.tx.Rollback()
-	x.db.write.Unlock()
-	if err != nil && !errors.Is(err, sql.ErrTxDone) {
-		return fmt.Errorf("sqldb: rollback: %w", err)
-	}
-	return nil
 }

@@ -25,7 +25,7 @@ const maxRowsPerStatement = 1000
 var ErrTxDone = errors.New("sqldb: transaction already committed or rolled back")
 
 // dialect is what differs between the databases in the statements this
-// package writes.
+// package writes and the values it sends.
 type dialect struct {
 	maxParams   int                             // parameters one statement may have
 	placeholder func(b *strings.Builder, n int) // writes parameter n, from 1
@@ -33,6 +33,43 @@ type dialect struct {
 	// pkeyName names the primary key's constraint from the table's
 	// IndexTag, "" for the database's default name.
 	pkeyName func(t *Table) string
+	// value is a row's value (of the Go type of Table's doc) as the
+	// driver sends it.
+	value func(v any) any
+	// copyMin is the fewest rows Insert writes by the database's bulk
+	// path; 0 for none.
+	copyMin int
+	// existsSQL counts the tables of name ? where an unqualified CREATE
+	// TABLE makes them; checkpointDDL creates the checkpoint table.
+	existsSQL, checkpointDDL string
+	// The checkpoint table's statements with the dialect's parameters:
+	// bound fills them.
+	checkpointSelect, checkpointUpsert, checkpointDelete string
+}
+
+// bound is d with its statements' parameters written in d's form.
+func bound(d dialect) dialect {
+	d.existsSQL = d.bind(d.existsSQL)
+	d.checkpointSelect = d.bind(checkpointSelectSQL)
+	d.checkpointUpsert = d.bind(checkpointUpsertSQL)
+	d.checkpointDelete = d.bind(checkpointDeleteSQL)
+	return d
+}
+
+// bind writes each ? of query, which holds none but its parameters, as
+// d's parameter.
+func (d dialect) bind(query string) string {
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			d.placeholder(&b, n)
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
 }
 
 // quoteIdent quotes an identifier for both databases: double quotes, a

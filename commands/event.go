@@ -257,20 +257,31 @@ func runVersion(c *Ctx, stream string) {
 // written under. The events are upcast before anything is written, so that
 // an error is the whole reply.
 func writeEvents(c *Ctx, evs []eventlog.Event, raw bool) {
-	if up := c.Env.State.Upcaster(); up != nil && !raw {
-		for i := range evs {
-			e, err := up.Upcast(&evs[i])
-			if err != nil {
-				c.Error(err)
-				return
-			}
-			evs[i] = *e
-		}
+	if !raw && !upcastAll(c, evs) {
+		return
 	}
 	c.W.Array(len(evs))
 	for i := range evs {
 		writeEvent(c, &evs[i], raw)
 	}
+}
+
+// upcastAll upcasts events in place to the form the schema in force
+// declares; on an error it writes the error reply and reports false.
+func upcastAll(c *Ctx, evs []eventlog.Event) bool {
+	up := c.Env.State.Upcaster()
+	if up == nil {
+		return true
+	}
+	for i := range evs {
+		e, err := up.Upcast(&evs[i])
+		if err != nil {
+			c.Error(err)
+			return false
+		}
+		evs[i] = *e
+	}
+	return true
 }
 
 var emptyObject = []byte("{}")

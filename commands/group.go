@@ -481,15 +481,8 @@ func (p *ackPart) Reply(c *Ctx) {
 // upcast. The events are upcast before anything is written, so that an
 // error is the whole reply.
 func writeGroupEntries(c *Ctx, evs []eventlog.Event) {
-	if up := c.Env.State.Upcaster(); up != nil {
-		for i := range evs {
-			e, err := up.Upcast(&evs[i])
-			if err != nil {
-				c.Error(err)
-				return
-			}
-			evs[i] = *e
-		}
+	if !upcastAll(c, evs) {
+		return
 	}
 	c.W.Array(len(evs))
 	var b []byte

@@ -133,11 +133,7 @@ func infoPersistence(c *Ctx, b *strings.Builder) {
 		field(b, "loading_start_time", li.Started.Unix())
 		field(b, "loading_loaded_events", li.Done)
 		field(b, "loading_total_events", li.Total)
-		pct := 0.0
-		if li.Total > 0 {
-			pct = 100 * float64(li.Done) / float64(li.Total)
-		}
-		field(b, "loading_loaded_perc", fmt.Sprintf("%.2f", pct))
+		field(b, "loading_loaded_perc", perc(li.Done, li.Total))
 		field(b, "loading_events_per_sec", int64(li.PerSec))
 	}
 	lst := c.Env.Log.Stats()
@@ -302,16 +298,21 @@ func infoSchema(c *Ctx, b *strings.Builder) {
 		field(b, "schema_change_step", strings.ReplaceAll(p.What, " ", "-"))
 		field(b, "schema_change_events_done", p.Done)
 		field(b, "schema_change_events_total", p.Total)
-		pct := 0.0
-		if p.Total > 0 {
-			pct = 100 * float64(p.Done) / float64(p.Total)
-		}
-		field(b, "schema_change_perc", fmt.Sprintf("%.2f", pct))
+		field(b, "schema_change_perc", perc(p.Done, p.Total))
 		field(b, "schema_change_events_per_sec", int64(p.PerSec()))
 	}
 	if st.Err != "" {
 		field(b, "schema_change_error", strings.Join(strings.Fields(st.Err), " "))
 	}
+}
+
+// perc is done out of total as INFO writes a percentage: "42.00".
+func perc(done, total uint64) string {
+	pct := 0.0
+	if total > 0 {
+		pct = 100 * float64(done) / float64(total)
+	}
+	return fmt.Sprintf("%.2f", pct)
 }
 
 // short is a hash's first 12 hex digits, as SCHEMA.STATUS gives it.

@@ -26,24 +26,15 @@ func newFixture(t testing.TB, schema string) *fixture {
 
 func (f *fixture) open(schema *string) {
 	f.t.Helper()
-	opts := eventlog.DefaultOptions()
-	opts.Durability = eventlog.DurabilityNone
-	l, err := eventlog.Open(f.dir, opts)
-	if err != nil {
+	if err := f.load(schema); err != nil {
 		f.t.Fatal(err)
 	}
-	f.log = l
-	f.eng = NewEngine(l, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err := f.eng.Load(schema, nil); err != nil {
-		f.t.Fatal(err)
-	}
-	f.t.Cleanup(func() { l.Close() })
 }
 
-// tryReopen reopens with schema, returning Load's error.
-func (f *fixture) tryReopen(schema *string) error {
+// load opens the log and loads the state with schema, returning Load's
+// error.
+func (f *fixture) load(schema *string) error {
 	f.t.Helper()
-	f.log.Close()
 	opts := eventlog.DefaultOptions()
 	opts.Durability = eventlog.DurabilityNone
 	l, err := eventlog.Open(f.dir, opts)
@@ -54,6 +45,13 @@ func (f *fixture) tryReopen(schema *string) error {
 	f.t.Cleanup(func() { l.Close() })
 	f.eng = NewEngine(l, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	return f.eng.Load(schema, nil)
+}
+
+// tryReopen reopens with schema, returning Load's error.
+func (f *fixture) tryReopen(schema *string) error {
+	f.t.Helper()
+	f.log.Close()
+	return f.load(schema)
 }
 
 func (f *fixture) reopen(schema *string) {

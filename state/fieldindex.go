@@ -230,8 +230,13 @@ func (s *Store) buildIndexes() {
 		if !ok || len(et.Indexes) == 0 {
 			continue
 		}
+		kept := t.fidx // a schema change's copies of the old state's (forkIndexes)
 		t.fidx = make([]*fieldIndex, len(et.Indexes))
 		for i, def := range et.Indexes {
+			if f := indexNamed(kept, def.Name()); f != nil {
+				t.fidx[i] = f
+				continue
+			}
 			if i < len(t.stored) && t.stored[i] != nil {
 				f := t.stored[i]
 				t.fidx[i] = f
@@ -247,6 +252,16 @@ func (s *Store) buildIndexes() {
 	for _, t := range s.tables {
 		t.stored, t.touched = nil, nil
 	}
+}
+
+// indexNamed returns the index of fs whose fields are name, or nil.
+func indexNamed(fs []*fieldIndex, name string) *fieldIndex {
+	for _, f := range fs {
+		if f.def.Name() == name {
+			return f
+		}
+	}
+	return nil
 }
 
 // patch brings an index restored as of a snapshot up to date with the

@@ -135,8 +135,27 @@ func (s *Store) forkTables(next *Schema, keep map[string]bool, dflt bool) (map[s
 	for name, t := range s.tables {
 		declared := s.schema.typeNamed(name) != nil
 		if (declared && keep[name]) || (!declared && dflt && !next.declared[name]) {
-			out[name] = &table{name: name, idx: t.idx.fork()}
+			nt := &table{name: name, idx: t.idx.fork()}
+			if et := next.typeNamed(name); et != nil {
+				nt.fidx = forkIndexes(t.fidx, et.Indexes)
+			}
+			out[name] = nt
 		}
 	}
 	return out, s.pos
+}
+
+// forkIndexes returns copy-on-write copies of the indexes among have that
+// the kept type still declares (want), so that a change that keeps a type
+// keeps its indexes too; buildIndexes builds the others.
+func forkIndexes(have []*fieldIndex, want []*IndexDef) []*fieldIndex {
+	var out []*fieldIndex
+	for _, def := range want {
+		for _, f := range have {
+			if f.def.Name() == def.Name() {
+				out = append(out, &fieldIndex{def: def, tree: f.tree.Copy(), keyBytes: f.keyBytes})
+			}
+		}
+	}
+	return out
 }

@@ -114,6 +114,44 @@ func TestSchemaChangeKeepsTypes(t *testing.T) {
 		t.Fatalf("the new index: %v %v", r, err)
 	}
 
+	// A change that keeps account keeps its index too (a copy of the
+	// tree), and appends meanwhile move its keys.
+	guarded := strings.Replace(next, "balance >= event.amount", "balance >= event.amount + 0", 1)
+	before := f.eng.Store()
+	stop = make(chan struct{})
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			f.mustAppend(fmt.Sprintf("account:%d", i%30), "BalanceIncreased", `{"amount":3}`)
+		}
+	})
+	err = f.eng.SetSchema(guarded)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := f.eng.SchemaStatus(); st.TypesKept != 2 || st.TypesRebuilt != 0 {
+		t.Fatalf("status %+v: want every type kept", st)
+	}
+	after := f.eng.Store()
+	if after.tables["account"].fidx[0] == before.tables["account"].fidx[0] {
+		t.Fatal("the kept index is the old store's own")
+	}
+	want = dump(after)
+	f.reopen(&guarded)
+	if got := dump(f.eng.Store()); got != want {
+		t.Fatalf("a cold start after a change that keeps every type differs:\n%s\nwant\n%s", got, want)
+	}
+	if d := DiffIndexes(after, f.eng.Store()); d != "" {
+		t.Fatalf("the kept index differs from one built by a cold start: %s", d)
+	}
+	next = guarded
+
 	// A type declared for a category the default projection held: its
 	// default table goes, the type is built, the rest is kept.
 	third := next + "  note:\n    streams: note\n    initial: {count: 0}\n    when:\n      Noted: {set: {count: count + 1}}\n"

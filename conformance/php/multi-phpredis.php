@@ -85,5 +85,29 @@ $other->connect('127.0.0.1', port(), 5.0);
 $other->rawCommand(...$leg($b, 'BalanceIncreased', 1));
 eq($exec($leg($b, 'BalanceIncreased', 1)), ['replies' => false], 'EXEC after a watched stream moved: false');
 
+// XACK in the transaction: the outcome and the acknowledgement commit
+// together; a refused append leaves the entry pending.
+$group = 'multi-' . getmypid();
+eq($r->xGroup('CREATE', '$ce-account', $group, '0'), true, 'XGROUP CREATE');
+$got = $r->xReadGroup($group, 'w', ['$ce-account' => '>'], 2);
+$ids = array_keys($got['$ce-account'] ?? []);
+eq(count($ids), 2, 'XREADGROUP delivers two entries');
+$r->multi();
+$r->rawCommand(...$leg($b, 'BalanceIncreased', 1));
+$r->xAck('$ce-account', $group, [$ids[0]]);
+$acked = $r->exec();
+check(is_array($acked) && count($acked) === 2 && is_array($acked[0]) && $acked[1] === 1, 'EXEC of an append and an XACK: [[version, position], 1]: ' . json_encode($acked));
+$r->multi();
+$r->rawCommand(...$leg($a, 'BalanceDecreased', 100000));
+$r->xAck('$ce-account', $group, [$ids[1]]);
+try {
+    $r->exec();
+    fail('a refused append with an XACK', 'no exception', 'RedisException');
+} catch (RedisException $e) {
+    check(str_starts_with($e->getMessage(), 'EXECABORT Transaction discarded because command 1'), 'a refused append: the XACK gets the EXECABORT: ' . $e->getMessage());
+}
+$pending = $r->xPending('$ce-account', $group);
+eq([$pending[0] ?? null, $pending[1] ?? null], [1, $ids[1]], 'the entry of the refused transaction is still pending, the other acknowledged');
+
 checkTransfers(new PhpRedisConnection(new Endpoint(port: port())), 'phpredis');
 echo "PASS\n";

@@ -235,50 +235,46 @@ func execReply(t *testing.T, cn doer) []string {
 // refused transaction in the middle leaves the rest as they were. Both
 // ways of serving connections run it.
 func TestMultiPipelined(t *testing.T) {
-	for _, goroutines := range []bool{false, true} {
-		t.Run(fmt.Sprint("goroutines=", goroutines), func(t *testing.T) {
-			connGoroutines = goroutines
-			defer func() { connGoroutines = false }()
-			ts := startServer(t)
-			do(t, ts.R2, "SCHEMA.LOAD", bankSchema)
-			r := ts.Raw(t)
-			var sent []string
-			send := func(args ...string) {
-				r.Send(args...)
-				sent = append(sent, fmt.Sprint(args))
-			}
-			for range 3 {
-				send("MULTI")
-				send("EVENT.APPEND", "account:a", "Deposited", `{"amount":5}`)
-				send("EVENT.APPEND", "account:b", "Deposited", `{"amount":5}`)
-				send("EXEC")
-				send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":5}`)
-				send("MULTI")
-				send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":1}`)
-				send("EVENT.APPEND", "account:b", "Withdrawn", `{"amount":1}`)
-				send("EXEC")
-			}
-			var got []string
-			for range sent {
-				got = append(got, fmt.Sprint(r.Read()))
-			}
-			abort := "[REJECTED insufficient funds EXECABORT Transaction discarded because command 1 (EVENT.APPEND account:a) was refused: REJECTED insufficient funds]"
-			var want []string
-			for i := range 3 {
-				p := uint64(3 * i)
-				want = append(want, "OK", "QUEUED", "QUEUED",
-					fmt.Sprintf("[[%d %d] [%d %d]]", 2*i+1, p+1, i+1, p+2),
-					fmt.Sprintf("[%d %d]", 2*i+2, p+3),
-					"OK", "QUEUED", "QUEUED", abort)
-			}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("replies:\n%q\nwant:\n%q", got, want)
-			}
-			if last := ts.Log().LastPosition(); last != 9 {
-				t.Fatalf("the log holds %d events; want 9", last)
-			}
-		})
-	}
+	eachServing(t, func(t *testing.T) {
+		ts := startServer(t)
+		do(t, ts.R2, "SCHEMA.LOAD", bankSchema)
+		r := ts.Raw(t)
+		var sent []string
+		send := func(args ...string) {
+			r.Send(args...)
+			sent = append(sent, fmt.Sprint(args))
+		}
+		for range 3 {
+			send("MULTI")
+			send("EVENT.APPEND", "account:a", "Deposited", `{"amount":5}`)
+			send("EVENT.APPEND", "account:b", "Deposited", `{"amount":5}`)
+			send("EXEC")
+			send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":5}`)
+			send("MULTI")
+			send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":1}`)
+			send("EVENT.APPEND", "account:b", "Withdrawn", `{"amount":1}`)
+			send("EXEC")
+		}
+		var got []string
+		for range sent {
+			got = append(got, fmt.Sprint(r.Read()))
+		}
+		abort := "[REJECTED insufficient funds EXECABORT Transaction discarded because command 1 (EVENT.APPEND account:a) was refused: REJECTED insufficient funds]"
+		var want []string
+		for i := range 3 {
+			p := uint64(3 * i)
+			want = append(want, "OK", "QUEUED", "QUEUED",
+				fmt.Sprintf("[[%d %d] [%d %d]]", 2*i+1, p+1, i+1, p+2),
+				fmt.Sprintf("[%d %d]", 2*i+2, p+3),
+				"OK", "QUEUED", "QUEUED", abort)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("replies:\n%q\nwant:\n%q", got, want)
+		}
+		if last := ts.Log().LastPosition(); last != 9 {
+			t.Fatalf("the log holds %d events; want 9", last)
+		}
+	})
 }
 
 // TestMultiXAck: a worker appends its outcome and acknowledges its entry
@@ -286,47 +282,55 @@ func TestMultiPipelined(t *testing.T) {
 // the entry pending. A malformed ID answers in its place, as in Redis.
 // Both ways of serving connections run it.
 func TestMultiXAck(t *testing.T) {
+	eachServing(t, func(t *testing.T) {
+		ts := startServer(t)
+		do(t, ts.R2, "SCHEMA.LOAD", bankSchema)
+		do(t, ts.R2, "EVENT.APPEND", "account:a", "Deposited", `{"amount":5}`)
+		do(t, ts.R2, "EVENT.APPEND", "account:b", "Deposited", `{"amount":5}`)
+		do(t, ts.R2, "XGROUP", "CREATE", "$ce-account", "g", "0")
+		do(t, ts.R2, "XREADGROUP", "GROUP", "g", "w", "STREAMS", "$ce-account", ">")
+		r := ts.Raw(t)
+		var sent int
+		send := func(args ...string) { r.Send(args...); sent++ }
+		send("MULTI")
+		send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":1}`)
+		send("XACK", "$ce-account", "g", "1-0")
+		send("XACK", "$ce-account", "nosuch", "2-0")
+		send("XACK", "$ce-account", "g", "bad")
+		send("XPENDING", "$ce-account", "g")
+		send("EXEC")
+		send("MULTI")
+		send("EVENT.APPEND", "account:b", "Withdrawn", `{"amount":50}`)
+		send("XACK", "$ce-account", "g", "2-0")
+		send("EXEC")
+		send("XPENDING", "$ce-account", "g")
+		send("MULTI")
+		send("XACK", "$ce-account", "g", "2-0", "2-0")
+		send("EXEC")
+		var got []string
+		for range sent {
+			got = append(got, fmt.Sprint(r.Read()))
+		}
+		abort := "EXECABORT Transaction discarded because command 1 (EVENT.APPEND account:b) was refused: REJECTED insufficient funds"
+		want := []string{"OK", "QUEUED", "QUEUED", "QUEUED", "QUEUED", "QUEUED",
+			"[[2 3] 1 0 ERR Invalid stream ID specified as stream command argument [1 2-0 2-0 [[w 1]]]]",
+			"OK", "QUEUED", "QUEUED", "[REJECTED insufficient funds " + abort + "]",
+			"[1 2-0 2-0 [[w 1]]]",
+			"OK", "QUEUED", "[1]"}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("replies:\n%q\nwant:\n%q", got, want)
+		}
+	})
+}
+
+// eachServing runs f as a subtest under both ways of serving connections:
+// the network loop, and a goroutine per connection.
+func eachServing(t *testing.T, f func(t *testing.T)) {
 	for _, goroutines := range []bool{false, true} {
 		t.Run(fmt.Sprint("goroutines=", goroutines), func(t *testing.T) {
 			connGoroutines = goroutines
 			defer func() { connGoroutines = false }()
-			ts := startServer(t)
-			do(t, ts.R2, "SCHEMA.LOAD", bankSchema)
-			do(t, ts.R2, "EVENT.APPEND", "account:a", "Deposited", `{"amount":5}`)
-			do(t, ts.R2, "EVENT.APPEND", "account:b", "Deposited", `{"amount":5}`)
-			do(t, ts.R2, "XGROUP", "CREATE", "$ce-account", "g", "0")
-			do(t, ts.R2, "XREADGROUP", "GROUP", "g", "w", "STREAMS", "$ce-account", ">")
-			r := ts.Raw(t)
-			var sent int
-			send := func(args ...string) { r.Send(args...); sent++ }
-			send("MULTI")
-			send("EVENT.APPEND", "account:a", "Withdrawn", `{"amount":1}`)
-			send("XACK", "$ce-account", "g", "1-0")
-			send("XACK", "$ce-account", "nosuch", "2-0")
-			send("XACK", "$ce-account", "g", "bad")
-			send("XPENDING", "$ce-account", "g")
-			send("EXEC")
-			send("MULTI")
-			send("EVENT.APPEND", "account:b", "Withdrawn", `{"amount":50}`)
-			send("XACK", "$ce-account", "g", "2-0")
-			send("EXEC")
-			send("XPENDING", "$ce-account", "g")
-			send("MULTI")
-			send("XACK", "$ce-account", "g", "2-0", "2-0")
-			send("EXEC")
-			var got []string
-			for range sent {
-				got = append(got, fmt.Sprint(r.Read()))
-			}
-			abort := "EXECABORT Transaction discarded because command 1 (EVENT.APPEND account:b) was refused: REJECTED insufficient funds"
-			want := []string{"OK", "QUEUED", "QUEUED", "QUEUED", "QUEUED", "QUEUED",
-				"[[2 3] 1 0 ERR Invalid stream ID specified as stream command argument [1 2-0 2-0 [[w 1]]]]",
-				"OK", "QUEUED", "QUEUED", "[REJECTED insufficient funds " + abort + "]",
-				"[1 2-0 2-0 [[w 1]]]",
-				"OK", "QUEUED", "[1]"}
-			if !reflect.DeepEqual(got, want) {
-				t.Fatalf("replies:\n%q\nwant:\n%q", got, want)
-			}
+			f(t)
 		})
 	}
 }

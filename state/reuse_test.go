@@ -73,22 +73,12 @@ func TestSchemaChangeKeepsTypes(t *testing.T) {
 	next := strings.Replace(bank, "    streams: account\n", "    streams: account\n    indexes: [balance]\n", 1)
 	next = strings.Replace(next, "deposits: deposits + event.amount", "deposits: deposits + 2 * event.amount", 1)
 
-	var wg sync.WaitGroup
-	stop := make(chan struct{})
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			f.mustAppend(fmt.Sprintf("account:%d", i%30), "BalanceIncreased", `{"amount":1}`)
-			f.mustAppend(fmt.Sprintf("note:%d", i%7), "Noted", `{"late":true}`)
-		}
+	stop := appendWhile(func(i int) {
+		f.mustAppend(fmt.Sprintf("account:%d", i%30), "BalanceIncreased", `{"amount":1}`)
+		f.mustAppend(fmt.Sprintf("note:%d", i%7), "Noted", `{"late":true}`)
 	})
 	err := f.eng.SetSchema(next)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,20 +108,11 @@ func TestSchemaChangeKeepsTypes(t *testing.T) {
 	// tree), and appends meanwhile move its keys.
 	guarded := strings.Replace(next, "balance >= event.amount", "balance >= event.amount + 0", 1)
 	before := f.eng.Store()
-	stop = make(chan struct{})
-	wg.Go(func() {
-		for i := 0; ; i++ {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			f.mustAppend(fmt.Sprintf("account:%d", i%30), "BalanceIncreased", `{"amount":3}`)
-		}
+	stop = appendWhile(func(i int) {
+		f.mustAppend(fmt.Sprintf("account:%d", i%30), "BalanceIncreased", `{"amount":3}`)
 	})
 	err = f.eng.SetSchema(guarded)
-	close(stop)
-	wg.Wait()
+	stop()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,4 +183,22 @@ func TestForkIsolation(t *testing.T) {
 			t.Fatalf("fork %d: %v %v", i, ok, e)
 		}
 	}
+}
+
+// appendWhile calls appendOne with 0, 1, 2, ... on a goroutine until the
+// stop it returns is called, which waits for the goroutine to end.
+func appendWhile(appendOne func(i int)) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			appendOne(i)
+		}
+	})
+	return func() { close(done); wg.Wait() }
 }

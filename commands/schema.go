@@ -71,10 +71,6 @@ func runSchemaStatus(c *Ctx, _ [][]byte) {
 		}
 		return t.UnixMilli()
 	}
-	hash := st.Hash
-	if len(hash) > 12 {
-		hash = hash[:12]
-	}
 	n := 11
 	if p != nil {
 		n += 4
@@ -83,7 +79,7 @@ func runSchemaStatus(c *Ctx, _ [][]byte) {
 	w.BulkString("state")
 	w.BulkString(st.State)
 	w.BulkString("hash")
-	w.BulkString(hash)
+	w.BulkString(short(st.Hash))
 	w.BulkString("started_ms")
 	w.Int(unixMs(st.Started))
 	w.BulkString("finished_ms")
@@ -93,11 +89,7 @@ func runSchemaStatus(c *Ctx, _ [][]byte) {
 	w.BulkString("error")
 	w.BulkString(st.Err)
 	w.BulkString("schema_hash")
-	cur := c.Env.State.Store().Schema().Hash
-	if len(cur) > 12 {
-		cur = cur[:12]
-	}
-	w.BulkString(cur)
+	w.BulkString(short(c.Env.State.Store().Schema().Hash))
 	w.BulkString("seconds")
 	end := st.Finished
 	if end.IsZero() {

@@ -305,11 +305,6 @@ func TestMultiXAckAsRedis(t *testing.T) {
 			{"XPENDING", key, "g"},
 			{"MULTI"}, {"XACK", key}, {"EXEC"},
 		}
-		for i, step := range steps {
-			want, got := reply(rc, step), reply(fc, step)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("RESP%d step %d %v:\nfoldb %#v\nredis %#v", proto, i, step, got, want)
-			}
-		}
+		sameReplies(t, proto, rc, fc, steps)
 	}
 }

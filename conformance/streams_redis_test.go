@@ -184,12 +184,7 @@ func TestStreamsAsRedis(t *testing.T) {
 	}
 	for _, proto := range []int{2, 3} {
 		fc, rc := fs.Client(proto), redisClient(t, rs, proto)
-		for _, step := range steps {
-			want, got := reply(rc, step), reply(fc, step)
-			if !reflect.DeepEqual(got, want) {
-				t.Errorf("RESP%d %v:\nfoldb %#v\nredis %#v", proto, step, got, want)
-			}
-		}
+		sameReplies(t, proto, rc, fc, steps)
 		// XINFO HELP: the same shape, with a line pair per subcommand.
 		want, got := reply(rc, []any{"XINFO", "HELP"}).([]any), reply(fc, []any{"XINFO", "HELP"}).([]any)
 		if len(got)%2 != 1 || got[0] != want[0] || !reflect.DeepEqual(got[len(got)-2:], want[len(want)-2:]) {
@@ -198,11 +193,26 @@ func TestStreamsAsRedis(t *testing.T) {
 	}
 }
 
+// sameReplies runs each step on Redis (rc) and on foldb (fc), in turn, and
+// reports every step whose replies differ (reply).
+func sameReplies(t *testing.T, proto int, rc, fc doer, steps [][]any) {
+	t.Helper()
+	for i, step := range steps {
+		want, got := reply(rc, step), reply(fc, step)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("RESP%d step %d %v:\nfoldb %#v\nredis %#v", proto, i, step, got, want)
+		}
+	}
+}
+
+// doer is a go-redis client or connection.
+type doer interface {
+	Do(ctx context.Context, args ...any) *redis.Cmd
+}
+
 // reply is a step's reply with what differs by nature masked: an error is
 // its text, a null "(nil)".
-func reply(c interface {
-	Do(ctx context.Context, args ...any) *redis.Cmd
-}, args []any) any {
+func reply(c doer, args []any) any {
 	v, err := c.Do(context.Background(), args...).Result()
 	switch {
 	case errors.Is(err, redis.Nil):

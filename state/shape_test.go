@@ -286,13 +286,33 @@ func TestManyFields(t *testing.T) {
 	}
 }
 
+// eventSchemaError is a schema the events section refuses: the error's
+// line, event and field, and a part of its reason.
+type eventSchemaError struct {
+	name   string
+	text   string
+	want   SchemaError
+	reason string
+}
+
+// checkEventSchemaErrors parses each text and checks its SchemaError.
+func checkEventSchemaErrors(t *testing.T, cases []eventSchemaError) {
+	t.Helper()
+	for _, c := range cases {
+		_, err := ParseSchema(c.text)
+		var se *SchemaError
+		if !errors.As(err, &se) {
+			t.Errorf("%s: got %v, want a SchemaError", c.name, err)
+			continue
+		}
+		if se.Line != c.want.Line || se.Entity != "" || se.Event != c.want.Event || se.Field != c.want.Field || !strings.Contains(se.Reason, c.reason) {
+			t.Errorf("%s: got %+v\n  (%v), want %+v with %q", c.name, *se, se, c.want, c.reason)
+		}
+	}
+}
+
 func TestEventSchemaErrors(t *testing.T) {
-	cases := []struct {
-		name   string
-		text   string
-		want   SchemaError
-		reason string // a part of the reason
-	}{
+	checkEventSchemaErrors(t, []eventSchemaError{
 		{"events not a mapping", "events: [a]\n", SchemaError{Line: 1, Field: "events"}, "maps event types"},
 		{"event twice", "events:\n  E: {}\n  E: {}\n", SchemaError{Line: 3, Event: "E"}, "first at line 2"},
 		{"shape not a mapping", "events:\n  E: 3\n", SchemaError{Line: 2, Event: "E"}, "a mapping"},
@@ -332,18 +352,7 @@ func TestEventSchemaErrors(t *testing.T) {
 		{"required not a boolean", "events:\n  E:\n    data:\n      a: {type: any, required: 1}\n", SchemaError{Line: 4, Event: "E", Field: "field a, required"}, "true or false"},
 		{"top-level strict not a boolean", "strict: 'yes'\n", SchemaError{Line: 1, Field: "strict"}, "true or false"},
 		{"unknown top-level key", "event:\n  E: {}\n", SchemaError{Line: 1}, "'events'"},
-	}
-	for _, c := range cases {
-		_, err := ParseSchema(c.text)
-		var se *SchemaError
-		if !errors.As(err, &se) {
-			t.Errorf("%s: got %v, want a SchemaError", c.name, err)
-			continue
-		}
-		if se.Line != c.want.Line || se.Entity != "" || se.Event != c.want.Event || se.Field != c.want.Field || !strings.Contains(se.Reason, c.reason) {
-			t.Errorf("%s: got %+v\n  (%v), want %+v with %q", c.name, *se, se, c.want, c.reason)
-		}
-	}
+	})
 	// The text of one, as SCHEMA.LOAD replies it after ERR.
 	_, err := ParseSchema("events:\n  BalanceIncreased:\n    data:\n      amount: {type: integer, min: 5, max: 2}\n")
 	var se *SchemaError

@@ -11,12 +11,7 @@ import (
 )
 
 func TestUpcastSchemaErrors(t *testing.T) {
-	cases := []struct {
-		name   string
-		text   string
-		want   SchemaError
-		reason string // a part of the reason
-	}{
+	checkEventSchemaErrors(t, []eventSchemaError{
 		{"not a mapping", "events:\n  E:\n    version: 2\n    upcast: [a]\n", SchemaError{Line: 4, Event: "E", Field: "upcast"}, "maps each older version"},
 		{"empty", "events:\n  E:\n    version: 2\n    upcast: {}\n", SchemaError{Line: 4, Event: "E", Field: "upcast"}, "maps each older version"},
 		{"key a word", "events:\n  E:\n    version: 2\n    upcast:\n      one: {set: {a: '1'}}\n", SchemaError{Line: 5, Event: "E", Field: "upcast one"}, "keyed by the version it starts from"},
@@ -36,18 +31,7 @@ func TestUpcastSchemaErrors(t *testing.T) {
 		{"unset not names", "events:\n  E:\n    version: 2\n    upcast:\n      1: {unset: {a: 1}}\n", SchemaError{Line: 5, Event: "E", Field: "upcast 1 unset"}, "a field name or a list"},
 		{"set and unset", "events:\n  E:\n    version: 2\n    upcast:\n      1: {set: {a: '1'}, unset: [a]}\n", SchemaError{Line: 5, Event: "E", Field: "upcast 1"}, "both set and unset"},
 		{"version too big", "events:\n  E: {version: 1000001}\n", SchemaError{Line: 2, Event: "E", Field: "version"}, "1 to 1000000"},
-	}
-	for _, c := range cases {
-		_, err := ParseSchema(c.text)
-		var se *SchemaError
-		if !errors.As(err, &se) {
-			t.Errorf("%s: got %v, want a SchemaError", c.name, err)
-			continue
-		}
-		if se.Line != c.want.Line || se.Event != c.want.Event || se.Field != c.want.Field || !strings.Contains(se.Reason, c.reason) {
-			t.Errorf("%s: got %+v\n  (%v), want %+v with %q", c.name, *se, se, c.want, c.reason)
-		}
-	}
+	})
 }
 
 // upcastSchema is the bank's BalanceIncreased at version 3: version 1

@@ -68,9 +68,23 @@ func skipSpace(b []byte, i int) int {
 	return i
 }
 
+// shortString is how many bytes of a string skipString reads one by one
+// before it looks for the closing quote with IndexByte.
+const shortString = 16
+
 // skipString returns the index after the string starting at b[i] == '"'.
 func skipString(b []byte, i int) int {
 	i++
+	// Keys and most values are short: a byte loop finds their end before
+	// IndexByte would have set up its wide compares.
+	for end := min(len(b), i+shortString); i < end; i++ {
+		switch b[i] {
+		case '"':
+			return i + 1
+		case '\\':
+			i++ // the escaped byte is never the end
+		}
+	}
 	for i < len(b) {
 		q := bytes.IndexByte(b[i:], '"')
 		if q < 0 {

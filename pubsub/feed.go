@@ -1,7 +1,9 @@
 package pubsub
 
 import (
+	"cmp"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/foldb/foldb/eventlog"
@@ -36,9 +38,11 @@ type feed struct {
 
 	mu        sync.Mutex
 	committed uint64
-	unheard   uint64 // committed while nobody listened: never to be published
-	batches   []changeBatch
-	wake      chan struct{}
+	// heard are the committed rounds someone may receive an event of, as
+	// position ranges; the rest of the log up to committed is never read.
+	heard   []span
+	batches []changeBatch
+	wake    chan struct{}
 
 	delivered uint64 // owned by the goroutine
 	stop      chan struct{}
@@ -71,24 +75,29 @@ func (h *Hub) Stop() {
 	<-f.done
 }
 
-// Committed tells the feed that the log is durable and published up to
-// last. It is called on the commit path and only stores and signals.
+// Committed tells the feed that the round of the events at positions
+// first..last is durable and published. It is called on the commit path
+// and only stores and signals. streams are the streams the round appended
+// to, each once; every says they were not collected, and the round counts
+// as appending to every stream.
 //
-// With no subscription and no entity changes waiting, it does not wake the
-// feed: the next wake-up skips what nobody could have received (publish).
-// A subscription counted before this call is woken for; one counted after
-// it came after the round was durable, and Redis too delivers only what is
-// published after SUBSCRIBE.
-func (h *Hub) Committed(last uint64) {
+// A round no subscription can receive an event of (no channel or pattern
+// takes one of its streams) is not read back from the log, and when no
+// entity changes wait either, it does not wake the feed. A subscription
+// counted before this call is judged by it; one counted after it came after
+// the round was durable, and Redis too delivers only what is published
+// after SUBSCRIBE.
+func (h *Hub) Committed(first, last uint64, streams []string, every bool) {
+	heard := h.subs.Load() > 0 && first <= last && (every || slices.ContainsFunc(streams, h.listened))
 	f := &h.feed
 	f.mu.Lock()
 	f.committed = max(f.committed, last) // rounds may report out of order
-	idle := len(f.batches) == 0 && h.subs.Load() == 0
-	if idle {
-		f.unheard = f.committed
+	if heard {
+		f.heard = append(f.heard, span{first, last})
 	}
+	wake := heard || len(f.batches) > 0
 	f.mu.Unlock()
-	if idle {
+	if !wake {
 		return
 	}
 	select {
@@ -96,6 +105,9 @@ func (h *Hub) Committed(last uint64) {
 	default:
 	}
 }
+
+// span is a range of positions, first to last.
+type span struct{ first, last uint64 }
 
 // WantsEntityChanges reports whether any subscription may receive an
 // entity change; the state collects changes for EntityChanges only then.
@@ -123,28 +135,39 @@ func (f *feed) run(src Source) {
 	}
 }
 
-// publish sends what was committed since the last call.
+// publish sends what was committed since the last call: the events of
+// the rounds someone may hear, each round's entity changes after the
+// events up to it.
 func (f *feed) publish(src Source) {
 	f.mu.Lock()
-	last, batches := f.committed, f.batches
-	f.delivered = max(f.delivered, f.unheard)
-	f.batches = nil
+	last, batches, heard := f.committed, f.batches, f.heard
+	f.batches, f.heard = nil, nil
 	f.mu.Unlock()
 	if f.hub.subs.Load() == 0 {
 		f.delivered = last // nobody listens: nothing to read
 		return
 	}
-	from := f.delivered + 1
+	slices.SortFunc(heard, func(a, b span) int { return cmp.Compare(a.first, b.first) })
+	upTo := func(to uint64) { // the heard events up to to, then delivered is to
+		for len(heard) > 0 && heard[0].first <= to {
+			s := &heard[0]
+			f.events(src, max(s.first, f.delivered+1), min(s.last, to))
+			if s.last > to {
+				s.first = to + 1
+				break
+			}
+			heard = heard[1:]
+		}
+		f.delivered = max(f.delivered, to)
+	}
 	for _, b := range batches {
-		f.events(src, from, b.last)
-		from = max(from, b.last+1)
+		upTo(b.last)
 		for _, c := range b.changes {
 			ch := EntityPrefix + c.Type + ":" + c.ID
 			f.hub.Publish(ch, []byte(c.JSON))
 		}
 	}
-	f.events(src, from, last)
-	f.delivered = max(f.delivered, last)
+	upTo(last)
 }
 
 // events publishes the events at positions from..to on their streams' channels.

@@ -228,6 +228,9 @@ func (h *Hub) Publish(ch string, payload []byte) int {
 	return n
 }
 
+// Subscribed reports whether any connection holds a subscription.
+func (h *Hub) Subscribed() bool { return h.subs.Load() > 0 }
+
 // listened reports whether anyone would receive a message on ch.
 func (h *Hub) listened(ch string) bool {
 	h.mu.RLock()

@@ -101,11 +101,18 @@ func TestReserved(t *testing.T) {
 	}
 }
 
-type fakeLog struct{ events []eventlog.Event }
+type fakeLog struct {
+	events []eventlog.Event
+	mu     sync.Mutex
+	read   []uint64 // every position a Scan gave
+}
 
 func (f *fakeLog) Scan(from, to uint64, fn func(e *eventlog.Event) error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	for i := range f.events {
 		if p := f.events[i].Position; p >= from && p <= to {
+			f.read = append(f.read, p)
 			if err := fn(&f.events[i]); err != nil {
 				return err
 			}
@@ -147,9 +154,9 @@ func TestFeed(t *testing.T) {
 		t.Fatal("a __entity__:* pattern does not ask for entity changes")
 	}
 	h.EntityChanges(4, []EntityChange{{Type: "account", ID: "0", JSON: `{"n":4}`}})
-	h.Committed(4)
+	h.Committed(3, 4, nil, true)
 	h.EntityChanges(6, []EntityChange{{Type: "account", ID: "1", JSON: ""}})
-	h.Committed(6)
+	h.Committed(5, 6, []string{"account:0", "account:1"}, false)
 	waitFor(t, "6 messages", func() bool { return len(s.got()) == 6 })
 	var order []string
 	for _, m := range s.got() {
@@ -214,15 +221,57 @@ func TestFeedSkipsUnheard(t *testing.T) {
 	}
 	h := New()
 	h.Start(lg, 0, nil)
-	h.Committed(1)
-	h.Committed(3)
+	h.Committed(1, 1, nil, true)
+	h.Committed(2, 3, nil, true)
 	s := &sink{proto: 2}
 	h.NewSub(s).Subscribe("account:1")
-	h.Committed(4)
+	h.Committed(4, 4, []string{"account:1"}, false)
 	waitFor(t, "a message", func() bool { return len(s.got()) >= 1 })
 	h.Stop()
 	got := s.got()
 	if len(got) != 1 || !strings.Contains(got[0], `"position":4`) {
 		t.Fatalf("published %q, want only position 4", got)
+	}
+}
+
+// TestFeedReadsOnlyHeardRounds: with subscriptions that take none of a
+// round's streams (another channel, entity changes only), the round is not
+// read back from the log; the rounds a subscriber takes are, in order, with
+// the entity changes after the events before them.
+func TestFeedReadsOnlyHeardRounds(t *testing.T) {
+	lg := &fakeLog{}
+	for i := 1; i <= 6; i++ {
+		lg.events = append(lg.events, eventlog.Event{
+			Position: uint64(i), Stream: fmt.Sprintf("account:%d", i%3), Version: 1,
+			Type: "Deposited", Data: []byte(`{}`), Time: 1000,
+		})
+	}
+	h := New()
+	h.Start(lg, 0, nil)
+	defer h.Stop()
+	idle, entities := &sink{proto: 2}, &sink{proto: 2}
+	h.NewSub(idle).Subscribe("idle")
+	h.NewSub(entities).PSubscribe("__entity__:*")
+	h.EntityChanges(2, []EntityChange{{Type: "account", ID: "1", JSON: `{}`}})
+	h.Committed(1, 2, []string{"account:1", "account:2"}, false)
+	waitFor(t, "the entity change", func() bool { return len(entities.got()) == 1 })
+
+	heard := &sink{proto: 2}
+	h.NewSub(heard).Subscribe("account:1")
+	h.Committed(3, 3, []string{"account:0"}, false) // nobody takes account:0
+	h.Committed(4, 5, []string{"account:1", "account:2"}, false)
+	h.Committed(6, 6, []string{"account:0"}, false)
+	h.EntityChanges(6, []EntityChange{{Type: "account", ID: "0", JSON: `{}`}})
+	h.Committed(6, 6, nil, false) // a round of entity changes only
+	waitFor(t, "the second entity change", func() bool { return len(entities.got()) == 2 })
+	waitFor(t, "position 4", func() bool { return len(heard.got()) == 1 })
+	lg.mu.Lock()
+	read := slices.Clone(lg.read)
+	lg.mu.Unlock()
+	if !slices.Equal(read, []uint64{4, 5}) {
+		t.Fatalf("the feed read positions %v from the log, want [4 5]", read)
+	}
+	if got := heard.got(); !strings.Contains(got[0], `"position":4`) || len(idle.got()) != 0 {
+		t.Fatalf("account:1 got %q, idle %q", got, idle.got())
 	}
 }

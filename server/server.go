@@ -143,10 +143,12 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	s.projections = sqlproj.New(elog, s.state, po)
 	s.env.Projections = projections{s.projections}
 	s.state.AddChangeListener(&state.ChangeListener{Wants: s.hub.WantsEntityChanges, Changes: s.entityChanges})
+	// A round's streams are collected when a reader waits or anyone is
+	// subscribed: the feed reads back only the rounds a subscriber can hear.
 	groups.OnPublish(func(p *streams.Published) {
 		s.readers.Published(p)
-		s.hub.Committed(p.Last)
-	}, s.readers.Waiting)
+		s.hub.Committed(p.First, p.Last, p.Streams, p.Every)
+	}, func() bool { return s.readers.Waiting() || s.hub.Subscribed() })
 	s.hub.Start(elog, elog.LastPosition(), logger)
 	return s, nil
 }

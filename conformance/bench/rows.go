@@ -132,10 +132,10 @@ func (b *bench) rowAppend() ([]result, error) {
 		run := fmt.Sprintf("append-c%d-r%d", a.clients, a.keys)
 		fs, rs, err := alternate(b, what, showRPS,
 			side[float64]{"foldb EVENT.APPEND", func(round int) (float64, error) {
-				return b.appendFoldb(fmt.Sprintf("%s-foldb-%d", run, round), opts, n, 0)
+				return b.appendFoldb(fmt.Sprintf("%s-foldb-%d", run, round), opts, n, subs{})
 			}},
 			side[float64]{"redis XADD", func(round int) (float64, error) {
-				return b.appendRedis(fmt.Sprintf("%s-redis-%d", run, round), opts, n, 0)
+				return b.appendRedis(fmt.Sprintf("%s-redis-%d", run, round), opts, n, subs{})
 			}})
 		if err != nil {
 			return nil, err

@@ -144,8 +144,11 @@ func skipValue(b []byte, i int) int {
 
 // keyIs reports whether a raw key (with quotes) names name.
 func keyIs(rawKey []byte, name string) bool {
-	if len(rawKey) == len(name)+2 && string(rawKey[1:len(rawKey)-1]) == name {
-		return true
+	if len(rawKey) <= len(name)+2 {
+		// An escape spells fewer bytes than it takes: a key written with
+		// one is longer than the name it spells, so at this length only a
+		// plain key can be the name.
+		return len(rawKey) == len(name)+2 && string(rawKey[1:len(rawKey)-1]) == name
 	}
 	if bytes.IndexByte(rawKey, '\\') < 0 {
 		return false

@@ -74,3 +74,20 @@ func FuzzIntValue(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKeyIs: a raw key names name exactly when its decoded text is name.
+func FuzzKeyIs(f *testing.F) {
+	for _, c := range [][2]string{{`"a"`, "a"}, {`"\u0061"`, "a"}, {`"\"x"`, `"x`}, {`"caf\u00e9"`, "café"},
+		{`"\ud83d\ude00"`, "😀"}, {`"ab"`, "a"}, {`"a"`, "ab"}, {`"\\"`, `\`}} {
+		f.Add(c[0], c[1])
+	}
+	f.Fuzz(func(t *testing.T, raw, name string) {
+		var decoded string
+		if err := json.Unmarshal([]byte(raw), &decoded); err != nil || len(raw) < 2 || raw[0] != '"' {
+			return
+		}
+		if got, want := keyIs([]byte(raw), name), gjson.Parse(raw).Str == name; got != want {
+			t.Fatalf("keyIs(%s, %q) = %v, gjson says %v", raw, name, got, want)
+		}
+	})
+}

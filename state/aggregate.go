@@ -78,10 +78,13 @@ type aggregator struct {
 	vals   [][]byte
 	buf    []byte
 	groups map[string]*aggAcc
+	// byRaw finds a group by its value as written, without the order key
+	// (values written apart, as 2 and 2.0, are one group: each finds it).
+	byRaw map[string]*aggAcc
 }
 
 func newAggregator(a *Aggregate, m *matcher) *aggregator {
-	ag := &aggregator{a: a, m: m, group: -1, field: make([]int, len(a.Reducers)), groups: map[string]*aggAcc{}}
+	ag := &aggregator{a: a, m: m, group: -1, field: make([]int, len(a.Reducers)), groups: map[string]*aggAcc{}, byRaw: map[string]*aggAcc{}}
 	if a.GroupBy != "" {
 		ag.group, ag.names = 0, append(ag.names, a.GroupBy)
 	}
@@ -105,6 +108,10 @@ func (ag *aggregator) newAcc(group, key string) *aggAcc {
 	return &aggAcc{group: group, key: key, sums: make([]float64, n), nums: make([]int64, n), minmax: make([]string, n), mmKeys: make([]string, n)}
 }
 
+// maxRawGroups bounds an aggregator's byRaw: past it (a GROUPBY of a
+// field with many values) groups are found by their order key alone.
+const maxRawGroups = 4096
+
 // add folds one entity, when it matches.
 func (ag *aggregator) add(e Entity) bool {
 	if !ag.m.match(e) {
@@ -115,11 +122,16 @@ func (ag *aggregator) add(e Entity) bool {
 	if ag.group >= 0 {
 		raw = ag.vals[ag.group]
 	}
-	ag.buf = appendOrderKey(ag.buf[:0], raw)
-	g := ag.groups[string(ag.buf)]
+	g := ag.byRaw[string(raw)]
 	if g == nil {
-		g = ag.newAcc(string(raw), string(ag.buf))
-		ag.groups[g.key] = g
+		ag.buf = appendOrderKey(ag.buf[:0], raw)
+		if g = ag.groups[string(ag.buf)]; g == nil {
+			g = ag.newAcc(string(raw), string(ag.buf))
+			ag.groups[g.key] = g
+		}
+		if len(ag.byRaw) < maxRawGroups {
+			ag.byRaw[string(raw)] = g
+		}
 	}
 	g.count++
 	for i, r := range ag.a.Reducers {

@@ -60,22 +60,51 @@ func (gs *Groups) stagePublish(b *eventlog.OpBatch, events []eventlog.Event) {
 	fn := gs.publish
 	p := &Published{First: events[0].Position, Last: events[len(events)-1].Position}
 	p.Every = gs.publishViews != nil && !gs.publishViews()
-	for i := 0; i < len(events) && !p.Every; i++ {
-		e := &events[i]
-		cat, _ := eventlog.SplitStream(e.Stream)
-		if !slices.Contains(p.Streams, e.Stream) {
-			p.Streams = append(p.Streams, e.Stream)
+	if !p.Every {
+		var streams, cats, types names
+		for i := range events {
+			e := &events[i]
+			cat, _ := eventlog.SplitStream(e.Stream)
+			streams.add(e.Stream)
+			cats.add(cat)
+			types.add(e.Type)
 		}
-		if !slices.Contains(p.Categories, cat) {
-			p.Categories = append(p.Categories, cat)
-		}
-		if !slices.Contains(p.Types, e.Type) {
-			p.Types = append(p.Types, e.Type)
-		}
+		p.Streams, p.Categories, p.Types = streams.list, cats.list, types.list
 	}
 	b.AfterCommit(func(err error) {
 		if err == nil {
 			fn(p)
 		}
 	})
+}
+
+// names collects distinct names in the order of their first sight: by a
+// look along the list while it is short, through a set once it is not, so
+// that a round of many streams costs no more per event than a small one.
+type names struct {
+	list []string
+	set  map[string]struct{}
+}
+
+// namesListed is the longest list names searches without its set.
+const namesListed = 16
+
+func (n *names) add(s string) {
+	if n.set == nil {
+		if slices.Contains(n.list, s) {
+			return
+		}
+		n.list = append(n.list, s)
+		if len(n.list) > namesListed {
+			n.set = make(map[string]struct{}, 2*len(n.list))
+			for _, x := range n.list {
+				n.set[x] = struct{}{}
+			}
+		}
+		return
+	}
+	if _, ok := n.set[s]; !ok {
+		n.set[s] = struct{}{}
+		n.list = append(n.list, s)
+	}
 }

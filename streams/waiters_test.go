@@ -1,6 +1,8 @@
 package streams
 
 import (
+	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -86,5 +88,22 @@ func TestReadersWakeOnEvery(t *testing.T) {
 	}
 	if !rs.Waiting() {
 		t.Fatal("Waiting is false with a reader waiting")
+	}
+}
+
+// TestNamesInFirstOrder: names keeps each name once, in the order of its
+// first sight, across the switch from its list to its set.
+func TestNamesInFirstOrder(t *testing.T) {
+	var n names
+	var want []string
+	for i := range 100 {
+		s := fmt.Sprintf("s%d", (i*7)%40)
+		n.add(s)
+		if !slices.Contains(want, s) {
+			want = append(want, s)
+		}
+	}
+	if !slices.Equal(n.list, want) {
+		t.Fatalf("names %v, want %v", n.list, want)
 	}
 }

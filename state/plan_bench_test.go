@@ -190,3 +190,32 @@ func BenchmarkCompileWhere(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCategoryTop10: the catalogue's query 1 with a category drawn
+// for each query, as the bench's client sends it (WHERE category == 'cN'
+// SORTBY price LIMIT 0 10, a text new for each category); /reads is the
+// network loop's check that its plan is bounded (Store.Reads).
+func BenchmarkCategoryTop10(b *testing.B) {
+	indexed, _ := productStores(b)
+	query := func(r *rand.Rand) Query {
+		return Query{Type: "product", Where: fmt.Sprintf("category == 'c%d'", r.IntN(50)), SortBy: "price", Limit: 10}
+	}
+	b.Run("all", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(3, 4))
+		b.ReportAllocs()
+		for b.Loop() {
+			if got, err := indexed.All(query(r)); err != nil || len(got) != 10 {
+				b.Fatalf("%d entities, %v", len(got), err)
+			}
+		}
+	})
+	b.Run("reads", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(3, 4))
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := indexed.Reads(query(r), false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

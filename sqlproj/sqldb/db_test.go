@@ -644,27 +644,6 @@ func TestPostgresCurrentSchema(t *testing.T) {
 	}
 }
 
-// TestPostgresSynchronousCommit: the projectors' connections commit
-// without waiting for the WAL's flush, unless the DSN asks for it.
-func TestPostgresSynchronousCommit(t *testing.T) {
-	dsn := pgSchema(t)
-	for _, c := range []struct{ dsn, want string }{
-		{dsn, "off"},
-		{dsn + " synchronous_commit=on", "on"},
-	} {
-		db, err := OpenPostgres(context.Background(), c.dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got string
-		err = db.(*postgresDB).pool.QueryRow(context.Background(), "SHOW synchronous_commit").Scan(&got)
-		db.Close()
-		if err != nil || got != c.want {
-			t.Errorf("%s: synchronous_commit %q (%v), want %q", c.dsn, got, err, c.want)
-		}
-	}
-}
-
 func TestPostgresIdent(t *testing.T) {
 	long := strings.Repeat("é", 40) + "_g1_pkey"
 	a, b := postgresIdent(long), postgresIdent(strings.Replace(long, "g1", "g2", 1))

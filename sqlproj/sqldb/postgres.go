@@ -99,19 +99,12 @@ type postgresDB struct {
 // first of its search_path that exists).
 //
 // Connections come from a pool: projections write at the same time, each
-// in its own transaction. Unless the DSN sets synchronous_commit, they run
-// with it off: a commit is visible at once and reaches the disk with
-// PostgreSQL's WAL writer a moment later (PROJECTION.WAIT's latency is not
-// a WAL flush shared with every other writer of the server). A crash of
-// PostgreSQL may lose the newest transactions, whole, their checkpoint
-// with them, and the projector applies their events again.
+// in its own transaction. A commit returns once PostgreSQL has made it
+// durable as its settings say (synchronous_commit).
 func OpenPostgres(ctx context.Context, dsn string) (DB, error) {
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqldb: postgres: %w", err)
-	}
-	if _, set := cfg.ConnConfig.RuntimeParams["synchronous_commit"]; !set {
-		cfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

@@ -28,10 +28,7 @@ func TestMultiAsRedis(t *testing.T) {
 	rs := startRedis(t)
 	fs := startServer(t, "")
 	for _, proto := range []int{2, 3} {
-		rcl, fcl := redisClient(t, rs, proto), fs.Client(proto)
-		rc, fc := rcl.Conn(), fcl.Conn()
-		defer rc.Close()
-		defer fc.Close()
+		_, _, rc, fc := clientPair(t, rs, fs, proto)
 		// Other connections move the watched key and stream.
 		rother, fother := redisClient(t, rs, proto), fs.Client(proto)
 		key := fmt.Sprint("account:w", proto)
@@ -263,6 +260,19 @@ func TestCrashDuringTransfers(t *testing.T) {
 	s2.Stop()
 }
 
+// clientPair is a client of Redis and one of foldb in protocol proto, and
+// one connection of each for the steps that must share a connection
+// (MULTI ... EXEC), closed when the test ends.
+func clientPair(t *testing.T, rs *redisServer, fs *Server, proto int) (rcl, fcl *redis.Client, rc, fc *redis.Conn) {
+	rcl, fcl = redisClient(t, rs, proto), fs.Client(proto)
+	rc, fc = rcl.Conn(), fcl.Conn()
+	t.Cleanup(func() {
+		rc.Close()
+		fc.Close()
+	})
+	return rcl, fcl, rc, fc
+}
+
 func (o outcome) String() string {
 	return [...]string{"unanswered", "answered", "refused"}[o]
 }
@@ -274,10 +284,7 @@ func TestMultiXAckAsRedis(t *testing.T) {
 	rs := startRedis(t)
 	fs := startServer(t, "")
 	for _, proto := range []int{2, 3} {
-		rcl, fcl := redisClient(t, rs, proto), fs.Client(proto)
-		rc, fc := rcl.Conn(), fcl.Conn()
-		defer rc.Close()
-		defer fc.Close()
+		rcl, fcl, rc, fc := clientPair(t, rs, fs, proto)
 		key := fmt.Sprint("acct:x", proto)
 		first := uint64(1 + 2*(proto-2)) // a fresh server: two events per protocol
 		id := func(i uint64) string { return fmt.Sprintf("%d-0", first+i) }

@@ -295,14 +295,25 @@ type eventSchemaError struct {
 	reason string
 }
 
+// schemaError parses text and returns its SchemaError, or nil after
+// failing the test (as Errorf) when ParseSchema gives none.
+func schemaError(t *testing.T, name, text string) *SchemaError {
+	t.Helper()
+	_, err := ParseSchema(text)
+	var se *SchemaError
+	if !errors.As(err, &se) {
+		t.Errorf("%s: got %v, want a SchemaError", name, err)
+		return nil
+	}
+	return se
+}
+
 // checkEventSchemaErrors parses each text and checks its SchemaError.
 func checkEventSchemaErrors(t *testing.T, cases []eventSchemaError) {
 	t.Helper()
 	for _, c := range cases {
-		_, err := ParseSchema(c.text)
-		var se *SchemaError
-		if !errors.As(err, &se) {
-			t.Errorf("%s: got %v, want a SchemaError", c.name, err)
+		se := schemaError(t, c.name, c.text)
+		if se == nil {
 			continue
 		}
 		if se.Line != c.want.Line || se.Entity != "" || se.Event != c.want.Event || se.Field != c.want.Field || !strings.Contains(se.Reason, c.reason) {

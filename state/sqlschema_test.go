@@ -1,7 +1,6 @@
 package state
 
 import (
-	"errors"
 	"strings"
 	"testing"
 
@@ -111,10 +110,9 @@ func TestSQLProjectionErrors(t *testing.T) {
 			if strings.HasPrefix(c.sql, "entities:") {
 				text = c.sql
 			}
-			_, err := ParseSchema(text)
-			var se *SchemaError
-			if !errors.As(err, &se) {
-				t.Fatalf("err %v", err)
+			se := schemaError(t, c.name, text)
+			if se == nil {
+				return
 			}
 			if !strings.Contains(se.Error(), c.want) || (c.line > 0 && se.Line != c.line) {
 				t.Fatalf("got %q (line %d), want %q at line %d", se.Error(), se.Line, c.want, c.line)

@@ -252,6 +252,21 @@ func (x *index) Delete(id string) {
 	x.n--
 }
 
+// scan calls fn for each entity of the page until it returns false, and
+// reports whether it went through them all. It asks for each entity's
+// memory prefetchAhead slots before it reads it.
+func (p *page) scan(fn func(Entity) bool) bool {
+	for j, t := range p.tags {
+		if j+prefetchAhead < len(p.slots) {
+			prefetchEntity(p.slots[j+prefetchAhead])
+		}
+		if t != 0 && !fn(p.slots[j]) {
+			return false
+		}
+	}
+	return true
+}
+
 func (p *page) each(fn func(Entity)) {
 	for i, t := range p.tags {
 		if t != 0 {
@@ -295,13 +310,8 @@ func (x *index) Parts(k int) []func(func(Entity) bool) {
 					i = first + span // the part before has it
 					continue
 				}
-				for j, t := range p.tags {
-					if j+prefetchAhead < len(p.slots) {
-						prefetchEntity(p.slots[j+prefetchAhead])
-					}
-					if t != 0 && !fn(p.slots[j]) {
-						return
-					}
+				if !p.scan(fn) {
+					return
 				}
 				i += span
 			}
@@ -315,13 +325,8 @@ func (x *index) Parts(k int) []func(func(Entity) bool) {
 func (x *index) Scan(fn func(Entity) bool) {
 	for i := 0; i < len(x.dir); {
 		p := x.dir[i]
-		for j, t := range p.tags {
-			if j+prefetchAhead < len(p.slots) {
-				prefetchEntity(p.slots[j+prefetchAhead])
-			}
-			if t != 0 && !fn(p.slots[j]) {
-				return
-			}
+		if !p.scan(fn) {
+			return
 		}
 		i += 1 << (x.depth - p.depth)
 	}

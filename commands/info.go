@@ -118,6 +118,7 @@ func infoMemory(c *Ctx, b *strings.Builder) {
 		indexBytes += t.IndexBytes
 	}
 	field(b, "index_bytes", indexBytes)
+	field(b, "aggregate_column_bytes", c.Env.State.Store().ColumnBytes())
 	field(b, "go_gc_cycles", m.NumGC)
 	field(b, "mem_allocator", "go")
 }

@@ -77,6 +77,9 @@ type aggregator struct {
 	group  int      // the GROUPBY field's place in names (-1: none)
 	vals   [][]byte
 	buf    []byte
+	cols   []*column // addPage's
+	accs   []*aggAcc // addPage's: the group of each GROUPBY code
+	zeros  []uint16  // addPage's codes when there is no GROUPBY
 	groups map[string]*aggAcc
 	// byRaw finds a group by its value as written, without the order key
 	// (values written apart, as 2 and 2.0, are one group: each finds it).
@@ -122,17 +125,7 @@ func (ag *aggregator) add(e Entity) bool {
 	if ag.group >= 0 {
 		raw = ag.vals[ag.group]
 	}
-	g := ag.byRaw[string(raw)]
-	if g == nil {
-		ag.buf = appendOrderKey(ag.buf[:0], raw)
-		if g = ag.groups[string(ag.buf)]; g == nil {
-			g = ag.newAcc(string(raw), string(ag.buf))
-			ag.groups[g.key] = g
-		}
-		if len(ag.byRaw) < maxRawGroups {
-			ag.byRaw[string(raw)] = g
-		}
-	}
+	g := ag.groupOf(raw)
 	g.count++
 	for i, r := range ag.a.Reducers {
 		if ag.field[i] < 0 {
@@ -154,6 +147,106 @@ func (ag *aggregator) add(e Entity) bool {
 				g.mmKeys[i], g.minmax[i] = string(ag.buf), string(v)
 			}
 		}
+	}
+	return true
+}
+
+// groupOf returns the group of a GROUPBY value as written (nil: missing).
+func (ag *aggregator) groupOf(raw []byte) *aggAcc {
+	g := ag.byRaw[string(raw)]
+	if g == nil {
+		ag.buf = appendOrderKey(ag.buf[:0], raw)
+		if g = ag.groups[string(ag.buf)]; g == nil {
+			g = ag.newAcc(string(raw), string(ag.buf))
+			ag.groups[g.key] = g
+		}
+		if len(ag.byRaw) < maxRawGroups {
+			ag.byRaw[string(raw)] = g
+		}
+	}
+	return g
+}
+
+// byColumns reports whether the aggregation can read pages' columns
+// (columns.go) instead of the entities: every entity counts (no WHERE) and
+// every reducer is a COUNT, SUM or AVG.
+func (ag *aggregator) byColumns() bool {
+	if ag.m.w != nil {
+		return false
+	}
+	for _, r := range ag.a.Reducers {
+		if r.Op == "MIN" || r.Op == "MAX" {
+			return false
+		}
+	}
+	return true
+}
+
+// colKeys are the columns an aggregation by columns reads: the GROUPBY
+// field's values first, when there is one, then the numbers of the
+// reducers' fields, one per reducer (nil for a COUNT).
+func (ag *aggregator) colKeys() []colKey {
+	var keys []colKey
+	if ag.group >= 0 {
+		keys = append(keys, colKey{ag.a.GroupBy, colValues})
+	}
+	for _, r := range ag.a.Reducers {
+		if r.Op != "COUNT" {
+			keys = append(keys, colKey{r.Field, colNumbers})
+		}
+	}
+	return keys
+}
+
+// addPage folds a page's entities by its columns, a column at a time.
+func (ag *aggregator) addPage(p *page, keys []colKey) bool {
+	ag.cols = p.columnsOf(keys, ag.cols)
+	nums := ag.cols
+	var codes []uint16
+	var dict []string
+	if ag.group >= 0 {
+		codes, dict, nums = ag.cols[0].codes, ag.cols[0].dict, ag.cols[1:]
+	} else {
+		if len(ag.zeros) < p.n {
+			ag.zeros = make([]uint16, p.n)
+		}
+		codes = ag.zeros[:p.n]
+	}
+	if n := 1 + len(dict); cap(ag.accs) < n {
+		ag.accs = make([]*aggAcc, n)
+	} else {
+		ag.accs = ag.accs[:n]
+		clear(ag.accs)
+	}
+	// Each code finds its group when an entity first has it, as add
+	// finds them: the group of values written apart (null and a missing
+	// field, 2 and 2.0) is named by the first one read.
+	accs := ag.accs
+	for _, code := range codes {
+		g := accs[code]
+		if g == nil {
+			var raw []byte
+			if code > 0 {
+				raw = stringBytes(dict[code-1])
+			}
+			g = ag.groupOf(raw)
+			accs[code] = g
+		}
+		g.count++
+	}
+	c := 0
+	for i, r := range ag.a.Reducers {
+		if r.Op == "COUNT" {
+			continue
+		}
+		for j, f := range nums[c].nums[:len(codes)] {
+			if f == f { // NaN: not a number
+				g := accs[codes[j]]
+				g.sums[i] += f
+				g.nums[i]++
+			}
+		}
+		c++
 	}
 	return true
 }
@@ -201,11 +294,12 @@ func (s *Store) Aggregate(a Aggregate) ([]AggRow, error) {
 	if tv := s.viewTable(a.Type); tv != nil && tv.idx.Len() >= parallelAggregate {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return s.aggregate(a, workers)
+	return s.aggregate(a, workers, true)
 }
 
-// aggregate is Aggregate with a scan split over this many goroutines.
-func (s *Store) aggregate(a Aggregate, workers int) ([]AggRow, error) {
+// aggregate is Aggregate with a scan split over this many goroutines,
+// reading the pages' columns when it can and columns is set.
+func (s *Store) aggregate(a Aggregate, workers int, columns bool) ([]AggRow, error) {
 	m, err := newMatcher(a.Where)
 	if err != nil {
 		return nil, err
@@ -220,10 +314,11 @@ func (s *Store) aggregate(a Aggregate, workers int) ([]AggRow, error) {
 		if ag.m, err = m.exactly(p.exact); err != nil {
 			return nil, err
 		}
-		if p.fi != nil || workers < 2 {
+		columns := columns && p.fi == nil && ag.byColumns()
+		if p.fi != nil || (workers < 2 && !columns) {
 			p.source(tv, false)(ag.add)
 		} else {
-			parts := tv.idx.Parts(workers)
+			parts := tv.idx.pageParts(workers)
 			ags := make([]*aggregator, len(parts))
 			var wg sync.WaitGroup
 			for w, part := range parts {
@@ -235,7 +330,12 @@ func (s *Store) aggregate(a Aggregate, workers int) ([]AggRow, error) {
 					}
 					ags[w] = newAggregator(&a, wm)
 				}
-				wg.Go(func() { part(ags[w].add) })
+				fold := func(pg *page) bool { return pg.scan(ags[w].add) }
+				if columns {
+					keys := ag.colKeys()
+					fold = func(pg *page) bool { return ags[w].addPage(pg, keys) }
+				}
+				wg.Go(func() { part(fold) })
 			}
 			wg.Wait()
 			for _, o := range ags[1:] {

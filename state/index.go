@@ -3,6 +3,7 @@ package state
 import (
 	"hash/maphash"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -38,6 +39,7 @@ type page struct {
 	n     int
 	tags  []uint8 // 0 empty, else tagOf(hash)
 	slots []Entity
+	cols  atomic.Pointer[pageCols] // read out by aggregations (columns.go)
 }
 
 const (
@@ -295,14 +297,26 @@ func (x *index) fork() *index {
 
 // Parts divides the index into at most k parts of about the same number
 // of directory entries, each a scan of its own pages, for scans on several
-// goroutines at once. A page that fills several entries belongs to the
-// part of its first one.
+// goroutines at once.
 func (x *index) Parts(k int) []func(func(Entity) bool) {
+	pages := x.pageParts(k)
+	parts := make([]func(func(Entity) bool), len(pages))
+	for w, pp := range pages {
+		parts[w] = func(fn func(Entity) bool) {
+			pp(func(p *page) bool { return p.scan(fn) })
+		}
+	}
+	return parts
+}
+
+// pageParts is Parts page by page. A page that fills several directory
+// entries belongs to the part of its first one.
+func (x *index) pageParts(k int) []func(func(*page) bool) {
 	k = max(min(k, len(x.dir)), 1)
-	parts := make([]func(func(Entity) bool), k)
+	parts := make([]func(func(*page) bool), k)
 	for w := range k {
 		lo, hi := w*len(x.dir)/k, (w+1)*len(x.dir)/k
-		parts[w] = func(fn func(Entity) bool) {
+		parts[w] = func(fn func(*page) bool) {
 			for i := lo; i < hi; {
 				p := x.dir[i]
 				span := 1 << (x.depth - p.depth)
@@ -310,7 +324,7 @@ func (x *index) Parts(k int) []func(func(Entity) bool) {
 					i = first + span // the part before has it
 					continue
 				}
-				if !p.scan(fn) {
+				if !fn(p) {
 					return
 				}
 				i += span
@@ -323,9 +337,14 @@ func (x *index) Parts(k int) []func(func(Entity) bool) {
 // Scan calls fn for each entity, in no particular order, until it returns
 // false.
 func (x *index) Scan(fn func(Entity) bool) {
+	x.eachPage(func(p *page) bool { return p.scan(fn) })
+}
+
+// eachPage calls fn for each page until it returns false.
+func (x *index) eachPage(fn func(*page) bool) {
 	for i := 0; i < len(x.dir); {
 		p := x.dir[i]
-		if !p.scan(fn) {
+		if !fn(p) {
 			return
 		}
 		i += 1 << (x.depth - p.depth)

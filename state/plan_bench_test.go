@@ -167,15 +167,38 @@ func BenchmarkPublishRepriced(b *testing.B) {
 }
 
 // BenchmarkAggregate: ENTITY.AGGREGATE product GROUPBY category REDUCE
-// COUNT SUM stock, a scan of every entity.
+// COUNT SUM stock over every entity: /entities reads the entities' JSON,
+// /columns the pages' columns an earlier aggregation stored, /cold builds
+// them first (the first aggregation after a restart, or after writes to
+// every page).
 func BenchmarkAggregate(b *testing.B) {
 	_, plain := productStores(b)
-	b.ReportAllocs()
-	for b.Loop() {
-		rows, err := plain.Aggregate(Aggregate{Type: "product", GroupBy: "category", Reducers: []Reducer{{Op: "COUNT"}, {Op: "SUM", Field: "stock"}}})
-		if err != nil || len(rows) != 50 {
-			b.Fatalf("%d rows, %v", len(rows), err)
-		}
+	agg := Aggregate{Type: "product", GroupBy: "category", Reducers: []Reducer{{Op: "COUNT"}, {Op: "SUM", Field: "stock"}}}
+	for _, c := range []struct {
+		name    string
+		columns bool
+		cold    bool
+	}{{"entities", false, false}, {"columns", true, false}, {"cold", true, true}} {
+		b.Run(c.name, func(b *testing.B) {
+			workers := runtime.GOMAXPROCS(0)
+			if c.columns && !c.cold {
+				if _, err := plain.aggregate(agg, workers, true); err != nil { // stores the columns
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if c.cold {
+					b.StopTimer()
+					plain.viewTable("product").idx.eachPage(func(p *page) bool { p.cols.Store(nil); return true })
+					b.StartTimer()
+				}
+				rows, err := plain.aggregate(agg, workers, c.columns)
+				if err != nil || len(rows) != 50 {
+					b.Fatalf("%d rows, %v", len(rows), err)
+				}
+			}
+		})
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -247,7 +248,7 @@ func TestAggregateAgainstScan(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Split over goroutines, as a large type is: the same rows.
-		if split, err := ps.s.aggregate(agg, 1+i%4); err != nil || !reflect.DeepEqual(split, rows) {
+		if split, err := ps.s.aggregate(agg, 1+i%4, true); err != nil || !reflect.DeepEqual(split, rows) {
 			t.Fatalf("%+v over %d goroutines: %v, %v; want %v", agg, 1+i%4, split, err, rows)
 		}
 		all := q
@@ -316,6 +317,72 @@ func TestAggregateAgainstScan(t *testing.T) {
 				t.Fatalf("%q GROUPBY %q group %d (%s): %v, want %v", q.Where, group, j, rows[j].Group, rows[j].Values, w)
 			}
 		}
+	}
+}
+
+// TestAggregateByColumns: an aggregation that reads the pages' columns
+// gives what one that reads the entities gives, while writes between
+// aggregations change, add and delete entities, and pages split, over
+// views taken before and after the writes.
+func TestAggregateByColumns(t *testing.T) {
+	ps := newPropStore(t, 11, 3000)
+	ps.write(3000)
+	ps.s.Live()
+	reducers := [][]Reducer{
+		{{Op: "COUNT"}},
+		{{Op: "COUNT"}, {Op: "SUM", Field: "price"}, {Op: "AVG", Field: "price"}},
+		{{Op: "SUM", Field: "x"}, {Op: "AVG", Field: "category"}, {Op: "SUM", Field: "price"}},
+	}
+	groups := []string{"", "category", "x", "price", "name", "missing"}
+	for i := range 120 {
+		agg := Aggregate{Type: "p", GroupBy: groups[i%len(groups)], Reducers: reducers[i%len(reducers)]}
+		workers := 1 + i%3
+		got, err := ps.s.aggregate(agg, workers, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := ps.s.aggregate(agg, workers, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%+v over %d goroutines, by columns:\n%v\nby entities:\n%v", agg, workers, got, want)
+		}
+		if i%7 == 0 { // aggregations at once store their columns in the same pages
+			other := Aggregate{Type: "p", GroupBy: groups[(i+1)%len(groups)], Reducers: reducers[(i+1)%len(reducers)]}
+			var wg sync.WaitGroup
+			var a, b []AggRow
+			wg.Go(func() { a, _ = ps.s.aggregate(agg, workers, true) })
+			wg.Go(func() { b, _ = ps.s.aggregate(other, 2, true) })
+			wg.Wait()
+			wantB, _ := ps.s.aggregate(other, 2, false)
+			if !reflect.DeepEqual(a, want) || !reflect.DeepEqual(b, wantB) {
+				t.Fatalf("aggregations at once: %v, %v; want %v, %v", a, b, want, wantB)
+			}
+		}
+		if i%5 == 4 {
+			ps.write(1 + ps.r.IntN(400))
+		}
+	}
+	// With no write between them, the second aggregation reads the
+	// columns the first stored, and builds none.
+	agg := Aggregate{Type: "p", GroupBy: "category", Reducers: reducers[1]}
+	if _, err := ps.s.aggregate(agg, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	tv := ps.s.viewTable("p")
+	if tv.idx.ColumnBytes() == 0 {
+		t.Fatal("no page kept its columns")
+	}
+	var before []*pageCols
+	tv.idx.eachPage(func(p *page) bool { before = append(before, p.cols.Load()); return true })
+	if _, err := ps.s.aggregate(agg, 2, true); err != nil {
+		t.Fatal(err)
+	}
+	var after []*pageCols
+	tv.idx.eachPage(func(p *page) bool { after = append(after, p.cols.Load()); return true })
+	if !slices.Equal(before, after) {
+		t.Fatal("the second aggregation built its columns again")
 	}
 }
 

@@ -41,6 +41,18 @@ func (s *Store) Types() []TypeCount {
 	return out
 }
 
+// ColumnBytes estimates the memory that aggregations' columns hold in the
+// entity tables as published (columns.go).
+func (s *Store) ColumnBytes() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	n := 0
+	for _, t := range s.tables {
+		n += t.idx.ColumnBytes()
+	}
+	return n
+}
+
 // Len counts a type's entities.
 func (s *Store) Len(typ string) int {
 	s.mu.RLock()

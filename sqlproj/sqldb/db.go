@@ -123,6 +123,11 @@ type Tx interface {
 	Clear(name string) error
 	// SetCheckpoint writes a projection's checkpoint row.
 	SetCheckpoint(c Checkpoint) error
+	// MoveCheckpoint writes a projection's checkpoint row over the one at
+	// position from in c's generation, and fails with ErrCheckpointMoved
+	// when the row is not that one: the database lost commits the
+	// projector saw confirmed, or another writer moved it.
+	MoveCheckpoint(c Checkpoint, from uint64) error
 	// DeleteCheckpoint removes a projection's checkpoint row.
 	DeleteCheckpoint(projection string) error
 	Commit() error

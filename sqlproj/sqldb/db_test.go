@@ -498,6 +498,27 @@ func TestCheckpoints(t *testing.T) {
 		if q, ok, _ := db.Checkpoint(ctx, "q"); !ok || q.Updated.IsZero() {
 			t.Fatalf("checkpoint q %+v %v: no time", q, ok)
 		}
+		// MoveCheckpoint moves it only from where it is, in its generation.
+		moved := c
+		moved.Position = 12
+		for _, from := range []struct {
+			position, generation uint64
+		}{{8, 3}, {9, 4}, {10, 3}} {
+			tx, _ := db.Begin(ctx)
+			wrong := moved
+			wrong.Generation = from.generation
+			if err := tx.MoveCheckpoint(wrong, from.position); !errors.Is(err, ErrCheckpointMoved) {
+				t.Fatalf("checkpoint moved from %d of generation %d, at 9 of 3: %v", from.position, from.generation, err)
+			}
+			tx.Rollback()
+		}
+		in(t, db, func(tx Tx) error { return tx.MoveCheckpoint(moved, 9) })
+		if got, _, _ := db.Checkpoint(ctx, "p"); got.Position != 12 || got.Definition != "d2" || got.Generation != 3 {
+			t.Fatalf("checkpoint %+v after a move to 12", got)
+		}
+		if got, _, _ := db.Checkpoint(ctx, "q"); got.Position != 1 {
+			t.Fatalf("checkpoint q %+v after a move of p", got)
+		}
 		in(t, db, func(tx Tx) error { return tx.DeleteCheckpoint("p") })
 		if _, ok, _ := db.Checkpoint(ctx, "p"); ok {
 			t.Fatal("a deleted checkpoint")

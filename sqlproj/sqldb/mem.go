@@ -43,6 +43,25 @@ func (m *Mem) SetFail(err error) {
 	m.mu.Unlock()
 }
 
+// Save returns a function that takes the database back to what it holds
+// now, as a server that lost the commits it had confirmed since (a crash
+// with fsync or synchronous_commit off).
+func (m *Mem) Save() (restore func()) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	tables, checks := map[string]*memTable{}, maps.Clone(m.checks)
+	for n, t := range m.tables {
+		tables[n] = t.clone()
+	}
+	return func() {
+		m.txMu.Lock()
+		defer m.txMu.Unlock()
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.tables, m.checks = tables, checks
+	}
+}
+
 func (m *Mem) failing() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -244,6 +263,16 @@ func (tx *memTx) SetCheckpoint(c Checkpoint) error {
 	}
 	tx.checks[c.Projection] = c
 	return nil
+}
+
+func (tx *memTx) MoveCheckpoint(c Checkpoint, from uint64) error {
+	if err := tx.check(); err != nil {
+		return err
+	}
+	if have, ok := tx.checks[c.Projection]; !ok || have.Position != from || have.Generation != c.Generation {
+		return fmt.Errorf("%w: %q is not at position %d of generation %d", ErrCheckpointMoved, c.Projection, from, c.Generation)
+	}
+	return tx.SetCheckpoint(c)
 }
 
 func (tx *memTx) DeleteCheckpoint(projection string) error {

@@ -24,6 +24,10 @@ const maxRowsPerStatement = 1000
 // Rollback.
 var ErrTxDone = errors.New("sqldb: transaction already committed or rolled back")
 
+// ErrCheckpointMoved is MoveCheckpoint's error when the checkpoint row is
+// not at the position the projector last wrote.
+var ErrCheckpointMoved = errors.New("sqldb: the checkpoint is not the one last written")
+
 // dialect is what differs between the databases in the statements this
 // package writes and the values it sends.
 type dialect struct {
@@ -44,7 +48,7 @@ type dialect struct {
 	existsSQL, checkpointDDL string
 	// The checkpoint table's statements with the dialect's parameters:
 	// bound fills them.
-	checkpointSelect, checkpointUpsert, checkpointDelete string
+	checkpointSelect, checkpointUpsert, checkpointMove, checkpointDelete string
 }
 
 // bound is d with its statements' parameters written in d's form.
@@ -52,6 +56,7 @@ func bound(d dialect) dialect {
 	d.existsSQL = d.bind(d.existsSQL)
 	d.checkpointSelect = d.bind(checkpointSelectSQL)
 	d.checkpointUpsert = d.bind(checkpointUpsertSQL)
+	d.checkpointMove = d.bind(checkpointMoveSQL)
 	d.checkpointDelete = d.bind(checkpointDeleteSQL)
 	return d
 }

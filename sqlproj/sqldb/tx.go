@@ -1,9 +1,13 @@
 package sqldb
 
 import (
+	"database/sql"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // conn is what a transaction does in its database's own way: run one
@@ -170,8 +174,34 @@ const (
 		VALUES (?, ?, ?, ?, ?, ?)
 		ON CONFLICT (projection) DO UPDATE SET position = excluded.position, table_name = excluded.table_name,
 			definition = excluded.definition, generation = excluded.generation, updated_at = excluded.updated_at`
+	checkpointMoveSQL = `UPDATE ` + CheckpointTable + ` SET position = ?, table_name = ?, definition = ?, updated_at = ?
+		WHERE projection = ? AND position = ? AND generation = ? RETURNING position`
 	checkpointDeleteSQL = `DELETE FROM ` + CheckpointTable + ` WHERE projection = ?`
 )
+
+// MoveCheckpoint costs no more round trips than SetCheckpoint: the
+// update's condition is the check, and the row it returns says it held.
+func (x *txn) MoveCheckpoint(c Checkpoint, from uint64) error {
+	if err := checkCheckpoint(c); err != nil {
+		return err
+	}
+	if c.Updated.IsZero() {
+		c.Updated = time.Now()
+	}
+	if x.done {
+		return ErrTxDone
+	}
+	var at int64
+	err := x.c.queryRow(x.d.checkpointMove, []any{int64(c.Position), c.Table, c.Definition, x.d.value(c.Updated),
+		c.Projection, int64(from), int64(c.Generation)}, &at)
+	switch {
+	case errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows):
+		return fmt.Errorf("%w: %q is not at position %d of generation %d", ErrCheckpointMoved, c.Projection, from, c.Generation)
+	case err != nil:
+		return fmt.Errorf("sqldb: checkpoint of %q: %w", c.Projection, err)
+	}
+	return nil
+}
 
 func (x *txn) SetCheckpoint(c Checkpoint) error {
 	if err := checkCheckpoint(c); err != nil {

@@ -173,6 +173,9 @@ func (x *faultTx) Clear(name string) error { return x.do(func() error { return x
 func (x *faultTx) SetCheckpoint(c sqldb.Checkpoint) error {
 	return x.do(func() error { return x.tx.SetCheckpoint(c) })
 }
+func (x *faultTx) MoveCheckpoint(c sqldb.Checkpoint, from uint64) error {
+	return x.do(func() error { return x.tx.MoveCheckpoint(c, from) })
+}
 func (x *faultTx) DeleteCheckpoint(projection string) error {
 	return x.do(func() error { return x.tx.DeleteCheckpoint(projection) })
 }

@@ -562,7 +562,7 @@ func (p *projector) applyEvents(db sqldb.DB) (more bool, err error) {
 			return false, err
 		}
 	}
-	if err := tx.SetCheckpoint(p.checkpoint(scanned, p.generationNow())); err != nil {
+	if err := tx.MoveCheckpoint(p.checkpoint(scanned, p.generationNow()), from-1); err != nil {
 		return false, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -592,6 +592,7 @@ func (p *projector) applyChanges(db sqldb.DB) (more bool, err error) {
 	p.mu.Lock()
 	for len(p.queue) > 0 && p.queue[0].last <= p.position {
 		p.queued -= len(p.queue[0].changes)
+		p.queueFrom = p.queue[0].last // a checkpoint read again before it needs a resync
 		p.queue = p.queue[1:]
 	}
 	empty := len(p.queue) == 0
@@ -648,6 +649,7 @@ func (p *projector) applyChanges(db sqldb.DB) (more bool, err error) {
 	p.mu.Lock()
 	for len(p.queue) > 0 && p.queue[0].last <= to {
 		p.queued -= len(p.queue[0].changes)
+		p.queueFrom = p.queue[0].last // a checkpoint read again before it needs a resync
 		p.queue = p.queue[1:]
 	}
 	if len(p.queue) == 0 {
@@ -677,7 +679,10 @@ func (p *projector) write(db sqldb.DB, rows [][]any, deleted []any, to uint64) e
 	return p.writeIn(tx, rows, deleted, to)
 }
 
-// writeIn is write in tx, which it commits.
+// writeIn is write in tx, which it commits. The checkpoint moves from the
+// projector's position: a database that lost commits the projector saw
+// confirmed (or one another writer moves) fails the write, and the
+// projector reads its checkpoint again before the next.
 func (p *projector) writeIn(tx sqldb.Tx, rows [][]any, deleted []any, to uint64) error {
 	t := p.table(p.def.Table, p.generationNow())
 	if len(rows) > 0 {
@@ -690,7 +695,10 @@ func (p *projector) writeIn(tx sqldb.Tx, rows [][]any, deleted []any, to uint64)
 			return err
 		}
 	}
-	if err := tx.SetCheckpoint(p.checkpoint(to, p.generationNow())); err != nil {
+	p.mu.Lock()
+	from := p.position
+	p.mu.Unlock()
+	if err := tx.MoveCheckpoint(p.checkpoint(to, p.generationNow()), from); err != nil {
 		return err
 	}
 	return tx.Commit()

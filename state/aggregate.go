@@ -70,17 +70,18 @@ type aggAcc struct {
 // aggregator folds entities into groups. Each goroutine of a parallel
 // scan has its own; merge joins them.
 type aggregator struct {
-	a      *Aggregate
-	m      *matcher
-	names  []string // the fields read: the GROUPBY field (first, when set) and the reducers'
-	field  []int    // per reducer, its field's place in names (-1: COUNT)
-	group  int      // the GROUPBY field's place in names (-1: none)
-	vals   [][]byte
-	buf    []byte
-	cols   []*column // addPage's
-	accs   []*aggAcc // addPage's: the group of each GROUPBY code
-	zeros  []uint16  // addPage's codes when there is no GROUPBY
-	groups map[string]*aggAcc
+	a       *Aggregate
+	m       *matcher
+	names   []string // the fields read: the GROUPBY field (first, when set) and the reducers'
+	field   []int    // per reducer, its field's place in names (-1: COUNT)
+	group   int      // the GROUPBY field's place in names (-1: none)
+	vals    [][]byte
+	buf     []byte
+	cols    []*column // addPage's
+	accs    []*aggAcc // addPage's: the group of each GROUPBY code
+	zeros   []uint16  // addPage's codes when there is no GROUPBY
+	scratch colScratch
+	groups  map[string]*aggAcc
 	// byRaw finds a group by its value as written, without the order key
 	// (values written apart, as 2 and 2.0, are one group: each finds it).
 	byRaw map[string]*aggAcc
@@ -200,7 +201,7 @@ func (ag *aggregator) colKeys() []colKey {
 
 // addPage folds a page's entities by its columns, a column at a time.
 func (ag *aggregator) addPage(p *page, keys []colKey) bool {
-	ag.cols = p.columnsOf(keys, ag.cols)
+	ag.cols = p.columnsOf(keys, ag.cols, &ag.scratch)
 	nums := ag.cols
 	var codes []uint16
 	var dict []string

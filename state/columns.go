@@ -73,7 +73,7 @@ const maxPageColumns = 8
 
 // columnsOf returns the page's columns for keys, in their order, building
 // and storing those it lacks, into out's memory.
-func (p *page) columnsOf(keys []colKey, out []*column) []*column {
+func (p *page) columnsOf(keys []colKey, out []*column, sc *colScratch) []*column {
 	out = out[:0]
 	have := p.cols.Load()
 	var missing []colKey
@@ -87,7 +87,7 @@ func (p *page) columnsOf(keys []colKey, out []*column) []*column {
 	if len(missing) == 0 {
 		return out
 	}
-	built := p.buildColumns(missing)
+	built := p.buildColumns(missing, sc)
 	next := &pageCols{keys: missing, cols: built}
 	if have != nil && len(have.keys)+len(missing) <= maxPageColumns {
 		next.keys = append(slices.Clone(have.keys), missing...)
@@ -104,9 +104,15 @@ func (p *page) columnsOf(keys []colKey, out []*column) []*column {
 	return out
 }
 
+// colScratch is the memory a reader reuses from one page's build to the
+// next: a map per dictionary, from a value to its code.
+type colScratch struct {
+	codes []map[string]uint16
+}
+
 // buildColumns reads the columns of keys out of the page's entities,
 // in keys' order.
-func (p *page) buildColumns(keys []colKey) []*column {
+func (p *page) buildColumns(keys []colKey, sc *colScratch) []*column {
 	var names []string
 	field := make([]int, len(keys)) // each key's field's place in names
 	for i, k := range keys {
@@ -117,12 +123,15 @@ func (p *page) buildColumns(keys []colKey) []*column {
 	}
 	nan := math.NaN()
 	cols := make([]*column, len(keys))
-	codes := make([]map[string]uint16, len(keys))
+	for len(sc.codes) < len(keys) {
+		sc.codes = append(sc.codes, map[string]uint16{})
+	}
+	codes := sc.codes[:len(keys)]
 	for i, k := range keys {
 		switch k.kind {
 		case colValues:
 			cols[i] = &column{codes: make([]uint16, p.n)}
-			codes[i] = map[string]uint16{}
+			clear(codes[i])
 		case colNumbers:
 			cols[i] = &column{nums: make([]float64, p.n)}
 			for j := range cols[i].nums {

@@ -105,6 +105,8 @@ type Env struct {
 	Projections Projections
 	// SlowLog keeps the commands that ran too long (SLOWLOG).
 	SlowLog *SlowLog
+	// AggregateColumnMemory is the setting aggregate-column-memory.
+	AggregateColumnMemory atomic.Int64
 }
 
 // Server is what the server package offers to commands that act on the

@@ -346,6 +346,7 @@ func parseAggregate(args [][]byte) (state.Aggregate, error) {
 // RESP2): the GROUPBY field's value as JSON (nil when missing), then each
 // reducer's figure under its name.
 func runAggregate(c *Ctx, a state.Aggregate) {
+	a.ColumnMemory = c.Env.AggregateColumnMemory.Load()
 	rows, err := c.Env.State.Store().Aggregate(a)
 	if err != nil {
 		c.Error(err)

@@ -44,6 +44,8 @@ var table = settings.New(DefaultOptions(), []settings.Setting[Options]{
 		Value: settings.Bytes(func(o *Options) *int64 { return &o.ProtoMaxBulkLen }, 1<<20)},
 	{Name: "pubsub-output-limit", Doc: "bytes of messages a Pub/Sub subscriber may leave unread before it is disconnected (Redis's client-output-buffer-limit pubsub)",
 		Value: settings.Bytes(func(o *Options) *int64 { return &o.PubSubOutputLimit }, 1<<10)},
+	{Name: "aggregate-column-memory", Doc: "memory each entity type's table may hold in the columns that ENTITY.AGGREGATE keeps to read the next aggregation without the entities (0: none are kept)", Runtime: true,
+		Value: settings.Bytes(func(o *Options) *int64 { return &o.AggregateColumnMemory }, 0)},
 	{Name: "max-event-size", Doc: "largest event (type + data + meta)",
 		Value: settings.Bytes(func(o *Options) *int { return &o.MaxEventSize }, 0)},
 	{Name: "max-events-per-append", Doc: "most events in one EVENT.APPEND",
@@ -131,6 +133,10 @@ func (s *Server) ConfigSet(name, value string) error {
 		s.rearmIdleTimeouts(o.Timeout)
 	}
 	s.env.SlowLog.Configure(int64(o.SlowlogSlowerThan), o.SlowlogMaxLen)
+	s.env.AggregateColumnMemory.Store(o.AggregateColumnMemory)
+	if o.AggregateColumnMemory < old.AggregateColumnMemory {
+		s.env.State.Store().DropColumns() // the next aggregations build within the new bound
+	}
 	return nil
 }
 

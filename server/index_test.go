@@ -115,6 +115,14 @@ func TestIndexedQueries(t *testing.T) {
 	if got := sumOf(`"a"`); got != sumA {
 		t.Fatalf("sum(price) of a back at the old price: %s, want %s", got, sumA)
 	}
+	// aggregate-column-memory 0 lets go of them, and keeps none after.
+	do(t, rc, "CONFIG", "SET", "aggregate-column-memory", "0")
+	if got := sumOf(`"a"`); got != sumA {
+		t.Fatalf("sum(price) of a without columns: %s, want %s", got, sumA)
+	}
+	if info := do(t, rc, "INFO", "memory").(string); !strings.Contains(info, "aggregate_column_bytes:0\r\n") {
+		t.Fatalf("INFO memory with aggregate-column-memory 0: %s", info)
+	}
 
 	do(t, rc, "SAVE")
 	do(t, rc, "EVENT.APPEND", "product:0", "Repriced", `{"price":15}`) // after the snapshot: replayed

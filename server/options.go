@@ -33,9 +33,12 @@ type Options struct {
 	ProtoMaxBulkLen int64
 	// PubSubOutputLimit is how many bytes of pushed messages and unsent
 	// replies a subscribed connection may have waiting before it is closed.
-	PubSubOutputLimit  int64
-	MaxEventSize       int
-	MaxEventsPerAppend int
+	PubSubOutputLimit int64
+	// AggregateColumnMemory bounds the memory that ENTITY.AGGREGATE's
+	// columns hold in each entity type's table (0: none are kept).
+	AggregateColumnMemory int64
+	MaxEventSize          int
+	MaxEventsPerAppend    int
 	// SnapshotInterval takes a snapshot this long after the last one when
 	// events came since (0: never on a timer).
 	SnapshotInterval time.Duration
@@ -70,22 +73,23 @@ func DefaultOptions() Options {
 	lo := eventlog.DefaultOptions()
 	so := snapshot.DefaultOptions("")
 	return Options{
-		Bind:               "127.0.0.1",
-		Port:               6380,
-		Dir:                "./data",
-		Durability:         lo.Durability,
-		MaxClients:         10000,
-		SlowlogSlowerThan:  10_000,
-		SlowlogMaxLen:      128,
-		ProtoMaxBulkLen:    512 << 20,
-		PubSubOutputLimit:  defaultOutputLimit,
-		MaxEventSize:       lo.MaxEventSize,
-		MaxEventsPerAppend: lo.MaxEventsPerAppend,
-		SnapshotInterval:   so.Interval,
-		SnapshotEvery:      so.Every,
-		SnapshotKeep:       so.Keep,
-		ReleaseMemoryAfter: time.Second,
-		LogLevel:           slog.LevelInfo,
+		Bind:                  "127.0.0.1",
+		Port:                  6380,
+		Dir:                   "./data",
+		Durability:            lo.Durability,
+		MaxClients:            10000,
+		SlowlogSlowerThan:     10_000,
+		SlowlogMaxLen:         128,
+		ProtoMaxBulkLen:       512 << 20,
+		PubSubOutputLimit:     defaultOutputLimit,
+		AggregateColumnMemory: 256 << 20,
+		MaxEventSize:          lo.MaxEventSize,
+		MaxEventsPerAppend:    lo.MaxEventsPerAppend,
+		SnapshotInterval:      so.Interval,
+		SnapshotEvery:         so.Every,
+		SnapshotKeep:          so.Keep,
+		ReleaseMemoryAfter:    time.Second,
+		LogLevel:              slog.LevelInfo,
 	}
 }
 

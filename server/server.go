@@ -138,6 +138,7 @@ func New(opts Options, logger *slog.Logger) (*Server, error) {
 	s.env = &commands.Env{Log: elog, State: s.state, Snapshots: s.snaps, Groups: groups, Readers: s.readers, Table: s.table, Server: s, Hub: s.hub,
 		SlowLog: commands.NewSlowLog()}
 	s.env.SlowLog.Configure(int64(opts.SlowlogSlowerThan), opts.SlowlogMaxLen)
+	s.env.AggregateColumnMemory.Store(opts.AggregateColumnMemory)
 	po := opts.projectionOptions()
 	po.Logger = logger
 	s.projections = sqlproj.New(elog, s.state, po)

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Aggregate groups the entities a WHERE selects by a field and reduces
@@ -18,6 +19,10 @@ type Aggregate struct {
 	Where    string
 	GroupBy  string // a top-level field; "": one group of all
 	Reducers []Reducer
+	// ColumnMemory bounds the memory the type's pages may hold in columns
+	// after the aggregation (columns.go): a page whose columns would go
+	// past it is read by its entities. 0: no columns are built.
+	ColumnMemory int64
 }
 
 // Reducer is one figure of a group: COUNT, or SUM, MIN, MAX, AVG of a
@@ -199,9 +204,13 @@ func (ag *aggregator) colKeys() []colKey {
 	return keys
 }
 
-// addPage folds a page's entities by its columns, a column at a time.
-func (ag *aggregator) addPage(p *page, keys []colKey) bool {
-	ag.cols = p.columnsOf(keys, ag.cols, &ag.scratch)
+// addPage folds a page's entities by its columns, a column at a time, or
+// by the entities when the budget cannot pay for the columns it lacks.
+func (ag *aggregator) addPage(p *page, keys []colKey, budget *atomic.Int64) bool {
+	var ok bool
+	if ag.cols, ok = p.columnsOf(keys, ag.cols, &ag.scratch, budget); !ok {
+		return p.scan(ag.add)
+	}
 	nums := ag.cols
 	var codes []uint16
 	var dict []string
@@ -316,6 +325,10 @@ func (s *Store) aggregate(a Aggregate, workers int, columns bool) ([]AggRow, err
 			return nil, err
 		}
 		columns := columns && p.fi == nil && ag.byColumns()
+		var budget atomic.Int64 // what the columns built now may take
+		if columns {
+			budget.Store(a.ColumnMemory - int64(tv.idx.ColumnBytes()))
+		}
 		if p.fi != nil || (workers < 2 && !columns) {
 			p.source(tv, false)(ag.add)
 		} else {
@@ -334,7 +347,7 @@ func (s *Store) aggregate(a Aggregate, workers int, columns bool) ([]AggRow, err
 				fold := func(pg *page) bool { return pg.scan(ags[w].add) }
 				if columns {
 					keys := ag.colKeys()
-					fold = func(pg *page) bool { return ags[w].addPage(pg, keys) }
+					fold = func(pg *page) bool { return ags[w].addPage(pg, keys, &budget) }
 				}
 				wg.Go(func() { part(fold) })
 			}

@@ -3,6 +3,7 @@ package state
 import (
 	"math"
 	"slices"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -72,8 +73,11 @@ func (pc *pageCols) column(k colKey) *column {
 const maxPageColumns = 8
 
 // columnsOf returns the page's columns for keys, in their order, building
-// and storing those it lacks, into out's memory.
-func (p *page) columnsOf(keys []colKey, out []*column, sc *colScratch) []*column {
+// and storing those it lacks, into out's memory, and takes what they hold
+// from budget. ok is false when the budget is short of what they would
+// take: the page is then read by its entities. Columns whose dictionaries
+// take the budget past its end serve this aggregation and are not kept.
+func (p *page) columnsOf(keys []colKey, out []*column, sc *colScratch, budget *atomic.Int64) (cols []*column, ok bool) {
 	out = out[:0]
 	have := p.cols.Load()
 	var missing []colKey
@@ -85,9 +89,25 @@ func (p *page) columnsOf(keys []colKey, out []*column, sc *colScratch) []*column
 		out = append(out, c)
 	}
 	if len(missing) == 0 {
-		return out
+		return out, true
+	}
+	need := 0
+	for _, k := range missing {
+		need += columnBytesAbout(k.kind, p.n)
+	}
+	if budget.Add(-int64(need)) < 0 {
+		budget.Add(int64(need))
+		return out, false
 	}
 	built := p.buildColumns(missing, sc)
+	took := 0
+	for _, c := range built {
+		took += c.bytes()
+	}
+	keep := budget.Add(int64(need-took)) >= 0 // the dictionaries may take more
+	if !keep {
+		budget.Add(int64(took))
+	}
 	next := &pageCols{keys: missing, cols: built}
 	if have != nil && len(have.keys)+len(missing) <= maxPageColumns {
 		next.keys = append(slices.Clone(have.keys), missing...)
@@ -100,8 +120,20 @@ func (p *page) columnsOf(keys []colKey, out []*column, sc *colScratch) []*column
 	}
 	// Another reader may have stored its own set meanwhile: either set is
 	// right, and the next aggregation adds what this one lacks.
-	p.cols.CompareAndSwap(have, next)
-	return out
+	if keep {
+		p.cols.CompareAndSwap(have, next)
+	}
+	return out, true
+}
+
+// columnBytesAbout is what a column of a kind over n entities is likely to
+// hold, before it is built: its codes or numbers (a dictionary adds its
+// values).
+func columnBytesAbout(kind colKind, n int) int {
+	if kind == colValues {
+		return 2 * n
+	}
+	return 8 * n
 }
 
 // colScratch is the memory a reader reuses from one page's build to the
@@ -207,6 +239,14 @@ func (p *page) columnBytes() int {
 		n += c.bytes()
 	}
 	return n
+}
+
+// dropColumns lets go of the columns of every page of the index.
+func (x *index) dropColumns() {
+	x.eachPage(func(p *page) bool {
+		p.cols.Store(nil)
+		return true
+	})
 }
 
 // ColumnBytes estimates the memory the index's pages hold in columns.

@@ -173,7 +173,7 @@ func BenchmarkPublishRepriced(b *testing.B) {
 // every page).
 func BenchmarkAggregate(b *testing.B) {
 	_, plain := productStores(b)
-	agg := Aggregate{Type: "product", GroupBy: "category", Reducers: []Reducer{{Op: "COUNT"}, {Op: "SUM", Field: "stock"}}}
+	agg := Aggregate{Type: "product", GroupBy: "category", Reducers: []Reducer{{Op: "COUNT"}, {Op: "SUM", Field: "stock"}}, ColumnMemory: 1 << 40}
 	for _, c := range []struct {
 		name    string
 		columns bool

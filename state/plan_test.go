@@ -335,7 +335,10 @@ func TestAggregateByColumns(t *testing.T) {
 	}
 	groups := []string{"", "category", "x", "price", "name", "missing"}
 	for i := range 120 {
-		agg := Aggregate{Type: "p", GroupBy: groups[i%len(groups)], Reducers: reducers[i%len(reducers)]}
+		agg := Aggregate{Type: "p", GroupBy: groups[i%len(groups)], Reducers: reducers[i%len(reducers)], ColumnMemory: 1 << 40}
+		if i%4 == 3 { // columns for some pages, the entities for the rest
+			agg.ColumnMemory = int64(ps.s.viewTable("p").idx.ColumnBytes()) + 3000
+		}
 		workers := 1 + i%3
 		got, err := ps.s.aggregate(agg, workers, true)
 		if err != nil {
@@ -349,7 +352,7 @@ func TestAggregateByColumns(t *testing.T) {
 			t.Fatalf("%+v over %d goroutines, by columns:\n%v\nby entities:\n%v", agg, workers, got, want)
 		}
 		if i%7 == 0 { // aggregations at once store their columns in the same pages
-			other := Aggregate{Type: "p", GroupBy: groups[(i+1)%len(groups)], Reducers: reducers[(i+1)%len(reducers)]}
+			other := Aggregate{Type: "p", GroupBy: groups[(i+1)%len(groups)], Reducers: reducers[(i+1)%len(reducers)], ColumnMemory: 1 << 40}
 			var wg sync.WaitGroup
 			var a, b []AggRow
 			wg.Go(func() { a, _ = ps.s.aggregate(agg, workers, true) })
@@ -366,7 +369,7 @@ func TestAggregateByColumns(t *testing.T) {
 	}
 	// With no write between them, the second aggregation reads the
 	// columns the first stored, and builds none.
-	agg := Aggregate{Type: "p", GroupBy: "category", Reducers: reducers[1]}
+	agg := Aggregate{Type: "p", GroupBy: "category", Reducers: reducers[1], ColumnMemory: 1 << 40}
 	if _, err := ps.s.aggregate(agg, 2, true); err != nil {
 		t.Fatal(err)
 	}
@@ -383,6 +386,22 @@ func TestAggregateByColumns(t *testing.T) {
 	tv.idx.eachPage(func(p *page) bool { after = append(after, p.cols.Load()); return true })
 	if !slices.Equal(before, after) {
 		t.Fatal("the second aggregation built its columns again")
+	}
+
+	// A budget bounds what the pages hold; none builds nothing, and
+	// DropColumns lets go of them all.
+	ps.s.DropColumns()
+	agg.Reducers = reducers[2]
+	for _, limit := range []int64{0, 5000, 20000} {
+		agg.ColumnMemory = limit
+		got, err := ps.s.aggregate(agg, 2, true)
+		want, _ := ps.s.aggregate(agg, 2, false)
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("with %d bytes for columns: %v, %v; want %v", limit, got, err, want)
+		}
+		if n := ps.s.ColumnBytes(); n > int(limit) || (limit == 20000 && n == 0) {
+			t.Fatalf("with %d bytes for columns, the pages hold %d", limit, n)
+		}
 	}
 }
 

@@ -53,6 +53,16 @@ func (s *Store) ColumnBytes() int {
 	return n
 }
 
+// DropColumns lets go of every aggregation column of the entity tables as
+// published: for a lower column memory. Views taken before keep theirs.
+func (s *Store) DropColumns() {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, t := range s.tables {
+		t.idx.dropColumns()
+	}
+}
+
 // Len counts a type's entities.
 func (s *Store) Len(typ string) int {
 	s.mu.RLock()

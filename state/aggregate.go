@@ -90,6 +90,9 @@ type aggregator struct {
 	// byRaw finds a group by its value as written, without the order key
 	// (values written apart, as 2 and 2.0, are one group: each finds it).
 	byRaw map[string]*aggAcc
+	// byHash is byRaw for addPage, by the hash its columns keep: a cache
+	// of the groups found last, one per slot.
+	byHash [1024]hashedGroup
 }
 
 func newAggregator(a *Aggregate, m *matcher) *aggregator {
@@ -173,6 +176,28 @@ func (ag *aggregator) groupOf(raw []byte) *aggAcc {
 	return g
 }
 
+// groupOfCode is groupOf the value of a GROUPBY column's code, found by
+// the value's hash when an earlier page had it.
+func (ag *aggregator) groupOfCode(c *column, code uint16) *aggAcc {
+	if code == 0 || c == nil {
+		return ag.groupOf(nil)
+	}
+	v, h := c.dict[code-1], c.hashes[code-1]
+	slot := &ag.byHash[h%uint64(len(ag.byHash))]
+	if slot.g != nil && slot.h == h && slot.raw == v {
+		return slot.g
+	}
+	g := ag.groupOf(stringBytes(v))
+	*slot = hashedGroup{h, v, g}
+	return g
+}
+
+type hashedGroup struct {
+	h   uint64
+	raw string
+	g   *aggAcc
+}
+
 // byColumns reports whether the aggregation can read pages' columns
 // (columns.go) instead of the entities: every entity counts (no WHERE) and
 // every reducer is a COUNT, SUM or AVG.
@@ -214,8 +239,10 @@ func (ag *aggregator) addPage(p *page, keys []colKey, budget *atomic.Int64) bool
 	nums := ag.cols
 	var codes []uint16
 	var dict []string
+	var gc *column
 	if ag.group >= 0 {
-		codes, dict, nums = ag.cols[0].codes, ag.cols[0].dict, ag.cols[1:]
+		gc = ag.cols[0]
+		codes, dict, nums = gc.codes, gc.dict, ag.cols[1:]
 	} else {
 		if len(ag.zeros) < p.n {
 			ag.zeros = make([]uint16, p.n)
@@ -235,11 +262,7 @@ func (ag *aggregator) addPage(p *page, keys []colKey, budget *atomic.Int64) bool
 	for _, code := range codes {
 		g := accs[code]
 		if g == nil {
-			var raw []byte
-			if code > 0 {
-				raw = stringBytes(dict[code-1])
-			}
-			g = ag.groupOf(raw)
+			g = ag.groupOfCode(gc, code)
 			accs[code] = g
 		}
 		g.count++

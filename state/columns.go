@@ -38,15 +38,21 @@ type column struct {
 	codes []uint16  // colValues: per entity, 0 when the field is missing, else 1 + its value's place in dict
 	dict  []string  // colValues: the page's distinct values of the field, as written
 	nums  []float64 // colNumbers: per entity, NaN when the value is not a number
+	// hashes are the dictionary's values' hashes: an aggregation finds a
+	// value's group by it, without hashing the value for each page.
+	hashes []uint64
+	size   int // bytes's
 }
 
 // bytes is an estimate of the memory a column holds.
-func (c *column) bytes() int {
-	n := 2*len(c.codes) + 8*len(c.nums) + int(unsafe.Sizeof(""))*len(c.dict) + int(unsafe.Sizeof(column{}))
+func (c *column) bytes() int { return c.size }
+
+// measure sets the column's size, once it is built.
+func (c *column) measure() {
+	c.size = 2*len(c.codes) + 8*len(c.nums) + 8*len(c.hashes) + int(unsafe.Sizeof(""))*len(c.dict) + int(unsafe.Sizeof(column{}))
 	for _, v := range c.dict {
-		n += len(v)
+		c.size += len(v)
 	}
-	return n
 }
 
 // pageCols is a page's columns: keys[i]'s is cols[i]. A set stored in a
@@ -206,6 +212,10 @@ func (p *page) buildColumns(keys []colKey, sc *colScratch) []*column {
 	}
 	for _, c := range cols {
 		c.packDict()
+		for _, v := range c.dict {
+			c.hashes = append(c.hashes, hashID(v))
+		}
+		c.measure()
 	}
 	return cols
 }

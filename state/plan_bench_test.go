@@ -202,6 +202,32 @@ func BenchmarkAggregate(b *testing.B) {
 	}
 }
 
+// BenchmarkAggregateCatalog: the catalogue row's query 5 (GROUPBY category
+// REDUCE SUM stock, 200 categories) by the columns an earlier aggregation
+// stored, over the bench's products with the catalogue's categories.
+func BenchmarkAggregateCatalog(b *testing.B) {
+	schema, _ := ParseSchema("entities:\n  product:\n    when: {}\n")
+	s := NewStore(schema)
+	r := rand.New(rand.NewPCG(1, 2))
+	t := s.tableFor("product")
+	for i := range benchN() {
+		t.idx.Set(packEntity(strconv.Itoa(i), 1, fmt.Appendf(nil, `{"sku":"SKU-%08d","name":"product %d","category":"c%d","price":%d,"stock":%d,"tags":["t%d","t%d"]}`,
+			i, i, r.IntN(200), r.IntN(100000), r.IntN(1000), r.IntN(50), r.IntN(50))))
+	}
+	s.Live()
+	agg := Aggregate{Type: "product", GroupBy: "category", Reducers: []Reducer{{Op: "SUM", Field: "stock"}}, ColumnMemory: 1 << 40}
+	workers := runtime.GOMAXPROCS(0)
+	if _, err := s.aggregate(agg, workers, true); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if rows, err := s.aggregate(agg, workers, true); err != nil || len(rows) != 200 {
+			b.Fatalf("%d rows, %v", len(rows), err)
+		}
+	}
+}
+
 // BenchmarkCompileWhere: compiling a WHERE with new literals, the cost an
 // exact plan no longer pays.
 func BenchmarkCompileWhere(b *testing.B) {

@@ -199,31 +199,26 @@ type hashedGroup struct {
 }
 
 // byColumns reports whether the aggregation can read pages' columns
-// (columns.go) instead of the entities: every entity counts (no WHERE) and
-// every reducer is a COUNT, SUM or AVG.
+// (columns.go) instead of the entities: every entity counts (no WHERE).
 func (ag *aggregator) byColumns() bool {
-	if ag.m.w != nil {
-		return false
-	}
-	for _, r := range ag.a.Reducers {
-		if r.Op == "MIN" || r.Op == "MAX" {
-			return false
-		}
-	}
-	return true
+	return ag.m.w == nil
 }
 
 // colKeys are the columns an aggregation by columns reads: the GROUPBY
-// field's values first, when there is one, then the numbers of the
-// reducers' fields, one per reducer (nil for a COUNT).
+// field's values first, when there is one, then one per reducer but a
+// COUNT: the numbers of a SUM's or AVG's field, the values of a MIN's or
+// MAX's.
 func (ag *aggregator) colKeys() []colKey {
 	var keys []colKey
 	if ag.group >= 0 {
 		keys = append(keys, colKey{ag.a.GroupBy, colValues})
 	}
 	for _, r := range ag.a.Reducers {
-		if r.Op != "COUNT" {
+		switch r.Op {
+		case "SUM", "AVG":
 			keys = append(keys, colKey{r.Field, colNumbers})
+		case "MIN", "MAX":
+			keys = append(keys, colKey{r.Field, colValues})
 		}
 	}
 	return keys
@@ -269,15 +264,27 @@ func (ag *aggregator) addPage(p *page, keys []colKey, budget *atomic.Int64) bool
 	}
 	c := 0
 	for i, r := range ag.a.Reducers {
-		if r.Op == "COUNT" {
-			continue
-		}
-		for j, f := range nums[c].nums[:len(codes)] {
-			if f == f { // NaN: not a number
-				g := accs[codes[j]]
-				g.sums[i] += f
-				g.nums[i]++
+		switch r.Op {
+		case "SUM", "AVG":
+			for j, f := range nums[c].nums[:len(codes)] {
+				if f == f { // NaN: not a number
+					g := accs[codes[j]]
+					g.sums[i] += f
+					g.nums[i]++
+				}
 			}
+		case "MIN", "MAX":
+			vc := nums[c]
+			for j, v := range vc.codes[:len(codes)] {
+				if v == 0 { // missing
+					continue
+				}
+				if g := accs[codes[j]]; g.better(r.Op, i, vc.keys[v-1], vc.dict[v-1]) {
+					g.mmKeys[i], g.minmax[i] = vc.keys[v-1], vc.dict[v-1]
+				}
+			}
+		default:
+			continue
 		}
 		c++
 	}

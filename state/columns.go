@@ -41,7 +41,10 @@ type column struct {
 	// hashes are the dictionary's values' hashes: an aggregation finds a
 	// value's group by it, without hashing the value for each page.
 	hashes []uint64
-	size   int // bytes's
+	// keys are the dictionary's values' order keys (order.go), for a MIN
+	// or MAX.
+	keys []string
+	size int // bytes's
 }
 
 // bytes is an estimate of the memory a column holds.
@@ -49,9 +52,9 @@ func (c *column) bytes() int { return c.size }
 
 // measure sets the column's size, once it is built.
 func (c *column) measure() {
-	c.size = 2*len(c.codes) + 8*len(c.nums) + 8*len(c.hashes) + int(unsafe.Sizeof(""))*len(c.dict) + int(unsafe.Sizeof(column{}))
-	for _, v := range c.dict {
-		c.size += len(v)
+	c.size = 2*len(c.codes) + 8*len(c.nums) + 8*len(c.hashes) + int(unsafe.Sizeof(""))*(len(c.dict)+len(c.keys)) + int(unsafe.Sizeof(column{}))
+	for i, v := range c.dict {
+		c.size += len(v) + len(c.keys[i])
 	}
 }
 
@@ -89,7 +92,7 @@ func (p *page) columnsOf(keys []colKey, out []*column, sc *colScratch, budget *a
 	var missing []colKey
 	for _, k := range keys {
 		c := have.column(k)
-		if c == nil {
+		if c == nil && !slices.Contains(missing, k) { // MIN f and MAX f read one column
 			missing = append(missing, k)
 		}
 		out = append(out, c)
@@ -212,8 +215,17 @@ func (p *page) buildColumns(keys []colKey, sc *colScratch) []*column {
 	}
 	for _, c := range cols {
 		c.packDict()
+		var keys []byte
+		ends := make([]int, 0, len(c.dict))
 		for _, v := range c.dict {
 			c.hashes = append(c.hashes, hashID(v))
+			keys = appendOrderKey(keys, stringBytes(v))
+			ends = append(ends, len(keys))
+		}
+		start := 0
+		for _, end := range ends {
+			c.keys = append(c.keys, bytesView(keys[start:end]))
+			start = end
 		}
 		c.measure()
 	}

@@ -228,6 +228,28 @@ func BenchmarkAggregateCatalog(b *testing.B) {
 	}
 }
 
+// BenchmarkAggregateMinMax: GROUPBY category REDUCE MIN price MAX price
+// over every product, by the entities and by stored columns.
+func BenchmarkAggregateMinMax(b *testing.B) {
+	_, plain := productStores(b)
+	agg := Aggregate{Type: "product", GroupBy: "category", Reducers: []Reducer{{Op: "MIN", Field: "price"}, {Op: "MAX", Field: "price"}}, ColumnMemory: 1 << 40}
+	workers := runtime.GOMAXPROCS(0)
+	for _, columns := range []bool{false, true} {
+		b.Run(map[bool]string{false: "entities", true: "columns"}[columns], func(b *testing.B) {
+			if _, err := plain.aggregate(agg, workers, columns); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if rows, err := plain.aggregate(agg, workers, columns); err != nil || len(rows) != 50 {
+					b.Fatalf("%d rows, %v", len(rows), err)
+				}
+			}
+			b.ReportMetric(float64(plain.ColumnBytes())/float64(plain.Len("product")), "column-B/entity")
+		})
+	}
+}
+
 // BenchmarkCompileWhere: compiling a WHERE with new literals, the cost an
 // exact plan no longer pays.
 func BenchmarkCompileWhere(b *testing.B) {

@@ -242,7 +242,7 @@ func TestAggregateAgainstScan(t *testing.T) {
 			continue
 		}
 		group := []string{"", "category", "x"}[i%3]
-		agg := Aggregate{Type: "p", Where: q.Where, GroupBy: group, Reducers: reducers}
+		agg := Aggregate{Type: "p", Where: q.Where, GroupBy: group, Reducers: reducers, ColumnMemory: int64(i%2) << 40}
 		rows, err := ps.s.Aggregate(agg)
 		if err != nil {
 			t.Fatal(err)
@@ -332,6 +332,7 @@ func TestAggregateByColumns(t *testing.T) {
 		{{Op: "COUNT"}},
 		{{Op: "COUNT"}, {Op: "SUM", Field: "price"}, {Op: "AVG", Field: "price"}},
 		{{Op: "SUM", Field: "x"}, {Op: "AVG", Field: "category"}, {Op: "SUM", Field: "price"}},
+		{{Op: "MIN", Field: "name"}, {Op: "MAX", Field: "price"}, {Op: "COUNT"}, {Op: "MIN", Field: "x"}, {Op: "MAX", Field: "category"}, {Op: "MIN", Field: "price"}},
 	}
 	groups := []string{"", "category", "x", "price", "name", "missing"}
 	for i := range 120 {
@@ -378,7 +379,16 @@ func TestAggregateByColumns(t *testing.T) {
 		t.Fatal("no page kept its columns")
 	}
 	var before []*pageCols
-	tv.idx.eachPage(func(p *page) bool { before = append(before, p.cols.Load()); return true })
+	tv.idx.eachPage(func(p *page) bool {
+		pc := p.cols.Load()
+		before = append(before, pc)
+		for i, k := range pc.keys {
+			if slices.Index(pc.keys, k) != i {
+				t.Fatalf("a page keeps column %+v twice", k)
+			}
+		}
+		return true
+	})
 	if _, err := ps.s.aggregate(agg, 2, true); err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,7 @@ func BenchmarkDispatchQuery(b *testing.B) {
 		{"sortby", []string{"ENTITY.ALL", "product", "SORTBY", "price", "LIMIT", "0", "10"}},
 		{"where-sortby", []string{"ENTITY.ALL", "product", "WHERE", `category == "c17"`, "SORTBY", "price", "LIMIT", "0", "10"}},
 		{"count-range", []string{"ENTITY.COUNT", "product", "WHERE", `price >= 1000 && price < 2000`}},
+		{"prefix-sortby-20", []string{"ENTITY.ALL", "product", "WHERE", `category startsWith "c17"`, "SORTBY", "category", "LIMIT", "0", "20"}},
 	} {
 		b.Run(q.name, func(b *testing.B) {
 			server.ServeFeed(b, s.Server, respCmd(q.args...), 1)

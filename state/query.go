@@ -310,9 +310,12 @@ func (s *Store) Reads(q Query, count bool) (int, error) {
 // offset+limit matched: a first page costs what it returns, not what the
 // type holds.
 func firstMatches(each func(func(Entity) bool), m *matcher, offset, limit int) []Entity {
-	var out []Entity
 	if limit == 0 {
 		return nil
+	}
+	var out []Entity
+	if limit > 0 {
+		out = make([]Entity, 0, min(limit, 256)) // a first page, at once
 	}
 	skipped := 0
 	each(func(e Entity) bool {

@@ -10,8 +10,9 @@ import (
 // A page's columns are the values of one field for each of its entities,
 // read out of the entities' JSON by an aggregation and kept with the page,
 // so that the next aggregation over the same fields reads neither the
-// JSON nor the entities' memory: a GROUPBY with COUNT, SUM and AVG over a
-// page whose columns are there costs a few array reads per entity.
+// JSON nor the entities' memory: a GROUPBY with its reducers over a page
+// whose columns are there costs a few array reads (and, for a MIN or MAX,
+// a comparison) per entity.
 //
 // Columns never go stale, for a page a reader can see is never written
 // again: readers see the index through views (freeze), and the writer
@@ -19,11 +20,11 @@ import (
 // starting with no columns. A page written since the last aggregation
 // therefore has none, and the next aggregation builds that page's alone.
 
-// colKind is what a column holds for each slot.
+// colKind is what a column holds for each entity.
 type colKind uint8
 
 const (
-	colValues  colKind = iota // the value as written, coded by a dictionary of the page's values: a GROUPBY
+	colValues  colKind = iota // the value as written, coded by a dictionary of the page's values: a GROUPBY, MIN or MAX
 	colNumbers                // the value as a number, NaN when it is none or missing: a SUM or AVG
 )
 
@@ -122,6 +123,7 @@ func (p *page) columnsOf(keys []colKey, out []*column, sc *colScratch, budget *a
 		next.keys = append(slices.Clone(have.keys), missing...)
 		next.cols = append(slices.Clone(have.cols), built...)
 	}
+	keep = keep && len(next.keys) <= maxPageColumns
 	for i := range out {
 		if out[i] == nil {
 			out[i] = next.column(keys[i])

@@ -326,13 +326,16 @@ func (l *loop) run() {
 		l.woken = false
 		l.mu.Unlock()
 		l.now = time.Now()
-		for i, c := range batch {
-			l.resume(c)
-			batch[i] = nil
-		}
+		// Mail first: the readers a round of the writer served (a blocked
+		// XREADGROUP) are answered before that round's appends, as when the
+		// loop commits the round itself (commit).
 		for i, c := range mail {
 			l.deliver(c)
 			mail[i] = nil
+		}
+		for i, c := range batch {
+			l.resume(c)
+			batch[i] = nil
 		}
 		l.mu.Lock()
 		if l.spareMail == nil {

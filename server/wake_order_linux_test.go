@@ -1,0 +1,79 @@
+//go:build linux
+
+package server_test
+
+import (
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/foldb/foldb/internal/testkit"
+)
+
+// TestBlockedReaderAnsweredFirst: the reader that an append's round
+// serves (a blocked XREADGROUP) has its reply written before the append's,
+// whether the loop commits the round itself or hands it to the log's
+// writer (a PING before the XADD in the same packet makes the loop hand it
+// over). Over loopback a write is in the peer's socket when it returns, so
+// once the append's reply is read, the reader's must be waiting in its
+// socket already.
+func TestBlockedReaderAnsweredFirst(t *testing.T) {
+	ts := startServer(t)
+	do(t, ts.R2, "XGROUP", "CREATE", "$ce-order", "g", "$", "MKSTREAM")
+	p := ts.Raw(t)
+	for i := range 40 {
+		for _, handOff := range []bool{false, true} {
+			r := ts.Raw(t)
+			r.Send("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "BLOCK", "0", "STREAMS", "$ce-order", ">")
+			testkit.WaitFor(t, "the reader to block", func() bool {
+				return testkit.InfoInt(t, ts.R2, "clients", "blocked_clients") == 1
+			})
+			// A read of the groups goes through the log's writer after the
+			// reader's registration: once it answers, the reader waits there.
+			do(t, ts.R2, "XINFO", "GROUPS", "$ce-order")
+			req := testkit.Command("XADD", "order:1", "*", "type", "T", "data", "{}")
+			if handOff {
+				req = testkit.Command("PING") + req
+			}
+			p.Write(req)
+			if handOff {
+				if got := p.Read(); got != testkit.Simple("PONG") {
+					t.Fatalf("PING: %#v", got)
+				}
+			}
+			id, ok := p.Read().(testkit.Bulk)
+			if !ok {
+				t.Fatalf("XADD replied %#v", id)
+			}
+			if n := unreadBytes(t, r); n == 0 {
+				t.Fatalf("round %d (hand-off %v): the append %s was answered before the reader it served", i, handOff, id)
+			}
+			if got, ok := r.Read().([]any); !ok || len(got) != 1 {
+				t.Fatalf("XREADGROUP replied %#v", got)
+			}
+			r.Conn.Close()
+		}
+	}
+}
+
+// unreadBytes is how many bytes wait in r's socket, not yet read.
+func unreadBytes(t *testing.T, r *testkit.RawConn) int {
+	t.Helper()
+	if r.Reader.Buffered() > 0 {
+		return r.Reader.Buffered()
+	}
+	sc, err := r.Conn.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var ierr error
+	if err := sc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.SIOCINQ) }); err != nil {
+		t.Fatal(err)
+	}
+	if ierr != nil {
+		t.Fatal(ierr)
+	}
+	return n
+}

@@ -28,6 +28,7 @@ const wakeKey = "$ce-wake"
 // paired by entry ID. The next append waits until every consumer is blocked
 // again (INFO blocked_clients), so each one finds 50 readers waiting. Both
 // servers write durably: foldb --durability always, Redis appendfsync always.
+// Redis's entries carry the fields of foldb's (redisWakeEntry).
 func (b *bench) rowWakeup() ([]result, error) {
 	n := b.cfg.wakeups
 	what := fmt.Sprintf("wake-up of %d blocked XREADGROUP, %s appends a round", wakeConsumers, count(int64(n)))
@@ -59,7 +60,7 @@ func (b *bench) rowWakeup() ([]result, error) {
 				return latency{}, err
 			}
 			defer r.kill()
-			took, sent, err := b.wakeups(&r.server, "wake", n, []any{"XADD", "wake", "*", "f", "v"})
+			took, sent, err := b.wakeups(&r.server, "wake", n, redisWakeEntry)
 			if err != nil {
 				return latency{}, err
 			}
@@ -88,6 +89,13 @@ func (b *bench) rowWakeup() ([]result, error) {
 			"from sending the XADD to the consumer's reply: foldb %s, Redis %s",
 			round(fs), round(rs), wakeKey, show(wakeLatency(fSent)), show(wakeLatency(rSent)))}}, nil
 }
+
+// redisWakeEntry is the Redis side's XADD: an entry with the fields and
+// values of the one foldb's consumers get for an append to wake:1 (stream,
+// version, type, data, meta, id, time), so that both sides' consumers read
+// and parse replies of the same size.
+var redisWakeEntry = []any{"XADD", "wake", "*", "stream", "wake:1", "version", "1", "type", "T",
+	"data", `{"n":1}`, "meta", "{}", "id", "", "time", "1796409925019"}
 
 // wakeLatency is the p50 and p99 of the samples (rps is unused).
 func wakeLatency(took []time.Duration) latency {

@@ -108,6 +108,9 @@ type writerState struct {
 	// watcher.
 	ob          OpBatch
 	roundEvents []Event
+	// lazyUnsynced: under always, the journal's newest record is a round
+	// of lazy op writes that no fsync has covered yet (OpBatch.Lazy).
+	lazyUnsynced bool
 }
 
 // sideKV is one entry in writerState.side: key side[at:at+klen], value
@@ -579,14 +582,27 @@ func (l *Log) endRound(f *flight, syncNow bool) {
 	if f.staged > 0 && l.applier != nil {
 		l.applier.Seal()
 	}
+	always := l.opts.Durability == DurabilityAlways
 	if f.staged == 0 && !ob.wrote {
+		// Nothing to write. An answer that may show lazy writes still
+		// waits for their fsync (OpBatch.Lazy).
+		if always && w.lazyUnsynced && ob.durable {
+			w.lazyUnsynced = false
+			if !syncNow {
+				f.sync = true // the syncer's journal.sync
+			} else if err := l.journal.sync(); err != nil {
+				f.err = l.fail(err)
+			}
+		}
 		return
 	}
 	// The journal has the round before Pebble's memtable does; under
-	// always, its fsync ends before any reply (here, or in the pipeline).
-	always := l.opts.Durability == DurabilityAlways
-	f.sync = !syncNow && always
-	err := l.journal.write(f.start+1, f.last, batch.Repr(), syncNow && always)
+	// always, its fsync ends before any reply (here, or in the pipeline),
+	// except for a round of lazy op writes only, which answers nothing
+	// that needs them durable.
+	durable := always && (f.staged > 0 || ob.durable)
+	f.sync = !syncNow && durable
+	err := l.journal.write(f.start+1, f.last, batch.Repr(), syncNow && durable)
 	if err == nil {
 		err = batch.Commit(pebble.NoSync)
 	}
@@ -594,6 +610,7 @@ func (l *Log) endRound(f *flight, syncNow bool) {
 		f.err, f.sync = l.fail(err), false
 		return
 	}
+	w.lazyUnsynced = always && !durable
 	f.committed = true
 	w.tip = f.last
 	w.remember()

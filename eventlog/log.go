@@ -482,7 +482,7 @@ func (l *Log) syncEverySecond() {
 type Stats struct {
 	LastPosition uint64
 	DiskBytes    uint64
-	Rounds       uint64 // commit rounds (fsyncs under durability always)
+	Rounds       uint64 // commit rounds (each fsynced under always, but a round of lazy op writes)
 	Appends      uint64 // appends committed
 	Flushes      uint64 // Pebble memtable flushes since the log opened
 }

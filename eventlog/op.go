@@ -9,8 +9,9 @@ import "github.com/cockroachdb/pebble/v2"
 // interleaved with its appends as they were submitted, and answers an op
 // only once its round is durable, exactly as an append: under always, its
 // changes are in the fsynced journal before Err is set and the op is
-// answered. Ops are decided in one deterministic step on the writer, the
-// way a replicated log would apply them.
+// answered (an op that answers nothing yet may say so: OpBatch.Lazy).
+// Ops are decided in one deterministic step on the writer, the way a
+// replicated log would apply them.
 type Op struct {
 	// Stage decides the op. It runs on the writer goroutine (never two at
 	// once), after the appends and ops submitted before it in the same
@@ -124,9 +125,11 @@ type OpBatch struct {
 	writes []opWrite
 	key    []byte
 	// wrote: the round's batch has op keys, so the round must commit even
-	// without events.
-	wrote bool
-	after []func(error)
+	// without events. durable: an op of the round answers (one that is not
+	// Lazy, writing or not) or the watcher wrote, so under always the round
+	// needs an fsync. lazy: the current op called Lazy.
+	wrote, durable, lazy bool
+	after                []func(error)
 }
 
 type opWrite struct {
@@ -163,6 +166,17 @@ func (b *OpBatch) DeletePrefix(prefix []byte) { b.add(opDeletePrefix, prefix, ni
 // dropped with its writes.
 func (b *OpBatch) AfterCommit(fn func(err error)) { b.after = append(b.after, fn) }
 
+// Lazy says that the current op answers nothing yet, so its writes need
+// not be durable before it is answered: a reader that found nothing and
+// registers to wait. Under always, a round of lazy ops only, appending no
+// event, is written to the journal without an fsync and lands at once.
+// The next round that answers anything is fsynced, even one that writes
+// nothing (a read of the state the lazy op changed), and the journal is
+// written in order, so that fsync makes the lazy writes durable with it:
+// no answer ever shows a lazy write a crash could take back. Whatever
+// later answers the op writes again, in a round of its own.
+func (b *OpBatch) Lazy() { b.lazy = true }
+
 func (b *OpBatch) add(kind byte, key, value []byte) {
 	b.writes = append(b.writes, opWrite{kind, len(b.buf), len(key), len(value)})
 	b.buf = append(append(b.buf, key...), value...)
@@ -170,21 +184,25 @@ func (b *OpBatch) add(kind byte, key, value []byte) {
 
 // begin starts a round.
 func (b *OpBatch) begin(batch *pebble.Batch, now int64, committed uint64) {
-	b.batch, b.now, b.committed, b.wrote = batch, now, committed, false
+	b.batch, b.now, b.committed = batch, now, committed
+	b.wrote, b.durable, b.lazy = false, false, false
 	b.buf, b.writes = b.buf[:0], b.writes[:0]
 }
 
 // run stages one op and adds its writes to the batch unless it is refused.
 func (b *OpBatch) run(op *Op) error {
 	after := len(b.after)
-	if err := op.Stage(b); err != nil {
+	b.lazy = false
+	err := op.Stage(b)
+	if err != nil {
 		b.buf, b.writes = b.buf[:0], b.writes[:0]
 		clear(b.after[after:])
 		b.after = b.after[:after]
-		return err
 	}
 	b.flush()
-	return nil
+	b.durable = b.durable || !b.lazy
+	b.lazy = false
+	return err
 }
 
 // flush adds the writes made since the last flush to the batch. Every key
@@ -202,6 +220,7 @@ func (b *OpBatch) flush() {
 			b.batch.DeleteRange(b.key, end, nil)
 		}
 		b.wrote = true
+		b.durable = b.durable || !b.lazy
 	}
 	b.buf, b.writes = b.buf[:0], b.writes[:0]
 }

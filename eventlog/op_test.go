@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/foldb/foldb/internal/testkit"
@@ -332,4 +333,106 @@ func TestOpsAfterImport(t *testing.T) {
 		t.Fatalf("after the crash: last position %d", re.LastPosition())
 	}
 	wantKeys(t, re, "k=v")
+}
+
+// lazyOp is setOp whose writes answer nothing yet (OpBatch.Lazy).
+func lazyOp(kvs ...string) *Op {
+	op := setOp(kvs...)
+	stage := op.Stage
+	op.Stage = func(b *OpBatch) error {
+		b.Lazy()
+		return stage(b)
+	}
+	return op
+}
+
+// TestLazyOpRounds: under always, a round of lazy op writes only is
+// written and answered without an fsync (here every fsync fails, and it
+// still succeeds), and the ops after it see its writes; but the next round
+// that answers anything waits for an fsync, even a read that writes
+// nothing, and a round with one op that is not lazy is fsynced whatever
+// else it holds.
+func TestLazyOpRounds(t *testing.T) {
+	open := func(t *testing.T) (*Log, *atomic.Bool) {
+		dir := t.TempDir()
+		l, err := Open(dir, DefaultOptions())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		fault := failSyncs(t, dir)
+		fault.Store(true)
+		return l, fault
+	}
+	read := func() *Op { return &Op{Stage: func(*OpBatch) error { return nil }} }
+	t.Run("lazy, then lazy, then a read", func(t *testing.T) {
+		l, _ := open(t)
+		for _, kv := range [][2]string{{"a", "1"}, {"b", "2"}} {
+			lazy := lazyOp(kv[0], kv[1])
+			l.Do(lazy)
+			if lazy.Err != nil || l.Err() != nil {
+				t.Fatalf("a lazy round: %v, the log: %v", lazy.Err, l.Err())
+			}
+		}
+		wantKeys(t, l, "a=1", "b=2")
+		r := read()
+		l.Do(r)
+		if !errors.Is(r.Err, ErrFailed) {
+			t.Fatalf("a read after lazy rounds: %v, want ErrFailed from their fsync", r.Err)
+		}
+	})
+	t.Run("a read with nothing lazy before it", func(t *testing.T) {
+		l, _ := open(t)
+		r := read()
+		l.Do(r)
+		if r.Err != nil {
+			t.Fatalf("a read: %v", r.Err)
+		}
+	})
+	t.Run("lazy and durable in one round", func(t *testing.T) {
+		l, _ := open(t)
+		lazy, durable := lazyOp("b", "2"), setOp("c", "3")
+		release := holdWriter(t, l) // one round
+		var wg sync.WaitGroup
+		wg.Add(1)
+		l.DoAsync([]*Op{lazy, durable}, wg.Done)
+		release()
+		wg.Wait()
+		if !errors.Is(lazy.Err, ErrFailed) || !errors.Is(durable.Err, ErrFailed) {
+			t.Fatalf("lazy %v, durable %v, want ErrFailed from the fsync", lazy.Err, durable.Err)
+		}
+	})
+	t.Run("lazy, then an append", func(t *testing.T) {
+		l, _ := open(t)
+		l.Do(lazyOp("a", "1"))
+		if r := appendOne(l, Append{Stream: "x:1", Events: []Proposed{ev("A", `{}`)}}); !errors.Is(r.Err, ErrFailed) {
+			t.Fatalf("an append: %v, want ErrFailed", r.Err)
+		}
+	})
+}
+
+// TestLazyWritesLastWithTheNextRound: a lazy round is in the journal
+// ahead of the round after it, whose fsync keeps both: a crash image of the
+// open log (its journal not emptied into Pebble's tables) opens with both.
+func TestLazyWritesLastWithTheNextRound(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Do(lazyOp("a", "1"))
+	if r := appendOne(l, Append{Stream: "x:1", Events: []Proposed{ev("A", `{}`)}}); r.Err != nil {
+		t.Fatal(r.Err)
+	}
+	crash := testkit.CrashImage(t, dir)
+	again, err := Open(crash, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if got := again.LastPosition(); got != 1 {
+		t.Fatalf("last position %d after the crash, want 1", got)
+	}
+	wantKeys(t, again, "a=1")
 }

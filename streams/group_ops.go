@@ -226,8 +226,10 @@ func (r *ReadGroup) run(s *stager, w *Waiter) error {
 	if w != nil && serves && !w.to(waitSubmitted, waitAnswered) {
 		return nil
 	}
+	created := false
 	for i, p := range plans {
-		c, _ := p.g.consumer(s, r.Consumer)
+		c, made := p.g.consumer(s, r.Consumer)
+		created = created || made
 		c.seen = s.now
 		if r.From[i].New {
 			if len(p.evs) > 0 {
@@ -245,6 +247,13 @@ func (r *ReadGroup) run(s *stager, w *Waiter) error {
 		s.putConsumer(p.g, c)
 	}
 	if w != nil && !serves && w.to(waitSubmitted, waitRegistered) {
+		// A consumer that exists already changes only its seen-time, and
+		// the wait has answered nothing: that need not be durable before
+		// it registers (a new consumer must, as the timeout's reply shows
+		// it without a round of its own).
+		if !created {
+			s.b.Lazy()
+		}
 		s.gs.waiting.add(w)
 	}
 	return nil

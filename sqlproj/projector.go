@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -807,17 +808,31 @@ func (p *projector) fillEntities(tx sqldb.Tx, t *sqldb.Table, ct *state.Captured
 		return nil
 	}
 	return pipeline(func(send func(rowBatch) bool) error {
-		b := &rowBuilder{p: p}
-		stopped := false
+		// The rows go in in the order of their ids, the table's key: in the
+		// state's order (its hash table's) each insert would land at a
+		// random place of the key's B-tree, which costs SQLite several
+		// times as much per row once the tree outgrows its cache.
+		ids := make([]string, 0, ct.Count)
 		ct.Scan(func(e state.Entity) bool {
+			ids = append(ids, e.ID())
+			return true
+		})
+		slices.Sort(ids)
+		b := &rowBuilder{p: p}
+		for _, id := range ids {
+			e, ok := ct.Get(id)
+			if !ok {
+				continue
+			}
 			b.entity(e)
 			if len(b.rows) >= p.m.opts.BatchRows {
-				stopped = !send(rowBatch{rows: b.rows})
+				if !send(rowBatch{rows: b.rows}) {
+					return nil
+				}
 				b.rows = nil
 			}
-			return !stopped
-		})
-		if !stopped && len(b.rows) > 0 {
+		}
+		if len(b.rows) > 0 {
 			send(rowBatch{rows: b.rows})
 		}
 		return nil

@@ -376,8 +376,23 @@ func parseReadGroup(args [][]byte) (readGroupReq, error) {
 func runReadGroup(c *Ctx, req readGroupReq) {
 	r := req.read
 	if c.TimedOut {
-		// The BLOCK timeout passed (ended cancelled the wait first).
-		c.W.NullArray()
+		// The BLOCK timeout passed (ended cancelled the wait first). The
+		// wait's registration was written lazily; its nil goes out once
+		// that is durable, as every reply of the groups does.
+		proto := c.W.Proto()
+		wait := c.Conn.Block(time.Time{}, nil)
+		c.Env.Groups.Settle(func(err error) {
+			var buf bytes.Buffer
+			rc := &Ctx{W: resp.NewWriter(&buf), Client: c.Client, Env: c.Env}
+			rc.W.SetProto(proto)
+			if err != nil {
+				rc.Error(groupError(err, noGroupRead))
+			} else {
+				rc.W.NullArray()
+			}
+			rc.W.Flush()
+			wait.Reply(buf.Bytes())
+		})
 		return
 	}
 	if req.block < 0 {

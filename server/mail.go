@@ -54,7 +54,10 @@ const (
 // which owns the connection until the command returns; the connection's
 // server parks it afterwards (loop.block, conn.serveWait).
 func (c *conn) Block(deadline time.Time, ended func()) commands.Wait {
-	if !c.rerun {
+	if !c.rerun || c.ctx.TimedOut {
+		// A rerun keeps its first deadline, but one past it that blocks
+		// again waits for the reply it hands over, with the deadline it
+		// gives.
 		c.waitDeadline = deadline
 	}
 	c.wantBlock, c.waitEnded = true, ended

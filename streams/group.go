@@ -187,6 +187,17 @@ func (gs *Groups) DoAsync(reqs []Request, done func()) {
 	})
 }
 
+// Settle calls done once everything the groups' ops wrote before it is
+// durable, lazy writes included (eventlog.OpBatch.Lazy): for a reply that
+// reads nothing of the log but must not show a write a crash could take
+// back. done is called on the log's writer goroutine (or the caller's when
+// the log is closed), with the error of the round that failed, if one did;
+// it must not block.
+func (gs *Groups) Settle(done func(err error)) {
+	op := &eventlog.Op{Stage: func(*eventlog.OpBatch) error { return nil }}
+	gs.log.DoAsync([]*eventlog.Op{op}, func() { done(op.Err) })
+}
+
 // TxOps returns the requests as the log's ops, for a transaction to
 // commit with its appends (eventlog.Tx.Ops); once the transaction is
 // answered, Answer gives each request its result.

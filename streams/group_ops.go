@@ -226,10 +226,8 @@ func (r *ReadGroup) run(s *stager, w *Waiter) error {
 	if w != nil && serves && !w.to(waitSubmitted, waitAnswered) {
 		return nil
 	}
-	created := false
 	for i, p := range plans {
-		c, made := p.g.consumer(s, r.Consumer)
-		created = created || made
+		c, _ := p.g.consumer(s, r.Consumer)
 		c.seen = s.now
 		if r.From[i].New {
 			if len(p.evs) > 0 {
@@ -247,13 +245,11 @@ func (r *ReadGroup) run(s *stager, w *Waiter) error {
 		s.putConsumer(p.g, c)
 	}
 	if w != nil && !serves && w.to(waitSubmitted, waitRegistered) {
-		// A consumer that exists already changes only its seen-time, and
-		// the wait has answered nothing: that need not be durable before
-		// it registers (a new consumer must, as the timeout's reply shows
-		// it without a round of its own).
-		if !created {
-			s.b.Lazy()
-		}
+		// The wait has answered nothing: what it wrote (its consumer,
+		// the seen-time) need not be durable before it registers. Every
+		// reply that ends it is: entries in the round that serves it, the
+		// timeout's nil after Groups.Settle.
+		s.b.Lazy()
 		s.gs.waiting.add(w)
 	}
 	return nil

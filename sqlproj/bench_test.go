@@ -10,17 +10,24 @@ import (
 	"github.com/foldb/foldb/sqlproj/sqldb"
 )
 
-// BenchmarkBuildSQLite builds the bank's accounts and ledger tables in an
-// SQLite file from a log of 100,000 events over 10,000 accounts: the path
-// of a catch-up into fresh tables (conformance/bench row 10).
-func BenchmarkBuildSQLite(b *testing.B) {
-	const accounts, events = 10_000, 100_000
+// sqliteBankFixture is the bank schema's projections over an SQLite file
+// of a temporary folder, with the default batch sizes.
+func sqliteBankFixture(b *testing.B) *fixture {
 	f := &fixture{t: b, dir: b.TempDir()}
 	f.openWith(bankSchema(b), func(po *Options) {
 		path := filepath.Join(f.dir, "bench.db")
 		po.BatchRows, po.BatchEvents = DefaultOptions().BatchRows, DefaultOptions().BatchEvents
 		po.Open = func(ctx context.Context, _ sqldb.Config) (sqldb.DB, error) { return sqldb.OpenSQLite(ctx, path) }
 	})
+	return f
+}
+
+// BenchmarkBuildSQLite builds the bank's accounts and ledger tables in an
+// SQLite file from a log of 100,000 events over 10,000 accounts: the path
+// of a catch-up into fresh tables (conformance/bench row 10).
+func BenchmarkBuildSQLite(b *testing.B) {
+	const accounts, events = 10_000, 100_000
+	f := sqliteBankFixture(b)
 	for i := range accounts {
 		f.append(fmt.Sprintf("account:%d", i), "AccountOpened", fmt.Sprintf(`{"uuid":"u%d","name":"Customer %d"}`, i, i),
 			"BalanceIncreased", `{"amount":100}`)
@@ -61,12 +68,7 @@ func BenchmarkBuildSQLite(b *testing.B) {
 // state's hash table, into a key B-tree larger than SQLite's cache.
 func BenchmarkBuildEntitiesSQLite(b *testing.B) {
 	const accounts = 200_000
-	f := &fixture{t: b, dir: b.TempDir()}
-	f.openWith(bankSchema(b), func(po *Options) {
-		path := filepath.Join(f.dir, "bench.db")
-		po.BatchRows, po.BatchEvents = DefaultOptions().BatchRows, DefaultOptions().BatchEvents
-		po.Open = func(ctx context.Context, _ sqldb.Config) (sqldb.DB, error) { return sqldb.OpenSQLite(ctx, path) }
-	})
+	f := sqliteBankFixture(b)
 	for i := range accounts {
 		f.append(fmt.Sprintf("account:%d", i), "AccountOpened", fmt.Sprintf(`{"uuid":"u%d","name":"Customer %d"}`, i, i))
 	}
@@ -89,12 +91,7 @@ func BenchmarkBuildEntitiesSQLite(b *testing.B) {
 // the accounts and ledger projections follow the log into an SQLite file:
 // the projectors' cost per event when live (conformance/bench row 11).
 func BenchmarkFollowSQLite(b *testing.B) {
-	f := &fixture{t: b, dir: b.TempDir()}
-	f.openWith(bankSchema(b), func(po *Options) {
-		path := filepath.Join(f.dir, "bench.db")
-		po.BatchRows, po.BatchEvents = DefaultOptions().BatchRows, DefaultOptions().BatchEvents
-		po.Open = func(ctx context.Context, _ sqldb.Config) (sqldb.DB, error) { return sqldb.OpenSQLite(ctx, path) }
-	})
+	f := sqliteBankFixture(b)
 	f.caughtUp()
 	b.ResetTimer()
 	for i := range b.N {

@@ -76,7 +76,7 @@ func DefaultOptions() Options {
 		MaxEventsPerAppend: 1000,
 		MaxRoundEvents:     10000,
 		CacheSize:          64 << 20,
-		MemTableSize:       16 << 20,
+		MemTableSize:       8 << 20,
 	}
 }
 

@@ -379,19 +379,15 @@ func runReadGroup(c *Ctx, req readGroupReq) {
 		// The BLOCK timeout passed (ended cancelled the wait first). The
 		// wait's registration was written lazily; its nil goes out once
 		// that is durable, as every reply of the groups does.
-		proto := c.W.Proto()
-		wait := c.Conn.Block(time.Time{}, nil)
+		hand := handOver(c, c.Conn.Block(time.Time{}, nil))
 		c.Env.Groups.Settle(func(err error) {
-			var buf bytes.Buffer
-			rc := &Ctx{W: resp.NewWriter(&buf), Client: c.Client, Env: c.Env}
-			rc.W.SetProto(proto)
-			if err != nil {
-				rc.Error(groupError(err, noGroupRead))
-			} else {
-				rc.W.NullArray()
-			}
-			rc.W.Flush()
-			wait.Reply(buf.Bytes())
+			hand(func(rc *Ctx) {
+				if err != nil {
+					rc.Error(groupError(err, noGroupRead))
+				} else {
+					rc.W.NullArray()
+				}
+			})
 		})
 		return
 	}
@@ -409,21 +405,32 @@ func runReadGroup(c *Ctx, req readGroupReq) {
 	if req.block > 0 {
 		deadline = time.Now().Add(time.Duration(min(req.block, math.MaxInt64/int64(time.Millisecond))) * time.Millisecond)
 	}
-	proto := c.W.Proto()
 	var w *streams.Waiter
-	wait := c.Conn.Block(deadline, func() { w.Cancel() })
+	hand := handOver(c, c.Conn.Block(deadline, func() { w.Cancel() }))
 	w = c.Env.Groups.Block(r, func() {
+		hand(func(rc *Ctx) {
+			if r.Err != nil {
+				rc.Error(groupError(r.Err, noGroupRead))
+			} else {
+				writeReadGroup(rc, r)
+			}
+		})
+	})
+}
+
+// handOver returns how another goroutine writes the reply of c's command,
+// which blocked in wait: write fills a Ctx of c's protocol, whose bytes end
+// the wait.
+func handOver(c *Ctx, wait Wait) func(write func(rc *Ctx)) {
+	proto := c.W.Proto()
+	return func(write func(rc *Ctx)) {
 		var buf bytes.Buffer
 		rc := &Ctx{W: resp.NewWriter(&buf), Client: c.Client, Env: c.Env}
 		rc.W.SetProto(proto)
-		if r.Err != nil {
-			rc.Error(groupError(r.Err, noGroupRead))
-		} else {
-			writeReadGroup(rc, r)
-		}
+		write(rc)
 		rc.W.Flush()
 		wait.Reply(buf.Bytes())
-	})
+	}
 }
 
 // writeReadGroup writes XREADGROUP's reply: per key with entries, the key

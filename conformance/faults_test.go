@@ -97,14 +97,14 @@ func TestDataFolderRemoved(t *testing.T) {
 // from the first refusal on is -MISCONF, what was acknowledged is read
 // back, and after the disk grows a restart has every acknowledged append.
 //
-// A server on a disk too small for its first journal segment (16 MiB,
+// A server on a disk too small for its first journal segment (8 MiB,
 // made its full size at once) refuses to start, with the cause.
 func TestDiskFull(t *testing.T) {
 	t.Parallel()
-	mnt := mountTmpfs(t, "8m")
+	mnt := mountTmpfs(t, "4m")
 	out, err := exec.Command(binary, "--port", "0", "--dir", filepath.Join(mnt, "data")).CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "no space left on device") {
-		t.Errorf("foldb on an 8 MiB disk: %v\n%s", err, out)
+		t.Errorf("foldb on a 4 MiB disk: %v\n%s", err, out)
 	}
 
 	mnt = mountTmpfs(t, "96m")

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foldb/foldb/eventlog"
 	"github.com/foldb/foldb/internal/testkit"
 	"github.com/foldb/foldb/server"
 )
@@ -22,7 +23,9 @@ func TestReleaseMemoryAfterABurst(t *testing.T) {
 			flushes := func() int64 { return testkit.InfoInt(t, rc, "persistence", "log_memtable_flushes") }
 			start := flushes() // opening a new folder may flush
 			pipe := rc.Pipeline()
-			for i := range 500 { // about 8 MiB of events: the 16 MiB memtable does not fill
+			// Half the memtable's worth of events: it does not fill.
+			n := int(eventlog.DefaultOptions().MemTableSize/2) / len(data)
+			for i := range n {
 				pipe.Do(ctx, "EVENT.APPEND", fmt.Sprintf("doc:%d", i), "Written", data)
 			}
 			if _, err := pipe.Exec(ctx); err != nil {

@@ -192,7 +192,6 @@ func (b *OpBatch) begin(batch *pebble.Batch, now int64, committed uint64) {
 // run stages one op and adds its writes to the batch unless it is refused.
 func (b *OpBatch) run(op *Op) error {
 	after := len(b.after)
-	b.lazy = false
 	err := op.Stage(b)
 	if err != nil {
 		b.buf, b.writes = b.buf[:0], b.writes[:0]
@@ -200,7 +199,7 @@ func (b *OpBatch) run(op *Op) error {
 		b.after = b.after[:after]
 	}
 	b.flush()
-	b.durable = b.durable || !b.lazy
+	b.durable = b.durable || !b.lazy // it answers, writing or not
 	b.lazy = false
 	return err
 }

@@ -354,13 +354,8 @@ func lazyOp(kvs ...string) *Op {
 // else it holds.
 func TestLazyOpRounds(t *testing.T) {
 	open := func(t *testing.T) (*Log, *atomic.Bool) {
-		dir := t.TempDir()
-		l, err := Open(dir, DefaultOptions())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { l.Close() })
-		fault := failSyncs(t, dir)
+		l := openTest(t, DefaultOptions())
+		fault := failSyncs(t, l.dir)
 		fault.Store(true)
 		return l, fault
 	}
@@ -415,17 +410,12 @@ func TestLazyOpRounds(t *testing.T) {
 // ahead of the round after it, whose fsync keeps both: a crash image of the
 // open log (its journal not emptied into Pebble's tables) opens with both.
 func TestLazyWritesLastWithTheNextRound(t *testing.T) {
-	dir := t.TempDir()
-	l, err := Open(dir, DefaultOptions())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openTest(t, DefaultOptions())
 	l.Do(lazyOp("a", "1"))
 	if r := appendOne(l, Append{Stream: "x:1", Events: []Proposed{ev("A", `{}`)}}); r.Err != nil {
 		t.Fatal(r.Err)
 	}
-	crash := testkit.CrashImage(t, dir)
+	crash := testkit.CrashImage(t, l.dir)
 	again, err := Open(crash, DefaultOptions())
 	if err != nil {
 		t.Fatal(err)

@@ -14,10 +14,11 @@ import (
 // TestBlockedReaderAnsweredFirst: the reader that an append's round
 // serves (a blocked XREADGROUP) has its reply written before the append's,
 // whether the loop commits the round itself or hands it to the log's
-// writer (a PING before the XADD in the same packet makes the loop hand it
-// over). Over loopback a write is in the peer's socket when it returns, so
-// once the append's reply is read, the reader's must be waiting in its
-// socket already.
+// writer. A PING before the XADD in the same packet makes the loop hand it
+// over; an XADD alone goes either way, as the loop's policy decides. Over
+// loopback a write is in the peer's socket when it returns, so once the
+// append's reply is read, the reader's must be waiting in its socket
+// already.
 func TestBlockedReaderAnsweredFirst(t *testing.T) {
 	ts := startServer(t)
 	do(t, ts.R2, "XGROUP", "CREATE", "$ce-order", "g", "$", "MKSTREAM")

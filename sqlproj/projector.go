@@ -812,18 +812,14 @@ func (p *projector) fillEntities(tx sqldb.Tx, t *sqldb.Table, ct *state.Captured
 		// state's order (its hash table's) each insert would land at a
 		// random place of the key's B-tree, which costs SQLite several
 		// times as much per row once the tree outgrows its cache.
-		ids := make([]string, 0, ct.Count)
+		ents := make([]state.Entity, 0, ct.Count)
 		ct.Scan(func(e state.Entity) bool {
-			ids = append(ids, e.ID())
+			ents = append(ents, e)
 			return true
 		})
-		slices.Sort(ids)
+		slices.SortFunc(ents, func(a, b state.Entity) int { return strings.Compare(a.ID(), b.ID()) })
 		b := &rowBuilder{p: p}
-		for _, id := range ids {
-			e, ok := ct.Get(id)
-			if !ok {
-				continue
-			}
+		for _, e := range ents {
 			b.entity(e)
 			if len(b.rows) >= p.m.opts.BatchRows {
 				if !send(rowBatch{rows: b.rows}) {

@@ -3,9 +3,12 @@
 package server_test
 
 import (
+	"fmt"
+	"slices"
 	"syscall"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
 	"github.com/foldb/foldb/internal/testkit"
@@ -26,13 +29,16 @@ func TestBlockedReaderAnsweredFirst(t *testing.T) {
 	for i := range 40 {
 		for _, handOff := range []bool{false, true} {
 			r := ts.Raw(t)
-			r.Send("XREADGROUP", "GROUP", "g", "c", "COUNT", "1", "BLOCK", "0", "STREAMS", "$ce-order", ">")
-			testkit.WaitFor(t, "the reader to block", func() bool {
-				return testkit.InfoInt(t, ts.R2, "clients", "blocked_clients") == 1
+			consumer := fmt.Sprintf("c%d-%v", i, handOff)
+			r.Send("XREADGROUP", "GROUP", "g", consumer, "COUNT", "1", "BLOCK", "0", "STREAMS", "$ce-order", ">")
+			// The reader's registration creates its consumer, and a read of
+			// the groups goes through the log's writer: once the consumer is
+			// listed, the reader waits there (blocked_clients counts it a
+			// little earlier, when its command blocks).
+			testkit.WaitFor(t, "the reader to register", func() bool {
+				cs, err := ts.R2.XInfoConsumers(ctx, "$ce-order", "g").Result()
+				return err == nil && slices.ContainsFunc(cs, func(c redis.XInfoConsumer) bool { return c.Name == consumer })
 			})
-			// A read of the groups goes through the log's writer after the
-			// reader's registration: once it answers, the reader waits there.
-			do(t, ts.R2, "XINFO", "GROUPS", "$ce-order")
 			req := testkit.Command("XADD", "order:1", "*", "type", "T", "data", "{}")
 			if handOff {
 				req = testkit.Command("PING") + req

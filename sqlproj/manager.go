@@ -336,15 +336,43 @@ func (m *Manager) Status(name string, rows bool) (Status, error) {
 		}
 	}
 	if rows && st.State != Retrying {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		if db, err := m.database(ctx, st.Database); err == nil {
-			if n, err := db.Rows(ctx, st.Table); err == nil {
-				st.Rows = n
-			}
-		}
+		st.Rows = m.countRows(p, st)
 	}
 	return st, nil
+}
+
+// countRows is the row count of st's table, counted again only once the
+// projection's checkpoint or generation has moved since the last count:
+// a count reads the whole table (or its smallest index), and a client that
+// polls PROJECTION.STATUS through a build would otherwise make foldb read
+// the live table many times a second. -1 when the database does not
+// answer.
+func (m *Manager) countRows(p *projector, st Status) int64 {
+	key := rowCount{table: st.Table, position: st.Position, generation: st.Generation}
+	p.mu.Lock()
+	last := p.counted
+	p.mu.Unlock()
+	if last.rows >= 0 && last.table == key.table && last.position == key.position && last.generation == key.generation {
+		return last.rows
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	db, err := m.database(ctx, st.Database)
+	if err != nil {
+		return -1
+	}
+	n, err := db.Rows(ctx, st.Table)
+	if err != nil {
+		return -1
+	}
+	// Counted after st was read: a batch that committed meanwhile may be
+	// in n, and then the checkpoint has moved past key and the next call
+	// counts again.
+	key.rows = n
+	p.mu.Lock()
+	p.counted = key
+	p.mu.Unlock()
+	return n
 }
 
 // Pause stops a projection after its batch under way; Resume starts it

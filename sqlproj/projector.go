@@ -57,6 +57,10 @@ type projector struct {
 	firstValErr string
 	build       *BuildProgress
 	waiters     map[*waiter]struct{}
+	// counted is the table's last row count for Status, and the checkpoint
+	// it was counted at: only a batch, which moves the checkpoint, or a
+	// build, which moves the generation, changes the table.
+	counted rowCount
 
 	// The feed of an entity projection: the rounds published since
 	// queueFrom, each with the changes of the projection's type. stale is
@@ -78,6 +82,13 @@ type waiter struct {
 	wake     func() bool
 }
 
+// rowCount is a count of a projection's rows as of a checkpoint.
+type rowCount struct {
+	table                string
+	position, generation uint64
+	rows                 int64
+}
+
 // BuildProgress is how far a build of a fresh table has come.
 type BuildProgress struct {
 	Started time.Time
@@ -94,7 +105,7 @@ func newProjector(m *Manager, def *state.SQLProjection, from uint64) *projector 
 	p := &projector{
 		m: m, def: def, vals: state.NewSQLValues(),
 		kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		waiters: map[*waiter]struct{}{}, queueFrom: from,
+		waiters: map[*waiter]struct{}{}, queueFrom: from, counted: rowCount{rows: -1},
 	}
 	for _, c := range def.Columns {
 		p.cols = append(p.cols, sqldb.Column{Name: c.Name, Type: sqldb.Type(c.Type)})

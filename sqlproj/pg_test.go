@@ -169,6 +169,9 @@ func (x *faultTx) Delete(t *sqldb.Table, keys []any) error {
 func (x *faultTx) Insert(t *sqldb.Table, rows [][]any) error {
 	return x.do(func() error { return x.tx.Insert(t, rows) })
 }
+func (x *faultTx) InsertBatch(b *sqldb.Batch) error {
+	return x.do(func() error { return x.tx.InsertBatch(b) })
+}
 func (x *faultTx) Clear(name string) error { return x.do(func() error { return x.tx.Clear(name) }) }
 func (x *faultTx) SetCheckpoint(c sqldb.Checkpoint) error {
 	return x.do(func() error { return x.tx.SetCheckpoint(c) })

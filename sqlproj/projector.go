@@ -800,7 +800,7 @@ func (p *projector) resync(db sqldb.DB) error {
 	if err := tx.Clear(t.Name); err != nil {
 		return err
 	}
-	if err := p.fillEntities(tx, t, ct, nil); err != nil {
+	if err := p.fillEntities(db, tx, t, ct, nil); err != nil {
 		return err
 	}
 	if err := tx.SetCheckpoint(p.checkpoint(at, p.generationNow())); err != nil {
@@ -813,12 +813,13 @@ func (p *projector) resync(db sqldb.DB) error {
 	return nil
 }
 
-// fillEntities inserts every entity of a capture, a batch at a time.
-func (p *projector) fillEntities(tx sqldb.Tx, t *sqldb.Table, ct *state.CapturedType, progress *BuildProgress) error {
+// fillEntities inserts every entity of a capture, a batch at a time, in
+// tx of db.
+func (p *projector) fillEntities(db sqldb.DB, tx sqldb.Tx, t *sqldb.Table, ct *state.CapturedType, progress *BuildProgress) error {
 	if ct == nil {
 		return nil
 	}
-	return pipeline(func(send func(rowBatch) bool) error {
+	return pipeline(db, t, func(send func(rowBatch) bool) error {
 		// The rows go in in the order of their ids, the table's key: in the
 		// state's order (its hash table's) each insert would land at a
 		// random place of the key's B-tree, which costs SQLite several
@@ -844,35 +845,44 @@ func (p *projector) fillEntities(tx sqldb.Tx, t *sqldb.Table, ct *state.Captured
 		}
 		return nil
 	}, func(batch rowBatch) error {
-		if err := tx.Insert(t, batch.rows); err != nil {
+		if err := tx.InsertBatch(batch.ready); err != nil {
 			return err
 		}
-		return p.built(progress, len(batch.rows))
+		return p.built(progress, batch.ready.Len())
 	})
 }
 
-// rowBatch is rows of a build on their way to the database; upTo is the
-// log position an event build has read up to.
+// rowBatch is rows of a build on their way to the database: rows as
+// produced, ready as prepared for the database to insert; upTo is the log
+// position an event build has read up to.
 type rowBatch struct {
-	rows [][]any
-	upTo uint64
+	rows  [][]any
+	ready *sqldb.Batch
+	upTo  uint64
 }
 
 // pipeline runs produce on a goroutine of its own, which hands batches of
-// rows to consume on this one, one batch ahead at most: a build reads the
-// log or the capture and evaluates the columns of a batch while the
-// database writes the one before, on another CPU. send reports false once
-// consume has failed; produce should then return. An error of consume
-// comes first, then one of produce.
-func pipeline(produce func(send func(rowBatch) bool) error, consume func(rowBatch) error) error {
+// rows of t to consume on this one, one batch ahead at most: a build reads
+// the log or the capture, evaluates the columns of a batch and prepares it
+// for db (checks and converts its values) while the database writes the
+// one before, on another CPU. send reports false once consume has failed
+// or the batch could not be prepared; produce should then return. An error
+// of consume comes first, then one of preparing, then one of produce.
+func pipeline(db sqldb.DB, t *sqldb.Table, produce func(send func(rowBatch) bool) error, consume func(rowBatch) error) error {
 	ch := make(chan rowBatch, 1)
 	quit := make(chan struct{})
 	done := make(chan struct{})
-	var perr error
+	var perr, prepErr error
 	go func() {
 		defer close(done)
 		defer close(ch)
 		perr = produce(func(b rowBatch) bool {
+			if prepErr != nil {
+				return false
+			}
+			if b.ready, prepErr = db.Prepare(t, b.rows); prepErr != nil {
+				return false
+			}
 			select {
 			case ch <- b:
 				return true
@@ -893,6 +903,9 @@ func pipeline(produce func(send func(rowBatch) bool) error, consume func(rowBatc
 	<-done
 	if cerr != nil {
 		return cerr
+	}
+	if prepErr != nil {
+		return prepErr
 	}
 	return perr
 }
@@ -962,7 +975,7 @@ func (p *projector) buildTable(db sqldb.DB) error {
 			progress.Total = uint64(ct.Count)
 			p.mu.Unlock()
 		}
-		if err := p.fillEntities(tx, shadow, ct, progress); err != nil {
+		if err := p.fillEntities(db, tx, shadow, ct, progress); err != nil {
 			return err
 		}
 	} else {
@@ -971,7 +984,7 @@ func (p *projector) buildTable(db sqldb.DB) error {
 		progress.Total = at
 		p.mu.Unlock()
 		var done uint64
-		err := pipeline(func(send func(rowBatch) bool) error {
+		err := pipeline(db, shadow, func(send func(rowBatch) bool) error {
 			if at == 0 {
 				return nil // an empty log: Scan's to of 0 would mean "to the end"
 			}
@@ -993,7 +1006,7 @@ func (p *projector) buildTable(db sqldb.DB) error {
 			}
 			return err
 		}, func(batch rowBatch) error {
-			if err := tx.Insert(shadow, batch.rows); err != nil {
+			if err := tx.InsertBatch(batch.ready); err != nil {
 				return err
 			}
 			if err := p.built(progress, int(batch.upTo-done)); err != nil {

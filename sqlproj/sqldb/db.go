@@ -96,6 +96,9 @@ type DB interface {
 	Begin(ctx context.Context) (Tx, error)
 	// Rows counts the rows of a table.
 	Rows(ctx context.Context, table string) (int64, error)
+	// Prepare makes rows of t ready for Tx.InsertBatch, outside any
+	// transaction (it only checks and converts).
+	Prepare(t *Table, rows [][]any) (*Batch, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	Close() error
@@ -119,6 +122,9 @@ type Tx interface {
 	Delete(t *Table, keys []any) error
 	// Insert adds rows, in multi-row statements.
 	Insert(t *Table, rows [][]any) error
+	// InsertBatch adds the rows of a batch that the transaction's DB
+	// prepared: Insert, with its checks and conversions done before.
+	InsertBatch(b *Batch) error
 	// Clear removes every row of a table.
 	Clear(name string) error
 	// SetCheckpoint writes a projection's checkpoint row.
@@ -133,3 +139,20 @@ type Tx interface {
 	Commit() error
 	Rollback() error
 }
+
+// Batch is rows made ready ahead of the transaction that inserts them:
+// checked against their table and turned into the values its database
+// stores, cut into the statements they go in. A build prepares a batch on
+// one goroutine while the database writes the one before on another, so
+// that the writing goroutine, the build's bottleneck, only sends.
+type Batch struct {
+	t    *Table
+	rows [][]any // as given: for Mem, and for a bulk path (COPY)
+	// d is the dialect of the DB that prepared it, nil for Mem; stmts the
+	// multi-row INSERTs with their arguments, when it uses no bulk path.
+	d     *dialect
+	stmts []rowsStmt
+}
+
+// Len is the batch's rows.
+func (b *Batch) Len() int { return len(b.rows) }

@@ -780,3 +780,60 @@ func TestSQLiteCheckpointsTheWAL(t *testing.T) {
 		t.Fatalf("%d rows, want 2000", n)
 	}
 }
+
+// TestPreparedBatches inserts batches prepared before their transaction,
+// of a few rows and of more than a statement (COPY on PostgreSQL), and
+// shows that a bad row fails at Prepare and a batch of another database
+// is refused.
+func TestPreparedBatches(t *testing.T) {
+	eachDB(t, func(t *testing.T, db DB) {
+		a := accounts("accounts", 1)
+		in(t, db, func(tx Tx) error { return tx.CreateTable(a) })
+		var all [][]any
+		var batches []*Batch
+		for _, n := range []int{3, maxRowsPerStatement + 7} {
+			var rows [][]any
+			for i := range n {
+				rows = append(rows, []any{fmt.Sprintf("%d-%d", n, i), "n", int64(i), int64(1)})
+			}
+			b, err := db.Prepare(a, rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Len() != n {
+				t.Fatalf("a batch of %d rows has Len %d", n, b.Len())
+			}
+			batches, all = append(batches, b), append(all, rows...)
+		}
+		in(t, db, func(tx Tx) error {
+			for _, b := range batches {
+				if err := tx.InsertBatch(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		want(t, db, a, all)
+		if _, err := db.Prepare(a, [][]any{{"x", "n", "not a number", int64(1)}}); err == nil {
+			t.Fatal("a text value for an integer column prepared")
+		}
+		// A batch of another database: SQLite's for the twin, the twin's for
+		// the others.
+		prepareOther := NewMem().Prepare
+		if db.Driver() == "mem" {
+			prepareOther = func(t *Table, rows [][]any) (*Batch, error) { return prepare(&sqliteDialect, t, rows) }
+		}
+		b, err := prepareOther(a, [][]any{{"y", "n", int64(1), int64(1)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tx, err := db.Begin(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback()
+		if err := tx.InsertBatch(b); err == nil || !strings.Contains(err.Error(), "another database") {
+			t.Fatalf("a batch of another database: %v", err)
+		}
+	})
+}

@@ -222,6 +222,21 @@ func (tx *memTx) Delete(t *Table, keys []any) error {
 	return nil
 }
 
+// Prepare checks the rows; Mem stores them as they are.
+func (m *Mem) Prepare(t *Table, rows [][]any) (*Batch, error) {
+	if err := checkRows(t, rows); err != nil {
+		return nil, err
+	}
+	return &Batch{t: t, rows: rows}, nil
+}
+
+func (tx *memTx) InsertBatch(b *Batch) error {
+	if b.d != nil {
+		return fmt.Errorf("sqldb: insert into %q: the batch was prepared for another database", b.t.Name)
+	}
+	return tx.Insert(b.t, b.rows)
+}
+
 func (tx *memTx) Insert(t *Table, rows [][]any) error {
 	if err := tx.check(); err != nil {
 		return err

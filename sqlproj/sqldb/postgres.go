@@ -125,6 +125,10 @@ func where(cfg *pgxpool.Config) string {
 
 func (p *postgresDB) Driver() string { return "postgres" }
 
+func (p *postgresDB) Prepare(t *Table, rows [][]any) (*Batch, error) {
+	return prepare(&postgresDialect, t, rows)
+}
+
 func (p *postgresDB) Ping(ctx context.Context) error {
 	if err := p.pool.Ping(ctx); err != nil {
 		return fmt.Errorf("sqldb: %w", err)

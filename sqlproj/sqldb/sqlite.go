@@ -171,6 +171,10 @@ func OpenSQLite(ctx context.Context, path string) (DB, error) {
 
 func (s *sqliteDB) Driver() string { return "sqlite" }
 
+func (s *sqliteDB) Prepare(t *Table, rows [][]any) (*Batch, error) {
+	return prepare(&sqliteDialect, t, rows)
+}
+
 func (s *sqliteDB) Ping(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
 		return fmt.Errorf("sqldb: %w", err)

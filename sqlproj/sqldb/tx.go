@@ -96,17 +96,43 @@ func (x *txn) Upsert(t *Table, rows [][]any) error {
 // Insert adds rows: in multi-row statements, or past copyMin rows by the
 // database's bulk path.
 func (x *txn) Insert(t *Table, rows [][]any) error {
-	if x.d.copyMin == 0 || len(rows) < x.d.copyMin {
-		return x.writeRows(opInsert, t, rows)
-	}
 	if x.done {
 		return ErrTxDone
 	}
-	if err := checkRows(t, rows); err != nil {
+	b, err := prepare(x.d, t, rows)
+	if err != nil {
 		return err
 	}
-	if err := x.c.copyRows(t, rows); err != nil {
-		return fmt.Errorf("sqldb: copy into %q: %w", t.Name, err)
+	return x.InsertBatch(b)
+}
+
+// prepare is DB.Prepare for a database of dialect d.
+func prepare(d *dialect, t *Table, rows [][]any) (*Batch, error) {
+	if err := checkRows(t, rows); err != nil {
+		return nil, err
+	}
+	b := &Batch{t: t, rows: rows, d: d}
+	if d.copyMin == 0 || len(rows) < d.copyMin {
+		b.stmts = statements(d, opInsert, t, rows)
+	}
+	return b, nil
+}
+
+func (x *txn) InsertBatch(b *Batch) error {
+	if x.done {
+		return ErrTxDone
+	}
+	if b.d != x.d {
+		return fmt.Errorf("sqldb: insert into %q: the batch was prepared for another database", b.t.Name)
+	}
+	if b.stmts == nil && len(b.rows) > 0 {
+		if err := x.c.copyRows(b.t, b.rows); err != nil {
+			return fmt.Errorf("sqldb: copy into %q: %w", b.t.Name, err)
+		}
+		return nil
+	}
+	if err := x.c.write(b.stmts); err != nil {
+		return fmt.Errorf("sqldb: write %q: %w", b.t.Name, err)
 	}
 	return nil
 }
@@ -148,21 +174,27 @@ func (x *txn) writeRows(op byte, t *Table, rows [][]any) error {
 	if op == opUpsert {
 		rows = lastByKey(t, rows) // ON CONFLICT may not meet a key twice in one statement
 	}
+	if err := x.c.write(statements(x.d, op, t, rows)); err != nil {
+		return fmt.Errorf("sqldb: write %q: %w", t.Name, err)
+	}
+	return nil
+}
+
+// statements cuts checked rows into the multi-row statements of op, with
+// their values as d stores them.
+func statements(d *dialect, op byte, t *Table, rows [][]any) []rowsStmt {
 	var stmts []rowsStmt
-	for _, n := range pieces(len(rows), rowsPerStatement(*x.d, len(t.Columns))) {
+	for _, n := range pieces(len(rows), rowsPerStatement(*d, len(t.Columns))) {
 		args := make([]any, 0, n*len(t.Columns))
 		for _, row := range rows[:n] {
 			for _, v := range row {
-				args = append(args, x.d.value(v))
+				args = append(args, d.value(v))
 			}
 		}
 		rows = rows[n:]
 		stmts = append(stmts, rowsStmt{op: op, t: t, n: n, args: args})
 	}
-	if err := x.c.write(stmts); err != nil {
-		return fmt.Errorf("sqldb: write %q: %w", t.Name, err)
-	}
-	return nil
+	return stmts
 }
 
 // The checkpoint table's statements, with ? for each parameter (bind

@@ -239,36 +239,42 @@ func (b *bench) sqlCatchup(be *sqlBackend) (result, error) {
 	return res, nil
 }
 
-// waitProjections polls PROJECTION.STATUS until both projections have
-// built their tables and are live at the log's end.
+// waitProjections waits until both projections have built their tables
+// and applied the log up to its last position: a PROJECTION.WAIT each,
+// which foldb answers as the batch that gets there commits, then a
+// PROJECTION.STATUS each to check that they are live at the log's end.
+// It does not poll: requests every few milliseconds, even PINGs, slowed a
+// build on a two-vCPU machine by a fifth (BENCHMARKS.md), which the plain
+// program, polled by no one, does not pay.
 func (b *bench) waitProjections(f *foldbServer, timeout time.Duration) error {
-	c := f.client(1)
-	defer c.Close()
-	deadline := time.Now().Add(timeout)
-	for {
-		done := 0
-		var last map[string]any
-		for _, t := range []string{"accounts", "ledger"} {
-			st, err := projectionStatus(b.ctx, c, t)
-			if err != nil {
-				return err
-			}
-			last = st
-			if st["state"] == "live" && st["lag_events"] == int64(0) && st["generation"] != int64(0) {
-				done++
-			}
-		}
-		if done == 2 {
-			return nil
-		}
-		if b.ctx.Err() != nil {
-			return errInterrupted
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the projections are not live after %v: %v\n%s", timeout, last, f.out.Tail(20))
-		}
-		time.Sleep(5 * time.Millisecond)
+	last, err := f.infoInt(b.ctx, "log_last_position")
+	if err != nil {
+		return err
 	}
+	c := redis.NewClient(&redis.Options{
+		Addr: f.addr, Protocol: 2, MaxRetries: -1, PoolSize: 1,
+		ReadTimeout: timeout + time.Minute, WriteTimeout: time.Minute,
+	})
+	defer c.Close()
+	for _, t := range []string{"accounts", "ledger"} {
+		if err := c.Do(b.ctx, "PROJECTION.WAIT", t, last, timeout.Milliseconds()).Err(); err != nil {
+			if b.ctx.Err() != nil {
+				return errInterrupted
+			}
+			st, _ := projectionStatus(b.ctx, c, t)
+			return fmt.Errorf("PROJECTION.WAIT %s %d: %w (status %v)\n%s", t, last, err, st, f.out.Tail(20))
+		}
+	}
+	for _, t := range []string{"accounts", "ledger"} {
+		st, err := projectionStatus(b.ctx, c, t)
+		if err != nil {
+			return err
+		}
+		if st["state"] != "live" || st["lag_events"] != int64(0) || st["generation"] == int64(0) {
+			return fmt.Errorf("%s at position %d of the log's %d is not live with a built table: %v", t, st["position"], last, st)
+		}
+	}
+	return nil
 }
 
 // projectionStatus is PROJECTION.STATUS as a map (RESP2 pairs).

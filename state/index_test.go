@@ -37,17 +37,25 @@ func checkIndex(t *testing.T, x *index, want map[string]Entity) {
 
 func TestIndexAgainstMap(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		ids  int // distinct ids drawn from
-		ops  int
+		name  string
+		ids   int // distinct ids drawn from
+		ops   int
+		sized int // the index is laid out for this many (newIndexSized), 0: newIndex
 	}{
-		{"few", 5, 200},
-		{"one page", 500, 5000},
-		{"splits", 20000, 60000},
+		{"few", 5, 200, 0},
+		{"one page", 500, 5000, 0},
+		{"splits", 20000, 60000, 0},
+		// Pages of a number of slots that is no power of two, full to
+		// where they grow.
+		{"sized, one page", 500, 5000, 300},
+		{"sized, grows", 20000, 60000, 9000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, uint64(tc.ids)))
 			x := newIndex()
+			if tc.sized > 0 {
+				x = newIndexSized(tc.sized)
+			}
 			want := map[string]Entity{}
 			type frozen struct {
 				view *index
@@ -114,6 +122,15 @@ func TestIndexSized(t *testing.T) {
 			if !slices.Equal(x.dir, pages) {
 				t.Fatalf("%d entities into an index laid out for them: the pages changed", n)
 			}
+			slots := 0
+			for i, p := range x.dir {
+				if i == 0 || p != x.dir[i-1] {
+					slots += len(p.slots)
+				}
+			}
+			if n >= 5000 && float64(n)/float64(slots) < 0.6 {
+				t.Fatalf("%d entities in %d slots: %.2f full, want 0.6 or more", n, slots, float64(n)/float64(slots))
+			}
 			checkIndex(t, x, want)
 			v, before := x.freeze(), maps.Clone(want)
 			for i := range n + 3000 {
@@ -127,23 +144,36 @@ func TestIndexSized(t *testing.T) {
 	}
 }
 
+// BenchmarkIndexGet gets ids of an index grown by inserts, and of one laid
+// out for its entities as a restore lays it out (fuller pages).
 func BenchmarkIndexGet(b *testing.B) {
-	for _, n := range []int{10_000, 1_000_000} {
-		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			x := newIndex()
-			ids := make([]string, n)
-			for i := range n {
-				ids[i] = fmt.Sprintf("%012d", i)
-				x.Set(packEntity(ids[i], 1, []byte(`{"balance":1}`)))
+	for _, sized := range []bool{false, true} {
+		for _, n := range []int{10_000, 1_000_000} {
+			name := fmt.Sprint(n)
+			if sized {
+				name = fmt.Sprint("sized/", n)
 			}
-			b.ReportAllocs()
-			i := 0
-			for b.Loop() {
-				if _, ok := x.Get(ids[i]); !ok {
-					b.Fatal("missing")
-				}
-				i = (i + 7919) % n
-			}
-		})
+			b.Run(name, func(b *testing.B) { benchmarkIndexGet(b, n, sized) })
+		}
+	}
+}
+
+func benchmarkIndexGet(b *testing.B, n int, sized bool) {
+	x := newIndex()
+	if sized {
+		x = newIndexSized(n)
+	}
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("%012d", i)
+		x.Set(packEntity(ids[i], 1, []byte(`{"balance":1}`)))
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, ok := x.Get(ids[i]); !ok {
+			b.Fatal("missing")
+		}
+		i = (i + 7919) % n
 	}
 }

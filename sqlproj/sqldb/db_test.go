@@ -837,3 +837,29 @@ func TestPreparedBatches(t *testing.T) {
 		}
 	})
 }
+
+// TestSQLiteStartsWriteback: while commits come, the checkpointer starts
+// the writeback of the database file and of its WAL.
+func TestSQLiteStartsWriteback(t *testing.T) {
+	if !writebackSupported {
+		t.Skip("no sync_file_range on this system: nothing to start")
+	}
+	path := filepath.Join(t.TempDir(), "t.db")
+	db, err := OpenSQLite(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := db.(*sqliteDB)
+	tb := &Table{Name: "ledger", Key: 0, IndexTag: "ledger_g1", Columns: []Column{{"position", Integer}}}
+	in(t, db, func(tx Tx) error { return tx.CreateTable(tb) })
+	i := 0
+	insert := func() {
+		i++
+		in(t, db, func(tx Tx) error { return tx.Insert(tb, [][]any{{int64(i)}}) })
+	}
+	testkit.WaitFor(t, "the writeback of both files started", func() bool {
+		insert()
+		return s.wb.started[0].Load() > 0 && s.wb.started[1].Load() > 0
+	})
+}

@@ -95,8 +95,7 @@ const sqliteWritebackEvery = 50 * time.Millisecond
 // that a checkpoint's syncs find little left to write. A sync that writes
 // a second's worth of WAL and pages holds the file system's journal for as
 // long, and on one file system (ext4) every fsync of the event log waits
-// behind it: the appends' p99 in the lag row went from 65 ms to 6.5 ms
-// with it (BENCHMARKS.md).
+// behind it (BENCHMARKS.md, the lag row's appends).
 func (s *sqliteDB) checkpointer() {
 	defer close(s.ckptDone)
 	defer s.wb.close()

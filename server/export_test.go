@@ -17,6 +17,10 @@ const UseLoop = useLoop
 // submission (TestPipelineOverMaxPending).
 const MaxPending = maxPending
 
+// Releases is how many times the server returned memory after a burst
+// (TestReadsDoNotRelease).
+func (s *Server) Releases() int64 { return s.releases.Load() }
+
 // SetLoading makes the server answer as while loading, or as after
 // (TestLoading).
 func (s *Server) SetLoading(loading bool) { s.loading.Store(loading) }

@@ -18,11 +18,17 @@ const reclaimMin = 16 << 20
 // growth, Pebble's flushed memtables, request buffers), and its scavenger
 // hands it back only slowly, so right after a load the process holds far
 // more than its state; and Pebble's memtable holds the last appends until
-// it fills. Once no append has landed for idle, after at least reclaimMin
-// bytes were allocated since the last release, it flushes the memtable to
-// Pebble's tables (freeing it), runs a collection and returns the freed
-// pages (debug.FreeOSMemory), on this goroutine: the loop and the writer
-// go on meanwhile. It ends with the server.
+// it fills. Once no append has landed for idle, after appends landed and at
+// least reclaimMin bytes were allocated since the last release, it flushes
+// the memtable to Pebble's tables (freeing it), runs a collection and
+// returns the freed pages (debug.FreeOSMemory), on this goroutine: the
+// loop and the writer go on meanwhile. It ends with the server.
+//
+// Reads alone never release: they allocate too (a query's plan and
+// results), and under a steady load of reads a release after every
+// reclaimMin of them would force a full collection of the whole state
+// twice a second, each taking a CPU from the queries for as long as it
+// marks, and hand back pages the next reads fault in again.
 func (s *Server) reclaim(idle time.Duration) {
 	if idle <= 0 {
 		return
@@ -39,6 +45,7 @@ func (s *Server) reclaim(idle time.Duration) {
 	}
 	released := allocated()
 	last, lastChange := s.elog.LastPosition(), time.Now()
+	releasedAt := last // the log's position at the last release
 	for {
 		select {
 		case <-s.done:
@@ -48,7 +55,7 @@ func (s *Server) reclaim(idle time.Duration) {
 				last, lastChange = pos, now
 				continue
 			}
-			if now.Sub(lastChange) < idle || s.loading.Load() || s.stopping.Load() || s.elog.Err() != nil {
+			if last == releasedAt || now.Sub(lastChange) < idle || s.loading.Load() || s.stopping.Load() || s.elog.Err() != nil {
 				continue
 			}
 			if a := allocated(); a-released >= reclaimMin {
@@ -56,7 +63,8 @@ func (s *Server) reclaim(idle time.Duration) {
 					s.log.Warn("flushing the log's memtable to release memory failed", "err", err)
 				}
 				debug.FreeOSMemory()
-				released = allocated()
+				released, releasedAt = allocated(), last
+				s.releases.Add(1)
 			}
 		}
 	}

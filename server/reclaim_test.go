@@ -45,3 +45,38 @@ func TestReleaseMemoryAfterABurst(t *testing.T) {
 		})
 	}
 }
+
+// TestReadsDoNotRelease: after a burst of appends memory is returned once;
+// reads that allocate many times reclaimMin afterwards, with no append,
+// return nothing more, and the next burst returns memory again.
+func TestReadsDoNotRelease(t *testing.T) {
+	ts := startServer(t, func(o *server.Options) { o.ReleaseMemoryAfter = 20 * time.Millisecond })
+	rc := ts.R2
+	data := `{"text":"` + strings.Repeat("x", 64<<10) + `"}`
+	burst := func(from int) {
+		pipe := rc.Pipeline()
+		for i := range 400 { // 25 MiB of events, more than reclaimMin
+			pipe.Do(ctx, "EVENT.APPEND", fmt.Sprintf("doc:%d", from+i), "Written", data)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	burst(0)
+	testkit.WaitFor(t, "the release after the burst", func() bool { return ts.Releases() == 1 })
+	// Each read allocates its 64 KiB reply: 800 of them are 50 MiB, with
+	// idle spells between them.
+	for i := range 800 {
+		if err := rc.Do(ctx, "ENTITY.GET", "doc", fmt.Sprint(i%400)).Err(); err != nil && err.Error() != "redis: nil" {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			time.Sleep(30 * time.Millisecond) // idle for longer than release-memory-after
+		}
+	}
+	if n := ts.Releases(); n != 1 {
+		t.Fatalf("%d releases after reads alone, want the burst's 1", n)
+	}
+	burst(400)
+	testkit.WaitFor(t, "the release after the second burst", func() bool { return ts.Releases() == 2 })
+}

@@ -73,6 +73,7 @@ type Server struct {
 
 	shutdownOnce sync.Once
 	stopping     atomic.Bool
+	releases     atomic.Int64 // memory returned after a burst (reclaim)
 	done         chan struct{}
 	closeErr     error
 

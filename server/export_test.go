@@ -21,6 +21,10 @@ const MaxPending = maxPending
 // (TestReadsDoNotRelease).
 func (s *Server) Releases() int64 { return s.releases.Load() }
 
+// ReleasedAt is the log's position at the last release
+// (TestReadsDoNotRelease).
+func (s *Server) ReleasedAt() uint64 { return s.releasedAt.Load() }
+
 // SetLoading makes the server answer as while loading, or as after
 // (TestLoading).
 func (s *Server) SetLoading(loading bool) { s.loading.Store(loading) }

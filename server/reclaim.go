@@ -65,6 +65,7 @@ func (s *Server) reclaim(idle time.Duration) {
 				debug.FreeOSMemory()
 				released, releasedAt = allocated(), last
 				s.releases.Add(1)
+				s.releasedAt.Store(last)
 			}
 		}
 	}

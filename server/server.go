@@ -73,7 +73,8 @@ type Server struct {
 
 	shutdownOnce sync.Once
 	stopping     atomic.Bool
-	releases     atomic.Int64 // memory returned after a burst (reclaim)
+	releases     atomic.Int64  // memory returned after a burst (reclaim)
+	releasedAt   atomic.Uint64 // the log's position at the last of them
 	done         chan struct{}
 	closeErr     error
 

@@ -25,6 +25,10 @@ func (s *Server) Releases() int64 { return s.releases.Load() }
 // (TestReadsDoNotRelease).
 func (s *Server) ReleasedAt() uint64 { return s.releasedAt.Load() }
 
+// IdleLooks is how many times the release's goroutine has found the log
+// idle and weighed a release (TestReadsDoNotRelease).
+func (s *Server) IdleLooks() int64 { return s.idleLooks.Load() }
+
 // SetLoading makes the server answer as while loading, or as after
 // (TestLoading).
 func (s *Server) SetLoading(loading bool) { s.loading.Store(loading) }

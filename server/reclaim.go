@@ -55,8 +55,12 @@ func (s *Server) reclaim(idle time.Duration) {
 				last, lastChange = pos, now
 				continue
 			}
-			if last == releasedAt || now.Sub(lastChange) < idle || s.loading.Load() || s.stopping.Load() || s.elog.Err() != nil {
+			if now.Sub(lastChange) < idle || s.loading.Load() || s.stopping.Load() || s.elog.Err() != nil {
 				continue
+			}
+			s.idleLooks.Add(1)
+			if last == releasedAt {
+				continue // nothing appended since the last release
 			}
 			if a := allocated(); a-released >= reclaimMin {
 				if err := s.elog.Flush(); err != nil && !errors.Is(err, eventlog.ErrClosed) {

@@ -92,7 +92,11 @@ func TestReadsDoNotRelease(t *testing.T) {
 	n := ts.Releases()
 	for range 8 { // 50 MiB of reads
 		reads()
-		time.Sleep(30 * time.Millisecond) // idle for longer than release-memory-after
+		// The log has been idle for longer than release-memory-after since
+		// the burst: wait until the release's goroutine has weighed a
+		// release twice after these reads.
+		looks := ts.IdleLooks()
+		testkit.WaitFor(t, "the release weighed after the reads", func() bool { return ts.IdleLooks() >= looks+2 })
 	}
 	if got := ts.Releases(); got != n {
 		t.Fatalf("%d releases after reads alone, want none", got-n)

@@ -75,6 +75,7 @@ type Server struct {
 	stopping     atomic.Bool
 	releases     atomic.Int64  // memory returned after a burst (reclaim)
 	releasedAt   atomic.Uint64 // the log's position at the last of them
+	idleLooks    atomic.Int64  // the times reclaim found the log idle
 	done         chan struct{}
 	closeErr     error
 

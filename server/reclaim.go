@@ -27,7 +27,7 @@ const reclaimMin = 16 << 20
 // Reads alone never release: they allocate too (a query's plan and
 // results), and under a steady load of reads a release after every
 // reclaimMin of them would force a full collection of the whole state
-// twice a second, each taking a CPU from the queries for as long as it
+// again and again, each taking a CPU from the queries for as long as it
 // marks, and hand back pages the next reads fault in again.
 func (s *Server) reclaim(idle time.Duration) {
 	if idle <= 0 {
@@ -45,7 +45,7 @@ func (s *Server) reclaim(idle time.Duration) {
 	}
 	released := allocated()
 	last, lastChange := s.elog.LastPosition(), time.Now()
-	releasedAt := last // the log's position at the last release
+	s.releasedAt.Store(last) // nothing to release of what was there before
 	for {
 		select {
 		case <-s.done:
@@ -59,7 +59,7 @@ func (s *Server) reclaim(idle time.Duration) {
 				continue
 			}
 			s.idleLooks.Add(1)
-			if last == releasedAt {
+			if last == s.releasedAt.Load() {
 				continue // nothing appended since the last release
 			}
 			if a := allocated(); a-released >= reclaimMin {
@@ -67,9 +67,9 @@ func (s *Server) reclaim(idle time.Duration) {
 					s.log.Warn("flushing the log's memtable to release memory failed", "err", err)
 				}
 				debug.FreeOSMemory()
-				released, releasedAt = allocated(), last
-				s.releases.Add(1)
+				released = allocated()
 				s.releasedAt.Store(last)
+				s.releases.Add(1)
 			}
 		}
 	}

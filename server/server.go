@@ -74,7 +74,7 @@ type Server struct {
 	shutdownOnce sync.Once
 	stopping     atomic.Bool
 	releases     atomic.Int64  // memory returned after a burst (reclaim)
-	releasedAt   atomic.Uint64 // the log's position at the last of them
+	releasedAt   atomic.Uint64 // the log's position at the last of them (reclaim's, read by tests)
 	idleLooks    atomic.Int64  // the times reclaim found the log idle
 	done         chan struct{}
 	closeErr     error

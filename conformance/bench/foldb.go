@@ -203,13 +203,17 @@ func parseLogfmt(line string) map[string]string {
 
 // client is a go-redis client of the server; the bench checks every error
 // itself, so it does not retry.
-func (s *server) client(pool int) *redis.Client {
+func (s *server) client(pool int) *redis.Client { return s.clientWaiting(pool, time.Minute) }
+
+// clientWaiting is client with read for a reply up to read, for commands
+// that wait longer than a minute.
+func (s *server) clientWaiting(pool int, read time.Duration) *redis.Client {
 	return redis.NewClient(&redis.Options{
 		Addr:                     s.addr,
 		Protocol:                 2,
 		MaxRetries:               -1,
 		PoolSize:                 pool,
-		ReadTimeout:              time.Minute,
+		ReadTimeout:              read,
 		WriteTimeout:             time.Minute,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})

@@ -250,22 +250,19 @@ func (b *bench) sqlCatchup(be *sqlBackend) (result, error) {
 // not pay.
 func (b *bench) waitProjections(f *foldbServer, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	last, err := f.infoInt(b.ctx, "log_last_position")
+	end, err := f.infoInt(b.ctx, "log_last_position")
 	if err != nil {
 		return err
 	}
-	c := redis.NewClient(&redis.Options{
-		Addr: f.addr, Protocol: 2, MaxRetries: -1, PoolSize: 1,
-		ReadTimeout: timeout + time.Minute, WriteTimeout: time.Minute,
-	})
+	c := f.clientWaiting(1, timeout+time.Minute)
 	defer c.Close()
 	for _, t := range []string{"accounts", "ledger"} {
-		if err := c.Do(b.ctx, "PROJECTION.WAIT", t, last, timeout.Milliseconds()).Err(); err != nil {
+		if err := c.Do(b.ctx, "PROJECTION.WAIT", t, end, timeout.Milliseconds()).Err(); err != nil {
 			if b.ctx.Err() != nil {
 				return errInterrupted
 			}
 			st, _ := projectionStatus(b.ctx, c, t)
-			return fmt.Errorf("PROJECTION.WAIT %s %d: %w (status %v)\n%s", t, last, err, st, f.out.Tail(20))
+			return fmt.Errorf("PROJECTION.WAIT %s %d: %w (status %v)\n%s", t, end, err, st, f.out.Tail(20))
 		}
 	}
 	for {

@@ -133,6 +133,78 @@ func (x *index) Get(id string) (Entity, bool) {
 	return e, ok
 }
 
+// lookupBatch is the most ids a batch of lookups (getBatch) holds.
+const lookupBatch = 16
+
+// batch is a batch of ids to look up together (index.getBatch): the keys
+// a walk of a field index gives, in its order.
+type batch struct {
+	n    int
+	ends [lookupBatch]int // ids[i] is buf[ends[i-1]:ends[i]]
+	buf  []byte
+	ids  [lookupBatch]string
+	h    [lookupBatch]uint64
+	p    [lookupBatch]*page
+	at   [lookupBatch]int
+	out  [lookupBatch]Entity
+}
+
+// add appends an id to the batch, which copies it.
+func (b *batch) add(id string) {
+	b.buf = append(b.buf, id...)
+	b.ends[b.n] = len(b.buf)
+	b.n++
+}
+
+func (b *batch) reset() { b.n, b.buf = 0, b.buf[:0] }
+
+// getBatch looks up the batch's ids: out[i] is the entity of ids[i], or ""
+// when there is none. One lookup reads four places one after the other
+// (the page, its tags, its slots, the entity), each nearly always a cache
+// miss when the ids come from an index, where neighbours are anywhere in
+// the table. A batch takes each step for every id before the next step,
+// asking first for the memory that step reads, so that the misses of the
+// batch overlap instead of adding up.
+func (x *index) getBatch(b *batch) {
+	from := 0
+	for i := range b.n {
+		b.ids[i] = bytesView(b.buf[from:b.ends[i]])
+		from = b.ends[i]
+		h := hashID(b.ids[i])
+		_, p := x.pageOf(h)
+		b.h[i], b.p[i] = h, p
+		prefetch((*byte)(unsafe.Pointer(p)))
+	}
+	for i := range b.n {
+		p := b.p[i]
+		j := home(b.h[i], len(p.slots))
+		b.at[i] = j
+		prefetch(&p.tags[j])
+		prefetch((*byte)(unsafe.Pointer(&p.slots[j])))
+	}
+	for i := range b.n {
+		p, tag, j := b.p[i], tagOf(b.h[i]), b.at[i]
+		for p.tags[j] != 0 && p.tags[j] != tag {
+			j = p.next(j)
+		}
+		b.at[i] = j
+		if p.tags[j] != 0 {
+			prefetchEntity(p.slots[j])
+		}
+	}
+	for i := range b.n {
+		p, j := b.p[i], b.at[i]
+		if p.tags[j] != 0 && p.slots[j].ID() == b.ids[i] {
+			b.out[i] = p.slots[j]
+			continue
+		}
+		b.out[i] = "" // another id with the same tag: the whole probe
+		if k := p.find(b.ids[i], b.h[i]); k >= 0 {
+			b.out[i] = p.slots[k]
+		}
+	}
+}
+
 // spot is where a lookup found an id, or would insert it: the id's hash,
 // its directory slot and its slot in the page (-1: not there). setAt
 // writes there without searching again, provided the index is not written

@@ -19,6 +19,27 @@ func checkIndex(t *testing.T, x *index, want map[string]Entity) {
 			t.Fatalf("Get(%q) = %q, %v; want %q", id, got, ok, e)
 		}
 	}
+	// The same lookups a batch at a time (index.getBatch), with ids that are not there
+	// among them.
+	ids := slices.Sorted(maps.Keys(want))
+	for i := range len(want) / 4 {
+		ids = append(ids, fmt.Sprintf("absent-%d", i))
+	}
+	var b batch
+	for len(ids) > 0 {
+		n := min(len(ids), 1+len(ids)%lookupBatch)
+		for _, id := range ids[:n] {
+			b.add(id)
+		}
+		x.getBatch(&b)
+		for i, id := range ids[:n] {
+			if b.out[i] != want[id] {
+				t.Fatalf("getBatch gave %q for %q, want %q", b.out[i], id, want[id])
+			}
+		}
+		b.reset()
+		ids = ids[n:]
+	}
 	seen := map[string]bool{}
 	x.Scan(func(e Entity) bool {
 		if seen[e.ID()] {

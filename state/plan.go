@@ -278,6 +278,9 @@ type plan struct {
 	// uncounted: est is offset+limit, not the ranges' keys, which
 	// choosePlan did not need to count (countRanges does)
 	uncounted bool
+	// want is how many entities a walk gives before its reader stops,
+	// when that is known (0: not known)
+	want int
 }
 
 // indexView is a read-only copy of one field index.
@@ -525,58 +528,81 @@ func choosePlan(tv *tableView, w *where, q Query, count bool) plan {
 // index's order or its reverse, until fn returns false.
 func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 	nFields := len(p.fi.def.Fields)
-	var buf []byte
+	// The keys' entities are looked up a batch at a time (index.getBatch),
+	// the first batch no larger than what the query keeps when that is
+	// known.
+	var b batch
+	var key []byte
+	size := lookupBatch
+	if p.want > 0 {
+		size = min(p.want, lookupBatch)
+	}
+	goOn := true
+	flush := func() bool {
+		tv.idx.getBatch(&b)
+		n := b.n
+		b.reset()
+		size = lookupBatch
+		for i := range n {
+			if b.out[i] == "" {
+				continue // cannot happen: the views are of one moment
+			}
+			if !fn(b.out[i]) {
+				return false
+			}
+		}
+		return true
+	}
 	visit := func(k ikey) bool {
-		buf = k.appendTo(buf[:0])
-		id := bytesView(buf)
+		key = k.appendTo(key[:0])
+		id := bytesView(key)
 		for range nFields {
 			id = id[skipOrderKey(id):]
 		}
-		e, ok := tv.idx.Get(id)
-		if !ok {
-			return true // cannot happen: the views are of one moment
+		b.add(id)
+		if b.n == size {
+			goOn = flush()
 		}
-		return fn(e)
+		return goOn
 	}
 	tree := p.fi.tree
 	if !desc {
 		for _, r := range p.ranges {
-			goOn := true
 			hi := probeKey(r.hi)
 			tree.Ascend(probeKey(r.lo), func(k ikey) bool {
 				if r.hi != nil && !lessKey(k, hi) {
 					return false
 				}
-				goOn = visit(k)
-				return goOn
+				return visit(k)
 			})
 			if !goOn {
 				return
 			}
 		}
-		return
+	} else {
+		for i := len(p.ranges) - 1; i >= 0; i-- {
+			r := p.ranges[i]
+			lo, hi := probeKey(r.lo), probeKey(r.hi)
+			iter := func(k ikey) bool {
+				if lessKey(k, lo) {
+					return false
+				}
+				if r.hi != nil && !lessKey(k, hi) {
+					return true // the pivot itself
+				}
+				return visit(k)
+			}
+			if r.hi == nil {
+				tree.Reverse(iter)
+			} else {
+				tree.Descend(hi, iter)
+			}
+			if !goOn {
+				return
+			}
+		}
 	}
-	for i := len(p.ranges) - 1; i >= 0; i-- {
-		r := p.ranges[i]
-		goOn := true
-		lo, hi := probeKey(r.lo), probeKey(r.hi)
-		iter := func(k ikey) bool {
-			if lessKey(k, lo) {
-				return false
-			}
-			if r.hi != nil && !lessKey(k, hi) {
-				return true // the pivot itself
-			}
-			goOn = visit(k)
-			return goOn
-		}
-		if r.hi == nil {
-			tree.Reverse(iter)
-		} else {
-			tree.Descend(hi, iter)
-		}
-		if !goOn {
-			return
-		}
+	if b.n > 0 {
+		flush()
 	}
 }

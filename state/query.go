@@ -162,6 +162,9 @@ func (s *Store) all(q Query, reads *int) ([]Entity, error) {
 	if m, err = m.exactly(p.exact); err != nil {
 		return nil, err
 	}
+	if p.exact && q.Limit >= 0 && (q.SortBy == "" || p.ordered) {
+		p.want = q.Offset + q.Limit // every entity the walk gives is kept
+	}
 	each := counted(p.source(tv, q.Desc), reads)
 	if q.SortBy == "" || p.ordered {
 		return firstMatches(each, m, q.Offset, q.Limit), nil

@@ -108,3 +108,42 @@ func BenchmarkCountWhere(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "entities/s")
 }
+
+// TestViewSharedUntilWrite: queries between two writes read one view of a
+// table (viewTable gives it again), a write makes the next query's view
+// new, and a view taken before the write still reads the state before it,
+// entities and field indexes alike.
+func TestViewSharedUntilWrite(t *testing.T) {
+	f := newFixture(t, "entities:\n  account:\n    streams: account\n    indexes: [balance]\n    initial: {balance: 0}\n    when:\n      Opened: {set: {open: true}}\n      Deposited: {set: {balance: balance + event.amount}}\n")
+	f.mustAppend("account:1", "Opened", `{}`, "Deposited", `{"amount":5}`)
+	s := f.eng.Store()
+	v1 := s.viewTable("account")
+	if v2 := s.viewTable("account"); v2 != v1 {
+		t.Fatal("two views with no write between are not the same")
+	}
+	f.mustAppend("account:1", "Deposited", `{"amount":10}`)
+	v3 := s.viewTable("account")
+	if v3 == v1 {
+		t.Fatal("the view after a write is the one before it")
+	}
+	balanceOf := func(v *tableView) string {
+		e, _ := v.idx.Get("1")
+		return e.JSON()
+	}
+	if got := balanceOf(v1); !strings.Contains(got, `"balance":5`) {
+		t.Fatalf("the view before the write reads %s", got)
+	}
+	if got := balanceOf(v3); !strings.Contains(got, `"balance":15`) {
+		t.Fatalf("the view after the write reads %s", got)
+	}
+	if n1, n3 := v1.fidx[0].tree.Len(), v3.fidx[0].tree.Len(); n1 != 1 || n3 != 1 {
+		t.Fatalf("index entries %d and %d, want 1 and 1", n1, n3)
+	}
+	es, err := s.All(Query{Type: "account", Where: "balance == 15", Limit: -1})
+	if err != nil || len(es) != 1 {
+		t.Fatalf("balance == 15 gives %d entities, %v", len(es), err)
+	}
+	if v4 := s.viewTable("account"); v4 != v3 {
+		t.Fatal("a query changed the view")
+	}
+}

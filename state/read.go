@@ -91,6 +91,27 @@ func (s *Store) view(typ string) *index {
 type tableView struct {
 	idx  *index
 	fidx []*indexView
+
+	// of and gen are the index it was frozen from and that index's gen
+	// right after: while the index keeps that gen and still shares its
+	// directory, nothing has written it since (every write goes through
+	// index.writable, which stops the sharing), and the view can be given
+	// again.
+	of  *index
+	gen uint64
+}
+
+// current reports whether v is still the table's state.
+func (v *tableView) current(t *table) bool {
+	if v.of != t.idx || v.gen != t.idx.gen || !t.idx.dirShared || len(v.fidx) != len(t.fidx) {
+		return false
+	}
+	for i, f := range t.fidx {
+		if f.snap == nil || f.snap != v.fidx[i].tree {
+			return false
+		}
+	}
+	return true
 }
 
 // viewTable is view with the type's indexes; nil when the type has no
@@ -102,10 +123,16 @@ func (s *Store) viewTable(typ string) *tableView {
 	if !ok {
 		return nil
 	}
-	tv := &tableView{idx: t.idx.freeze()}
-	for _, f := range t.fidx {
-		tv.fidx = append(tv.fidx, &indexView{def: f.def, tree: f.view()})
+	// Queries between two writes share one view: freezing again would
+	// cost allocations and change nothing.
+	if v := t.view; v != nil && v.current(t) {
+		return v
 	}
+	tv := &tableView{idx: t.idx.freeze(), fidx: make([]*indexView, len(t.fidx)), of: t.idx, gen: t.idx.gen}
+	for i, f := range t.fidx {
+		tv.fidx[i] = &indexView{def: f.def, tree: f.view()}
+	}
+	t.view = tv
 	return tv
 }
 

@@ -72,6 +72,9 @@ type table struct {
 	// once the indexes are built, or when the snapshot held none.
 	stored  []*fieldIndex
 	touched map[string]Entity
+
+	// view is the last view viewTable gave, given again while it is current
+	view *tableView
 }
 
 // RejectedError is an append refused by a guard, or by a projection that

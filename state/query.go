@@ -158,7 +158,7 @@ func (s *Store) all(q Query, reads *int) ([]Entity, error) {
 	if tv == nil {
 		return nil, m.ready()
 	}
-	p := choosePlan(tv, m.w, q, false)
+	p := s.planOn(tv, m.w, q, false)
 	if m, err = m.exactly(p.exact); err != nil {
 		return nil, err
 	}
@@ -170,6 +170,25 @@ func (s *Store) all(q Query, reads *int) ([]Entity, error) {
 		return firstMatches(each, m, q.Offset, q.Limit), nil
 	}
 	return scanSorted(each, m, q), nil
+}
+
+// planned is a plan and what it was made for: Reads keeps its last one
+// (Store.lastPlan), so that the query the network loop checks with Reads
+// and then runs is planned once.
+type planned struct {
+	q     Query
+	count bool
+	tv    *tableView
+	p     plan
+}
+
+// planOn is choosePlan, or the plan Reads made last for the same query on
+// the same view.
+func (s *Store) planOn(tv *tableView, w *where, q Query, count bool) plan {
+	if lp := s.lastPlan.Load(); lp != nil && lp.tv == tv && lp.count == count && lp.q == q {
+		return lp.p
+	}
+	return choosePlan(tv, w, q, count)
 }
 
 // counted is a source that counts what it gives in n (nil: the source).
@@ -211,7 +230,7 @@ func (s *Store) count(typ, where string, reads *int) (int, error) {
 	if tv == nil {
 		return 0, m.ready()
 	}
-	p := choosePlan(tv, m.w, Query{Type: typ, Where: where, Limit: -1}, true)
+	p := s.planOn(tv, m.w, Query{Type: typ, Where: where, Limit: -1}, true)
 	if p.exact {
 		return p.est, nil
 	}
@@ -294,6 +313,7 @@ func (s *Store) Reads(q Query, count bool) (int, error) {
 		return 0, nil
 	}
 	p := choosePlan(tv, m.w, q, count)
+	s.lastPlan.Store(&planned{q: q, count: count, tv: tv, p: p})
 	keep := -1
 	if q.Limit >= 0 && !count {
 		keep = q.Offset + q.Limit

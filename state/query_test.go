@@ -147,3 +147,27 @@ func TestViewSharedUntilWrite(t *testing.T) {
 		t.Fatal("a query changed the view")
 	}
 }
+
+// TestPlanOfReadsAfterWrite: the plan Reads leaves for the query it
+// checked is not used once a write has changed the table.
+func TestPlanOfReadsAfterWrite(t *testing.T) {
+	f := newFixture(t, "entities:\n  account:\n    streams: account\n    indexes: [balance]\n    initial: {balance: 0}\n    when:\n      Opened: {set: {open: true}}\n      Deposited: {set: {balance: balance + event.amount}}\n")
+	f.mustAppend("account:1", "Opened", `{}`, "Deposited", `{"amount":5}`)
+	s := f.eng.Store()
+	q := Query{Type: "account", Where: "balance >= 5", SortBy: "balance", Limit: 10}
+	if _, err := s.Reads(q, false); err != nil {
+		t.Fatal(err)
+	}
+	f.mustAppend("account:2", "Opened", `{}`, "Deposited", `{"amount":7}`)
+	es, err := s.All(q)
+	if err != nil || len(es) != 2 {
+		t.Fatalf("All after a write gives %d entities, %v; want 2", len(es), err)
+	}
+	if _, err := s.Reads(Query{Type: "account", Where: "balance >= 5", Limit: -1}, true); err != nil {
+		t.Fatal(err)
+	}
+	f.mustAppend("account:3", "Opened", `{}`, "Deposited", `{"amount":9}`)
+	if n, err := s.Count("account", "balance >= 5"); err != nil || n != 3 {
+		t.Fatalf("Count after a write = %d, %v; want 3", n, err)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/foldb/foldb/internal/btree"
@@ -532,6 +533,8 @@ func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 	// the first batch no larger than what the query keeps when that is
 	// known.
 	var b batch
+	var keys [lookupBatch]ikey
+	nk := 0
 	var key []byte
 	size := lookupBatch
 	if p.want > 0 {
@@ -539,8 +542,24 @@ func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 	}
 	goOn := true
 	flush := func() bool {
+		n := nk
+		// A key longer than its inline bytes keeps the rest, with the id,
+		// in a string of its own: ask for them all before reading any.
+		for _, k := range keys[:n] {
+			if k.rest != "" {
+				prefetch(unsafe.StringData(k.rest))
+			}
+		}
+		nk = 0
+		for _, k := range keys[:n] {
+			key = k.appendTo(key[:0])
+			id := bytesView(key)
+			for range nFields {
+				id = id[skipOrderKey(id):]
+			}
+			b.add(id)
+		}
 		tv.idx.getBatch(&b)
-		n := b.n
 		b.reset()
 		size = lookupBatch
 		for i := range n {
@@ -554,13 +573,9 @@ func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 		return true
 	}
 	visit := func(k ikey) bool {
-		key = k.appendTo(key[:0])
-		id := bytesView(key)
-		for range nFields {
-			id = id[skipOrderKey(id):]
-		}
-		b.add(id)
-		if b.n == size {
+		keys[nk] = k
+		nk++
+		if nk == size {
 			goOn = flush()
 		}
 		return goOn
@@ -602,7 +617,7 @@ func (p *plan) walk(tv *tableView, desc bool, fn func(Entity) bool) {
 			}
 		}
 	}
-	if b.n > 0 {
+	if nk > 0 {
 		flush()
 	}
 }

@@ -158,7 +158,7 @@ func (s *Store) all(q Query, reads *int) ([]Entity, error) {
 	if tv == nil {
 		return nil, m.ready()
 	}
-	p := s.planOn(tv, m.w, q, false)
+	p := planOn(tv, m.w, q, false)
 	if m, err = m.exactly(p.exact); err != nil {
 		return nil, err
 	}
@@ -172,23 +172,36 @@ func (s *Store) all(q Query, reads *int) ([]Entity, error) {
 	return scanSorted(each, m, q), nil
 }
 
-// planned is a plan and what it was made for: Reads keeps its last one
-// (Store.lastPlan), so that the query the network loop checks with Reads
-// and then runs is planned once.
-type planned struct {
+// planKey is what a plan is made for, on a view.
+type planKey struct {
 	q     Query
 	count bool
-	tv    *tableView
-	p     plan
 }
 
-// planOn is choosePlan, or the plan Reads made last for the same query on
-// the same view.
-func (s *Store) planOn(tv *tableView, w *where, q Query, count bool) plan {
-	if lp := s.lastPlan.Load(); lp != nil && lp.tv == tv && lp.count == count && lp.q == q {
-		return lp.p
+// maxPlans bounds the plans a view keeps.
+const maxPlans = 256
+
+// planOn is choosePlan, kept with the view: a plan depends on nothing but
+// the query and the view, and a view is given to every query until the
+// table is written (viewTable), so that the query the network loop checks
+// with Reads and then runs, and a query an application sends again and
+// again between writes, are planned once.
+func planOn(tv *tableView, w *where, q Query, count bool) plan {
+	k := planKey{q, count}
+	tv.mu.Lock()
+	p, ok := tv.plans[k]
+	tv.mu.Unlock()
+	if ok {
+		return p
 	}
-	return choosePlan(tv, w, q, count)
+	p = choosePlan(tv, w, q, count)
+	tv.mu.Lock()
+	if tv.plans == nil || len(tv.plans) >= maxPlans {
+		tv.plans = map[planKey]plan{} // a full memo starts again
+	}
+	tv.plans[k] = p
+	tv.mu.Unlock()
+	return p
 }
 
 // counted is a source that counts what it gives in n (nil: the source).
@@ -230,7 +243,7 @@ func (s *Store) count(typ, where string, reads *int) (int, error) {
 	if tv == nil {
 		return 0, m.ready()
 	}
-	p := s.planOn(tv, m.w, Query{Type: typ, Where: where, Limit: -1}, true)
+	p := planOn(tv, m.w, Query{Type: typ, Where: where, Limit: -1}, true)
 	if p.exact {
 		return p.est, nil
 	}
@@ -312,8 +325,7 @@ func (s *Store) Reads(q Query, count bool) (int, error) {
 	if tv == nil {
 		return 0, nil
 	}
-	p := choosePlan(tv, m.w, q, count)
-	s.lastPlan.Store(&planned{q: q, count: count, tv: tv, p: p})
+	p := planOn(tv, m.w, q, count)
 	keep := -1
 	if q.Limit >= 0 && !count {
 		keep = q.Offset + q.Limit

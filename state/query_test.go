@@ -146,6 +146,15 @@ func TestViewSharedUntilWrite(t *testing.T) {
 	if v4 := s.viewTable("account"); v4 != v3 {
 		t.Fatal("a query changed the view")
 	}
+	// The view keeps the plans of its queries, a bounded number.
+	for i := range 2 * maxPlans {
+		if _, err := s.Count("account", fmt.Sprintf("balance >= %d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(v3.plans); n == 0 || n > maxPlans {
+		t.Fatalf("the view keeps %d plans, want 1 to %d", n, maxPlans)
+	}
 }
 
 // TestPlanOfReadsAfterWrite: the plan Reads leaves for the query it

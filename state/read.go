@@ -2,6 +2,7 @@ package state
 
 import (
 	"sort"
+	"sync"
 )
 
 // Get returns an entity as published.
@@ -99,6 +100,9 @@ type tableView struct {
 	// again.
 	of  *index
 	gen uint64
+
+	mu    sync.Mutex
+	plans map[planKey]plan // planOn
 }
 
 // current reports whether v is still the table's state.

@@ -40,9 +40,6 @@ type Store struct {
 	defaults  defaulter // the event as folded, when its type declares defaults (shape.go)
 	upcast    *upcaster // the event as folded, when it was written under an older version (upcast.go)
 
-	// lastPlan is the last plan Reads made (planOn)
-	lastPlan atomic.Pointer[planned]
-
 	projectionErrors atomic.Uint64
 	firstProjErr     atomic.Pointer[string]
 	// upcastErrors counts stored events an upcast step failed on; a

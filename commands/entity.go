@@ -205,10 +205,14 @@ func parseMGet(args [][]byte) (mgetReq, error) {
 }
 
 func runMGet(c *Ctx, r mgetReq) {
-	store := c.Env.State.Store()
-	c.W.Array(len(r.ids))
-	for _, id := range r.ids {
-		if e, ok := store.Get(r.typ, argView(id)); ok {
+	ids := make([]string, len(r.ids))
+	for i, id := range r.ids {
+		ids[i] = argView(id)
+	}
+	es := c.Env.State.Store().GetMany(r.typ, ids)
+	c.W.Array(len(es))
+	for _, e := range es {
+		if e != "" {
 			c.W.BulkString(e.JSON())
 		} else {
 			c.W.Null()

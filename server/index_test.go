@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/foldb/foldb/server"
+	"github.com/redis/go-redis/v9"
 )
 
 const productSchema = `
@@ -162,4 +163,46 @@ func atoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestEntityMGet: ENTITY.MGET answers each id in order, nil for one that
+// is missing or deleted, over more ids than one batch of lookups, in RESP2
+// and RESP3, and the same as ENTITY.GET of each.
+func TestEntityMGet(t *testing.T) {
+	ts := startServer(t)
+	do(t, ts.R2, "SCHEMA.LOAD", productSchema)
+	for i := range 50 {
+		do(t, ts.R2, "EVENT.APPEND", fmt.Sprint("product:", i), "Listed", fmt.Sprintf(`{"price":%d,"category":"c"}`, i))
+	}
+	do(t, ts.R2, "EVENT.APPEND", "product:7", "Withdrawn", `{}`)
+	args := []any{"ENTITY.MGET", "product"}
+	var ids []string
+	for i := 60; i >= 0; i -= 2 { // 31 ids, five past the last product
+		ids = append(ids, fmt.Sprint(i))
+	}
+	ids = append(ids, "7", "4", "none") // deleted, a second time, never written
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	for _, rc := range []doer{ts.R2, ts.R3} {
+		got, ok := do(t, rc, args...).([]any)
+		if !ok || len(got) != len(ids) {
+			t.Fatalf("ENTITY.MGET gives %v, want %d replies", got, len(ids))
+		}
+		for i, id := range ids {
+			want, err := rc.Do(ctx, "ENTITY.GET", "product", id).Result()
+			if err == redis.Nil {
+				want = nil
+			}
+			if got[i] != want {
+				t.Fatalf("ENTITY.MGET's reply %d (id %s) is %v, ENTITY.GET gives %v", i, id, got[i], want)
+			}
+		}
+		if got[len(ids)-3] != nil || got[len(ids)-1] != nil || got[len(ids)-2] == nil {
+			t.Fatalf("ENTITY.MGET of a deleted, a present and a missing id: %v", got[len(ids)-3:])
+		}
+	}
+	if got := do(t, ts.R2, "ENTITY.MGET", "nothing", "1", "2"); !reflect.DeepEqual(got, []any{nil, nil}) {
+		t.Fatalf("ENTITY.MGET of a type with no entities: %v", got)
+	}
 }

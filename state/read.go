@@ -16,6 +16,30 @@ func (s *Store) Get(typ, id string) (Entity, bool) {
 	return t.idx.Get(id)
 }
 
+// GetMany looks up several entities of a type: out[i] is the entity of
+// ids[i], or "" when there is none. The lookups are made a batch at a
+// time (index.getBatch), so that their cache misses overlap.
+func (s *Store) GetMany(typ string, ids []string) []Entity {
+	out := make([]Entity, len(ids))
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t, ok := s.tables[typ]
+	if !ok {
+		return out
+	}
+	var b batch
+	for from := 0; from < len(ids); from += lookupBatch {
+		part := ids[from:min(from+lookupBatch, len(ids))]
+		for _, id := range part {
+			b.add(id)
+		}
+		t.idx.getBatch(&b)
+		copy(out[from:], b.out[:len(part)])
+		b.reset()
+	}
+	return out
+}
+
 // TypeCount is an entity type, how many entities it has, and its indexes:
 // how many, and an estimate of the memory they hold.
 type TypeCount struct {

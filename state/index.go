@@ -137,7 +137,8 @@ func (x *index) Get(id string) (Entity, bool) {
 const lookupBatch = 16
 
 // batch is a batch of ids to look up together (index.getBatch): the keys
-// a walk of a field index gives, in its order.
+// a walk of a field index gives, in its order, or the ids of an
+// ENTITY.MGET.
 type batch struct {
 	n    int
 	ends [lookupBatch]int // ids[i] is buf[ends[i-1]:ends[i]]
@@ -161,8 +162,8 @@ func (b *batch) reset() { b.n, b.buf = 0, b.buf[:0] }
 // getBatch looks up the batch's ids: out[i] is the entity of ids[i], or ""
 // when there is none. One lookup reads four places one after the other
 // (the page, its tags, its slots, the entity), each nearly always a cache
-// miss when the ids come from an index, where neighbours are anywhere in
-// the table. A batch takes each step for every id before the next step,
+// miss when the ids come from an index or a client, whose neighbours are
+// anywhere in the table. A batch takes each step for every id before the next step,
 // asking first for the memory that step reads, so that the misses of the
 // batch overlap instead of adding up.
 func (x *index) getBatch(b *batch) {

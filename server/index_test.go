@@ -177,7 +177,7 @@ func TestEntityMGet(t *testing.T) {
 	do(t, ts.R2, "EVENT.APPEND", "product:7", "Withdrawn", `{}`)
 	args := []any{"ENTITY.MGET", "product"}
 	var ids []string
-	for i := 60; i >= 0; i -= 2 { // 31 ids, five past the last product
+	for i := 60; i >= 0; i -= 2 { // 31 ids, six of them past the last product
 		ids = append(ids, fmt.Sprint(i))
 	}
 	ids = append(ids, "7", "4", "none") // deleted, a second time, never written
